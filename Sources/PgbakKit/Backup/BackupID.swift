@@ -1,0 +1,31 @@
+import Foundation
+
+/// Backup ids: sortable UTC timestamps such as `20261129T021500Z`.
+public enum BackupID {
+    public static func make(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        return String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+    }
+
+    /// Whether `name` has the shape of a backup id.
+    public static func isValid(_ name: String) -> Bool {
+        name.range(of: #"^[0-9]{8}T[0-9]{6}Z$"#, options: .regularExpression) != nil
+    }
+
+    /// The first id at or after `date` that is not taken, moving forward a second at a time.
+    public static func next(after date: Date, taken: Set<String>) -> (id: String, date: Date) {
+        var date = date
+        while taken.contains(make(date)) { date += 1 }
+        return (make(date), date)
+    }
+
+    public static func date(of id: String) -> Date? {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return f.date(from: id)
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import Logging
+
+/// How `pgbak now` ended.
+public enum BackupOutcome: Sendable {
+    /// Every part succeeded; `pruned` lists what retention removed afterwards.
+    case complete(Manifest, pruned: [String])
+    /// The physical backup is good but a dump failed: kept, marked partial, retention not run.
+    case partial(Manifest)
+    /// This host's member does not lead (this_host.member); nothing was done.
+    case skipped(String)
+}
+
+/// One `pgbak now`: find and confirm the leader, take the physical and logical backups into staging, write the
+/// manifest, publish atomically, then apply retention.
+public struct BackupRun: Sendable {
+    public var config: PgbakConfig
+    public var repository: any BackupRepository
+    public var logger: Logger
+    /// Receives progress text (pg_basebackup's progress, each dump); the caller decides whether to show it.
+    public var progress: @Sendable (String) -> Void
+
+    public init(config: PgbakConfig, repository: any BackupRepository, logger: Logger,
+                progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.config = config
+        self.repository = repository
+        self.logger = logger
+        self.progress = progress
+    }
+
+    public func execute() async throws -> BackupOutcome {
+        try repository.prepare()
+        let lock = try repository.lock()
+        defer { lock.release() }
+        for line in try repository.cleanStaleStaging() { logger.info("\(line)") }
+
+        let probe = LeaderProbe(config: config, logger: logger)
+        let credentials = try RunCredentials(directory: repository.runDirectory(), configFile: config.file)
+        defer { credentials.remove() }
+        let leader = try await probe.discover(credentials: credentials)
+        if let member = config.thisHost.member, member != leader.choice.name {
+            let message = "this host's member \(member) is not the leader (\(leader.choice.name) is); no backup taken"
+            if config.thisHost.whenNotLeader == .skip { return .skipped(message) }
+            throw BackupError(problem: message + " (this_host.when_not_leader: fail)")
+        }
+        let tools = try await PostgresTools.locate(configured: config.postgres.binDir,
+                                                   serverMajor: leader.identity.majorVersion, configFile: config.file)
+        let catalog = try probe.connect(leader.choice, database: "postgres")
+        let allDatabases = try DatabaseInfo.list(catalog)
+        let databases = DatabaseInfo.select(allDatabases, include: config.postgres.includeDatabases,
+                                            exclude: config.postgres.excludeDatabases)
+        let databaseBytes = allDatabases.reduce(0) { $0 + $1.sizeBytes }
+        let existing = try repository.backups().backups
+        try checkSpace(databaseBytes: databaseBytes, last: existing.last { $0.manifest.status == .complete })
+
+        let (id, _) = BackupID.next(after: Date(), taken: try repository.takenIDs())
+        var log = logger
+        log[metadataKey: "backup.id"] = "\(id)"
+        let staging = try repository.createStaging(id: id)
+        do {
+            let manifest = try await take(
+                id: id, staging: staging, leader: leader, tools: tools, databases: databases,
+                databaseBytes: databaseBytes, credentials: credentials, probe: probe, logger: log)
+            try repository.publish(id: id)
+            log.debug("backup published", metadata: ["status": "\(manifest.status.rawValue)"])
+            guard manifest.status == .complete else { return .partial(manifest) }
+            let pruned = try Pruner(repository: repository, policy: config.retention, logger: log)
+                .prune(protecting: [id], dryRun: false).deletions
+            return .complete(manifest, pruned: pruned)
+        } catch {
+            try? repository.discardStaging(id: id)
+            throw error
+        }
+    }
+
+    func checkSpace(databaseBytes: Int64, last: StoredBackup?) throws {
+        let needed = SpaceEstimate.requiredBytes(databaseBytes: databaseBytes, lastBackupBytes: last?.manifest.totalBytes,
+                                                 lastDatabaseBytes: last?.manifest.cluster.databaseBytes)
+        let free = try repository.freeBytes()
+        guard free >= needed else {
+            throw BackupError(problem: "repository \(repository.location) has \(ByteFormat.text(free)) free, but the "
+                + "next backup needs about \(ByteFormat.text(needed)) (databases: \(ByteFormat.text(databaseBytes))"
+                + (last.map { ", last backup: \(ByteFormat.text($0.manifest.totalBytes))" } ?? "")
+                + "); free some space or lower retention.keep_last")
+        }
+    }
+
+    private func take(id: String, staging: String, leader: ConfirmedLeader, tools: PostgresTools,
+                      databases: [DatabaseInfo], databaseBytes: Int64, credentials: RunCredentials,
+                      probe: LeaderProbe, logger: Logger) async throws -> Manifest {
+        let started = Date()
+        let physical = try await PhysicalPart(
+            tools: tools, target: probe.replicationTarget(leader.choice),
+            environment: try credentials.environment(for: config.postgres.replication),
+            config: config, label: "pgbak \(id)", progress: progress
+        ).run(staging: staging)
+        try reconfirm(leader, probe: probe, after: "the base backup")
+
+        let logical = try await LogicalPart(
+            dump: PgDump(tools: tools, target: probe.dumpTarget(leader.choice),
+                         environment: try credentials.environment(for: config.postgres.dump),
+                         lockWaitTimeoutSeconds: config.lockWaitTimeoutSeconds, zstdLevel: config.zstdLevel,
+                         zstdThreads: config.zstdThreads),
+            probe: probe, leader: leader.choice, logger: logger, progress: progress
+        ).run(staging: staging, databases: databases)
+        try reconfirm(leader, probe: probe, after: "the dumps")
+
+        let identity = leader.identity
+        let status: Manifest.PartStatus = logical.section.status == .complete ? .complete : .partial
+        let manifest = Manifest(
+            format: Manifest.formatName, version: Manifest.currentVersion, backupID: id, pgbakVersion: pgbakVersion,
+            status: status, startedAt: started, finishedAt: Date(),
+            cluster: .init(scope: config.scope, systemIdentifier: identity.systemIdentifier,
+                           timeline: physical.walRange.stopTimeline, serverVersion: identity.version,
+                           serverVersionNum: identity.versionNumber, databaseBytes: databaseBytes),
+            leader: .init(name: leader.choice.name, host: leader.choice.host, port: leader.choice.port,
+                          patroniVersion: leader.patroniVersion),
+            physical: physical.section(toolVersion: tools.clientVersion),
+            logical: logical.section,
+            files: (physical.files + logical.files).sorted { $0.path < $1.path })
+        let sink = try FileSink(path: staging + "/" + Manifest.fileName)
+        try manifest.encoded().withUnsafeBytes { try sink.write($0) }
+        _ = try sink.finish(relativePath: Manifest.fileName)
+        return manifest
+    }
+
+    /// The leader must still be the same primary on the same timeline: a backup never mixes two sources.
+    private func reconfirm(_ leader: ConfirmedLeader, probe: LeaderProbe, after step: String) throws {
+        let now: ServerIdentity
+        do {
+            now = try probe.confirm(leader.choice)
+        } catch {
+            throw BackupError(problem: "after \(step), \(leader.choice.name) is no longer a reachable primary "
+                + "(\(error.localizedDescription)); the partial backup was discarded")
+        }
+        guard now.systemIdentifier == leader.identity.systemIdentifier, now.timeline == leader.identity.timeline else {
+            throw BackupError(problem: "after \(step), \(leader.choice.name) moved from timeline "
+                + "\(leader.identity.timeline ?? 0) to \(now.timeline ?? 0) (a failover happened); the partial backup "
+                + "was discarded")
+        }
+    }
+}
+
+enum ByteFormat {
+    static func text(_ bytes: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    }
+}

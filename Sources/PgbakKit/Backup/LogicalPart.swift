@@ -1,0 +1,77 @@
+import Foundation
+import Logging
+
+/// The logical part of a backup: one `pg_dump -Fc` per database and the globals, each zstd-compressed as it
+/// streams. A database dropped during the run is recorded as dropped; a failed dump makes the part partial.
+struct LogicalPart: Sendable {
+    static let directory = "logical"
+
+    struct Result: Sendable {
+        var section: Manifest.Logical
+        var files: [FileRecord]
+    }
+
+    var dump: PgDump
+    var probe: LeaderProbe
+    var leader: LeaderChoice
+    var logger: Logger
+    var progress: @Sendable (String) -> Void
+
+    func run(staging: String, databases: [DatabaseInfo]) async throws -> Result {
+        let started = Date()
+        let dir = staging + "/" + Self.directory
+        guard mkdir(dir, 0o700) == 0 else {
+            throw BackupError(problem: "cannot create \(dir): \(Errno.text())")
+        }
+        var files: [FileRecord] = []
+        var entries: [Manifest.Database] = []
+        var globalsFile: String?
+        var failed = false
+
+        progress("dumping globals (roles, tablespaces)")
+        do {
+            let relative = "\(Self.directory)/globals.sql.zst"
+            files.append(try await dump.dumpGlobals(to: staging + "/" + relative, relativePath: relative))
+            globalsFile = relative
+        } catch let error as ChildFailure {
+            logger.error("globals dump failed", metadata: ["error": "\(error.localizedDescription)"])
+            failed = true
+        }
+
+        for (index, db) in databases.enumerated() {
+            try Task.checkCancellation()
+            progress("dumping database \(index + 1)/\(databases.count): \(db.name)")
+            let relative = "\(Self.directory)/\(db.oid).dump.zst"
+            var entry = Manifest.Database(
+                name: db.name, oid: db.oid, owner: db.owner, encoding: db.encoding, collate: db.collate,
+                ctype: db.ctype, collationVersion: db.collationVersion, sizeBytes: db.sizeBytes, file: nil,
+                status: .complete, error: nil)
+            do {
+                files.append(try await dump.dump(database: db.name, to: staging + "/" + relative,
+                                                 relativePath: relative))
+                entry.file = relative
+            } catch let error as ChildFailure {
+                if try !stillExists(db) {
+                    entry.status = .dropped
+                    entry.error = "dropped during the backup"
+                } else {
+                    entry.status = .failed
+                    entry.error = error.localizedDescription
+                    failed = true
+                    logger.error("dump failed", metadata: ["database": "\(db.name)",
+                                                           "error": "\(error.localizedDescription)"])
+                }
+            }
+            entries.append(entry)
+        }
+        let section = Manifest.Logical(
+            status: failed ? .partial : .complete, toolVersion: dump.tools.clientVersion, globalsFile: globalsFile,
+            databases: entries, seconds: Date().timeIntervalSince(started))
+        return Result(section: section, files: files)
+    }
+
+    private func stillExists(_ db: DatabaseInfo) throws -> Bool {
+        let connection = try probe.connect(leader, database: "postgres")
+        return !(try connection.query("select 1 from pg_database where oid = $1::oid", [String(db.oid)]).isEmpty)
+    }
+}

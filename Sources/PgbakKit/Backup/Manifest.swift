@@ -1,0 +1,124 @@
+import Foundation
+
+/// The record of one backup, written last into its directory as `manifest.json`. Never holds a secret.
+public struct Manifest: Codable, Sendable, Equatable {
+    public static let formatName = "pgbak-manifest"
+    public static let currentVersion = 1
+    public static let fileName = "manifest.json"
+
+    public enum PartStatus: String, Codable, Sendable {
+        case complete, partial, failed, skipped
+    }
+
+    public struct Cluster: Codable, Sendable, Equatable {
+        public var scope: String
+        public var systemIdentifier: String
+        public var timeline: Int
+        public var serverVersion: String
+        public var serverVersionNum: Int
+        /// Total on-disk size of all databases when the backup started.
+        public var databaseBytes: Int64
+    }
+
+    public struct Leader: Codable, Sendable, Equatable {
+        public var name: String
+        public var host: String
+        public var port: Int
+        public var patroniVersion: String?
+    }
+
+    public struct Physical: Codable, Sendable, Equatable {
+        public var status: PartStatus
+        public var label: String
+        public var startLSN: String?
+        public var stopLSN: String?
+        public var startTimeline: Int?
+        public var stopTimeline: Int?
+        public var toolVersion: String
+        public var files: [String]
+        public var seconds: Double
+    }
+
+    public struct Database: Codable, Sendable, Equatable {
+        public enum Status: String, Codable, Sendable { case complete, failed, dropped }
+        public var name: String
+        public var oid: UInt32
+        public var owner: String
+        public var encoding: String
+        public var collate: String
+        public var ctype: String
+        public var collationVersion: String?
+        public var sizeBytes: Int64
+        public var file: String?
+        public var status: Status
+        public var error: String?
+    }
+
+    public struct Logical: Codable, Sendable, Equatable {
+        public var status: PartStatus
+        public var toolVersion: String
+        public var globalsFile: String?
+        public var databases: [Database]
+        public var seconds: Double
+    }
+
+    public var format: String
+    public var version: Int
+    public var backupID: String
+    public var pgbakVersion: String
+    public var status: PartStatus
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var cluster: Cluster
+    public var leader: Leader
+    public var physical: Physical
+    public var logical: Logical
+    public var files: [FileRecord]
+
+    /// Bytes of all files of the backup.
+    public var totalBytes: Int64 { files.reduce(0) { $0 + $1.bytes } }
+
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        return try encoder.encode(self)
+    }
+
+    /// Decodes and checks the format name and version.
+    public static func decode(_ data: Data, source: String) throws -> Manifest {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .iso8601
+        struct Header: Decodable {
+            var format: String?
+            var version: Int?
+        }
+        let header: Header
+        do {
+            header = try decoder.decode(Header.self, from: data)
+        } catch {
+            throw ManifestError(source: source, problem: "is not a JSON object: \(error.localizedDescription)")
+        }
+        guard header.format == formatName else {
+            throw ManifestError(source: source, problem: "is not a pgbak manifest (format '\(header.format ?? "")')")
+        }
+        guard header.version == currentVersion else {
+            throw ManifestError(source: source, problem: "has manifest version \(header.version ?? -1); this pgbak "
+                + "\(PgbakKit.pgbakVersion) reads version \(currentVersion)")
+        }
+        do {
+            return try decoder.decode(Manifest.self, from: data)
+        } catch {
+            throw ManifestError(source: source, problem: "cannot be read: \(error)")
+        }
+    }
+}
+
+/// A manifest that cannot be read.
+public struct ManifestError: LocalizedError, Sendable {
+    public var source: String
+    public var problem: String
+    public var errorDescription: String? { "manifest \(source) \(problem)" }
+}

@@ -1,0 +1,59 @@
+import Foundation
+
+/// The physical part of a backup: pg_basebackup (client-side zstd for base and tablespace tars), then pg_wal.tar
+/// compressed with libzstd, PostgreSQL's backup_manifest kept, every file hashed.
+struct PhysicalPart: Sendable {
+    static let directory = "physical"
+
+    struct Result: Sendable {
+        var files: [FileRecord]
+        var walRange: WALRange
+        var seconds: Double
+        var label: String
+
+        func section(toolVersion: String) -> Manifest.Physical {
+            Manifest.Physical(status: .complete, label: label, startLSN: walRange.startLSN, stopLSN: walRange.stopLSN,
+                              startTimeline: walRange.startTimeline, stopTimeline: walRange.stopTimeline,
+                              toolVersion: toolVersion, files: files.map(\.path), seconds: seconds)
+        }
+    }
+
+    var tools: PostgresTools
+    var target: ConnectionTarget
+    var environment: [String: String]
+    var config: PgbakConfig
+    var label: String
+    var progress: @Sendable (String) -> Void
+
+    func run(staging: String) async throws -> Result {
+        let started = Date()
+        let dir = staging + "/" + Self.directory
+        let basebackup = PgBaseBackup(tools: tools, target: target, environment: environment,
+                                      checkpoint: config.checkpoint, maxRate: config.maxRate,
+                                      zstdLevel: config.zstdLevel, zstdThreads: config.zstdThreads, label: label)
+        try await basebackup.run(into: dir) { line in progress("base backup: " + line) }
+
+        let walTar = dir + "/pg_wal.tar"
+        var files: [FileRecord] = []
+        if FileManager.default.fileExists(atPath: walTar) {
+            files.append(try ZstdWriter.compressFile(
+                source: walTar, path: walTar + ".zst", relativePath: "\(Self.directory)/pg_wal.tar.zst",
+                level: config.zstdLevel, threads: config.zstdThreads))
+            guard unlink(walTar) == 0 else {
+                throw BackupError(problem: "cannot remove \(walTar) after compressing it: \(Errno.text())")
+            }
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+        if let stray = names.first(where: { $0.hasSuffix(".tar") }) {
+            throw BackupError(problem: "pg_basebackup left an uncompressed \(stray) in \(dir)")
+        }
+        for name in names where name != "pg_wal.tar.zst" {
+            files.append(try FileDigest.sha256(path: dir + "/" + name, relativePath: "\(Self.directory)/\(name)"))
+        }
+        guard let manifestData = FileManager.default.contents(atPath: dir + "/backup_manifest") else {
+            throw BackupError(problem: "pg_basebackup finished without writing backup_manifest in \(dir)")
+        }
+        return Result(files: files, walRange: try WALRange.parse(backupManifest: manifestData),
+                      seconds: Date().timeIntervalSince(started), label: label)
+    }
+}

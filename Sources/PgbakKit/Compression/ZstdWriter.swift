@@ -1,0 +1,100 @@
+import CZstd
+import Foundation
+
+/// Streams bytes through libzstd (multi-threaded, with a frame checksum) into a new file, hashing the compressed
+/// output as it is written. The only place in pgbak that touches libzstd's compression pointers.
+public final class ZstdWriter: @unchecked Sendable {
+    private let context: OpaquePointer
+    private let sink: FileSink
+    private let output: UnsafeMutableRawBufferPointer
+    private let relativePath: String
+    private(set) var inputBytes: Int64 = 0
+    private var finished = false
+
+    public init(path: String, relativePath: String, level: Int, threads: Int) throws {
+        guard let context = ZSTD_createCCtx() else {
+            throw CompressionError(path: path, problem: "libzstd could not allocate a compression context")
+        }
+        self.context = context
+        let bounds = ZSTD_cParam_getBounds(ZSTD_c_nbWorkers)
+        let workers = ZSTD_isError(bounds.error) != 0 ? 0 : min(max(Int32(threads), 0), bounds.upperBound)
+        for (param, value) in [(ZSTD_c_compressionLevel, Int32(level)), (ZSTD_c_checksumFlag, 1),
+                               (ZSTD_c_nbWorkers, workers)] {
+            let rc = ZSTD_CCtx_setParameter(context, param, value)
+            if ZSTD_isError(rc) != 0 {
+                ZSTD_freeCCtx(context)
+                throw CompressionError(path: path, problem: "libzstd: " + String(cString: ZSTD_getErrorName(rc)))
+            }
+        }
+        do {
+            sink = try FileSink(path: path)
+        } catch {
+            ZSTD_freeCCtx(context)
+            throw error
+        }
+        self.relativePath = relativePath
+        output = .allocate(byteCount: ZSTD_CStreamOutSize(), alignment: 16)
+    }
+
+    deinit {
+        ZSTD_freeCCtx(context)
+        output.deallocate()
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        inputBytes += Int64(bytes.count)
+        var input = ZSTD_inBuffer(src: base, size: bytes.count, pos: 0)
+        while input.pos < input.size {
+            try step(&input, ZSTD_e_continue)
+        }
+    }
+
+    /// Ends the frame, fsyncs and closes the file.
+    public func finish() throws -> FileRecord {
+        var input = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
+        while try step(&input, ZSTD_e_end) != 0 {}
+        finished = true
+        return try sink.finish(relativePath: relativePath)
+    }
+
+    public func abort() { sink.abort() }
+
+    @discardableResult
+    private func step(_ input: inout ZSTD_inBuffer, _ mode: ZSTD_EndDirective) throws -> Int {
+        var out = ZSTD_outBuffer(dst: output.baseAddress, size: output.count, pos: 0)
+        let remaining = ZSTD_compressStream2(context, &out, &input, mode)
+        if ZSTD_isError(remaining) != 0 {
+            throw CompressionError(path: sink.path, problem: "libzstd: " + String(cString: ZSTD_getErrorName(remaining)))
+        }
+        try sink.write(UnsafeRawBufferPointer(rebasing: output[0..<out.pos]))
+        return remaining
+    }
+
+    /// Compresses an existing file into `path` (used for pg_basebackup's uncompressed pg_wal.tar).
+    public static func compressFile(source: String, path: String, relativePath: String, level: Int,
+                                    threads: Int) throws -> FileRecord {
+        let fd = open(source, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CompressionError(path: source, problem: "cannot open: \(Errno.text())") }
+        defer { close(fd) }
+        let writer = try ZstdWriter(path: path, relativePath: relativePath, level: level, threads: threads)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        do {
+            while true {
+                let n = read(fd, buffer.baseAddress, buffer.count)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw CompressionError(path: source, problem: "read failed: \(Errno.text())")
+                }
+                if n == 0 { break }
+                try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            }
+            return try writer.finish()
+        } catch {
+            writer.abort()
+            unlink(path)
+            throw error
+        }
+    }
+}

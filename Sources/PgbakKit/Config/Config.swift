@@ -1,0 +1,66 @@
+import Foundation
+
+/// Where a password comes from. Never the password itself on a command line.
+public enum PasswordSource: Sendable, Equatable {
+    /// A libpq password file (`hostname:port:database:username:password` lines, mode 0600).
+    case passfile(String)
+    /// The name of an environment variable holding the password.
+    case environment(String)
+    /// A file holding only the password (used for Patroni's basic auth).
+    case file(String)
+    case none
+}
+
+/// How pgbak connects to PostgreSQL as one role.
+public struct PostgresLogin: Sendable, Equatable {
+    public var user: String
+    public var password: PasswordSource
+    /// The config key path of this login, for error messages.
+    public var configKey: String
+}
+
+/// The whole configuration of one pgbak installation.
+public struct PgbakConfig: Sendable, Equatable {
+    public struct Patroni: Sendable, Equatable {
+        public var urls: [String]
+        public var timeoutSeconds: Double
+        public var username: String?
+        public var password: PasswordSource
+        public var caFile: String?
+        public var certFile: String?
+        public var keyFile: String?
+    }
+
+    public struct Postgres: Sendable, Equatable {
+        public var binDir: String?
+        public var connectTimeoutSeconds: Int
+        public var replication: PostgresLogin
+        public var dump: PostgresLogin
+        public var includeDatabases: [String]
+        public var excludeDatabases: [String]
+    }
+
+    public enum Checkpoint: String, Sendable, CaseIterable { case fast, spread }
+
+    public enum NotLeaderAction: String, Sendable, CaseIterable { case skip, fail }
+
+    public struct ThisHost: Sendable, Equatable {
+        /// The Patroni member running on this host; when set, `pgbak now` acts only while it leads.
+        public var member: String?
+        public var whenNotLeader: NotLeaderAction
+    }
+
+    public var file: String
+    public var scope: String
+    public var patroni: Patroni
+    public var postgres: Postgres
+    public var repositoryPath: String
+    public var repositoryOwner: String
+    public var retention: RetentionPolicy
+    public var zstdLevel: Int
+    public var zstdThreads: Int
+    public var checkpoint: Checkpoint
+    public var maxRate: String?
+    public var lockWaitTimeoutSeconds: Int
+    public var thisHost: ThisHost
+}

@@ -1,0 +1,35 @@
+import Foundation
+
+/// One backup found in a repository, with its manifest.
+public struct StoredBackup: Sendable {
+    public var id: String
+    public var manifest: Manifest
+}
+
+/// Where backups live. Backups are written into a staging area and become visible only through `publish`.
+public protocol BackupRepository: Sendable {
+    /// A human-readable location, for messages.
+    var location: String { get }
+    /// Checks ownership and permissions and creates the layout.
+    func prepare() throws
+    /// Takes the repository's run lock.
+    func lock() throws -> RepositoryLock
+    /// Complete (published) backups, oldest first; unreadable ones are reported in `problems`.
+    func backups() throws -> (backups: [StoredBackup], problems: [String])
+    /// Ids of published and staged backups (to keep new ids unique).
+    func takenIDs() throws -> Set<String>
+    /// Creates a private staging directory for `id` and returns its path.
+    func createStaging(id: String) throws -> String
+    /// Makes a staged backup visible after everything in it is durable.
+    func publish(id: String) throws
+    /// Removes a staging directory.
+    func discardStaging(id: String) throws
+    /// Removes a published backup: first made invisible by a rename, then deleted.
+    func delete(id: String) throws
+    /// Removes staging directories left by dead runs, except those a process still has open. Returns what it did.
+    func cleanStaleStaging() throws -> [String]
+    /// Free bytes on the repository's filesystem.
+    func freeBytes() throws -> Int64
+    /// A directory private to this run, for secrets; removed by the caller.
+    func runDirectory() -> String
+}

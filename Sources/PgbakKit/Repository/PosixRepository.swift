@@ -1,0 +1,154 @@
+import Foundation
+
+/// A repository on a POSIX filesystem (local disk or NFS):
+/// `backups/<id>/` (complete), `staging/<id>/` (in progress), `pgbak.lock`, `run/<pid>/` (a run's secrets).
+public struct PosixRepository: BackupRepository {
+    public let root: String
+    public let owner: String
+
+    public init(root: String, owner: String) {
+        self.root = root
+        self.owner = owner
+    }
+
+    public var location: String { root }
+    var backupsDir: String { root + "/backups" }
+    var stagingDir: String { root + "/staging" }
+
+    public func prepare() throws {
+        let user = RepositoryOwnership.currentUserName()
+        guard user == owner else {
+            throw RepositoryError(path: root, problem: "pgbak runs as '\(user)', but the repository belongs to the "
+                + "PostgreSQL OS user '\(owner)' (repository.owner): run it as that user, e.g. sudo -u \(owner) pgbak ...")
+        }
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: root) {
+            do {
+                try fm.createDirectory(atPath: root, withIntermediateDirectories: true,
+                                       attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw RepositoryError(path: root, problem: "does not exist and cannot be created: "
+                    + "\(error.localizedDescription); create it owned by \(owner) with mode 0700")
+            }
+        }
+        try RepositoryOwnership.check(path: root, owner: owner)
+        for dir in [backupsDir, stagingDir, root + "/run"] {
+            if !fm.fileExists(atPath: dir) {
+                try fm.createDirectory(atPath: dir, withIntermediateDirectories: false,
+                                       attributes: [.posixPermissions: 0o700])
+            }
+            try RepositoryOwnership.check(path: dir, owner: owner)
+        }
+        guard access(root, W_OK) == 0 else {
+            throw RepositoryError(path: root, problem: "is not writable for \(owner)")
+        }
+    }
+
+    public func lock() throws -> RepositoryLock {
+        try RepositoryLock(path: root + "/pgbak.lock")
+    }
+
+    public func backups() throws -> (backups: [StoredBackup], problems: [String]) {
+        var found: [StoredBackup] = []
+        var problems: [String] = []
+        for name in try listDirectory(backupsDir).sorted() where BackupID.isValid(name) {
+            let path = "\(backupsDir)/\(name)/\(Manifest.fileName)"
+            do {
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw ManifestError(source: path, problem: "is missing or unreadable")
+                }
+                let manifest = try Manifest.decode(data, source: path)
+                guard manifest.backupID == name else {
+                    throw ManifestError(source: path, problem: "names backup \(manifest.backupID), not \(name)")
+                }
+                found.append(StoredBackup(id: name, manifest: manifest))
+            } catch {
+                problems.append(error.localizedDescription)
+            }
+        }
+        return (found, problems)
+    }
+
+    public func takenIDs() throws -> Set<String> {
+        Set(try listDirectory(backupsDir) + listDirectory(stagingDir))
+    }
+
+    public func createStaging(id: String) throws -> String {
+        let path = "\(stagingDir)/\(id)"
+        guard mkdir(path, 0o700) == 0 else {
+            throw RepositoryError(path: path, problem: "cannot create the staging directory: \(Errno.text())")
+        }
+        return path
+    }
+
+    public func publish(id: String) throws {
+        let staged = "\(stagingDir)/\(id)"
+        try Durability.syncTree(staged)
+        let target = "\(backupsDir)/\(id)"
+        guard rename(staged, target) == 0 else {
+            throw RepositoryError(path: staged, problem: "cannot move into backups/: \(Errno.text())")
+        }
+        try Durability.syncDirectory(backupsDir)
+        try Durability.syncDirectory(stagingDir)
+    }
+
+    public func discardStaging(id: String) throws {
+        try removeTree("\(stagingDir)/\(id)")
+    }
+
+    public func delete(id: String) throws {
+        guard BackupID.isValid(id) else { throw RepositoryError(path: root, problem: "'\(id)' is not a backup id") }
+        let doomed = "\(stagingDir)/\(id).deleting"
+        guard rename("\(backupsDir)/\(id)", doomed) == 0 else {
+            throw RepositoryError(path: "\(backupsDir)/\(id)", problem: "cannot remove: \(Errno.text())")
+        }
+        try Durability.syncDirectory(backupsDir)
+        try removeTree(doomed)
+    }
+
+    public func cleanStaleStaging() throws -> [String] {
+        var report: [String] = []
+        let openPaths = OpenFiles.pathsInUse(under: stagingDir)
+        for name in try listDirectory(stagingDir) {
+            let path = "\(stagingDir)/\(name)"
+            if let user = openPaths.first(where: { $0.path.hasPrefix(path + "/") || $0.path == path }) {
+                report.append("kept staging/\(name): process \(user.pid) still has \(user.path) open")
+                continue
+            }
+            try removeTree(path)
+            report.append("removed staging/\(name) left by an earlier run")
+        }
+        for name in try listDirectory(root + "/run") {
+            if let pid = Int32(name), kill(pid, 0) == 0 || errno == EPERM { continue }
+            try removeTree(root + "/run/" + name)
+        }
+        return report
+    }
+
+    public func freeBytes() throws -> Int64 {
+        var st = statvfs()
+        guard statvfs(root, &st) == 0 else {
+            throw RepositoryError(path: root, problem: "statvfs failed: \(Errno.text())")
+        }
+        return Int64(st.f_bavail) * Int64(st.f_frsize)
+    }
+
+    public func runDirectory() -> String { "\(root)/run/\(getpid())" }
+
+    func listDirectory(_ path: String) throws -> [String] {
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: path)
+        } catch {
+            throw RepositoryError(path: path, problem: "cannot list: \(error.localizedDescription)")
+        }
+    }
+
+    func removeTree(_ path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        do {
+            try FileManager.default.removeItem(atPath: path)
+        } catch {
+            throw RepositoryError(path: path, problem: "cannot remove: \(error.localizedDescription)")
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+
+/// One row of `pgbak list`.
+public struct BackupSummary: Codable, Sendable, Equatable {
+    public var id: String
+    public var status: String
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var scope: String
+    public var leader: String
+    public var timeline: Int
+    public var systemIdentifier: String
+    public var physicalBytes: Int64
+    public var logicalBytes: Int64
+    public var totalBytes: Int64
+    public var physicalStatus: String
+    public var logicalStatus: String
+    public var databases: [String]
+
+    public init(_ m: Manifest) {
+        id = m.backupID
+        status = m.status.rawValue
+        startedAt = m.startedAt
+        finishedAt = m.finishedAt
+        scope = m.cluster.scope
+        leader = m.leader.name
+        timeline = m.cluster.timeline
+        systemIdentifier = m.cluster.systemIdentifier
+        physicalBytes = m.files.filter { $0.path.hasPrefix(PhysicalPart.directory + "/") }.reduce(0) { $0 + $1.bytes }
+        logicalBytes = m.files.filter { $0.path.hasPrefix(LogicalPart.directory + "/") }.reduce(0) { $0 + $1.bytes }
+        totalBytes = m.totalBytes
+        physicalStatus = m.physical.status.rawValue
+        logicalStatus = m.logical.status.rawValue
+        databases = m.logical.databases.filter { $0.status == .complete }.map(\.name)
+    }
+}
+
+/// Renders backup listings as a table or JSON.
+public enum Listing {
+    public static func table(_ rows: [BackupSummary]) -> String {
+        let header = ["ID", "FINISHED (UTC)", "LEADER", "TL", "PHYSICAL", "LOGICAL", "TOTAL", "DBS", "STATUS"]
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        let body = rows.map { r in
+            [r.id, formatter.string(from: r.finishedAt), r.leader, String(r.timeline),
+             ByteFormat.text(r.physicalBytes), ByteFormat.text(r.logicalBytes), ByteFormat.text(r.totalBytes),
+             String(r.databases.count), r.status]
+        }
+        let all = [header] + body
+        let widths = header.indices.map { col in all.map { $0[col].count }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { i, cell in cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n")
+    }
+
+    public static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}

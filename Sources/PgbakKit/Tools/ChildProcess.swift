@@ -1,0 +1,217 @@
+import Foundation
+import Subprocess
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
+
+/// One external program to run: what, with which arguments and which extra environment.
+public struct ChildCommand: Sendable {
+    public var executable: String
+    public var arguments: [String]
+    /// Added to (and overriding) pgbak's own environment, from which libpq's password variables are removed.
+    public var environment: [String: String]
+    /// Small input for the child's stdin (e.g. curl's config with credentials), never on argv.
+    public var input: String?
+
+    public init(executable: String, arguments: [String], environment: [String: String] = [:], input: String? = nil) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.input = input
+    }
+
+    /// The program's base name, for messages.
+    public var toolName: String { URL(fileURLWithPath: executable).lastPathComponent }
+}
+
+/// A child program that failed: its name, how it ended, and the tail of its stderr.
+public struct ChildFailure: LocalizedError, Sendable {
+    public var tool: String
+    public var status: String
+    public var stderrTail: String
+
+    public var errorDescription: String? {
+        let tail = stderrTail.trimmingCharacters(in: .whitespacesAndNewlines)
+        return tail.isEmpty ? "\(tool) \(status)" : "\(tool) \(status):\n\(tail)"
+    }
+}
+
+/// How a child ended, with what it wrote to stderr (last few KiB).
+public struct ChildOutcome: Sendable {
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var stderrTail: String
+
+    public var succeeded: Bool { exitCode == 0 }
+
+    public var statusText: String {
+        if let exitCode { return "exited with status \(exitCode)" }
+        return "was killed by signal \(signal ?? 0)"
+    }
+}
+
+/// Runs external programs so that they never outlive pgbak: each child gets its own process group and a
+/// parent-death signal (through util-linux `setpriv --pdeathsig`), cancellation sends SIGTERM then SIGKILL to the
+/// whole group, and stdout is streamed in chunks to a consumer instead of being buffered whole.
+public enum ChildProcess {
+    static let stderrTailLimit = 8192
+    static let setprivPath = "/usr/bin/setpriv"
+
+    /// Runs `command`, handing each stdout chunk to `stdout` and each stderr line (split on `\n` and `\r`) to
+    /// `stderrLine`. A throwing consumer kills the child and the error is rethrown.
+    public static func run(
+        _ command: ChildCommand,
+        stdout: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void = { _ in },
+        stderrLine: (@Sendable (String) -> Void)? = nil
+    ) async throws -> ChildOutcome {
+        var options = PlatformOptions()
+        options.processGroupID = 0
+        options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(5))]
+        let tail = StderrTail(limit: stderrTailLimit, onLine: stderrLine)
+        let input: String = command.input ?? ""
+        let result = try await Subprocess.run(
+            .path(FilePath(setprivPath)),
+            arguments: Arguments(["--pdeathsig", "KILL", "--", command.executable] + command.arguments),
+            environment: .custom(childEnvironment(command.environment)),
+            platformOptions: options,
+            input: .inputWriter,
+            output: .sequence,
+            error: .sequence
+        ) { execution in
+            let pid = execution.processIdentifier.value
+            do {
+                try await withTaskCancellationHandler {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            if !input.isEmpty { _ = try await execution.standardInputWriter.write(input) }
+                            try await execution.standardInputWriter.finish()
+                        }
+                        group.addTask {
+                            for try await chunk in execution.standardOutput {
+                                try chunk.withUnsafeBytes { try stdout($0) }
+                            }
+                        }
+                        group.addTask {
+                            for try await chunk in execution.standardError {
+                                chunk.withUnsafeBytes { tail.append($0) }
+                            }
+                        }
+                        try await group.waitForAll()
+                    }
+                } onCancel: {
+                    terminateGroup(pid)
+                }
+            } catch {
+                kill(-pid, SIGKILL)
+                throw error
+            }
+            // Stragglers of the group (e.g. pg_basebackup's WAL streamer) must not outlive the tool itself.
+            kill(-pid, SIGKILL)
+        }
+        tail.flush()
+        switch result.terminationStatus {
+        case .exited(let code):
+            return ChildOutcome(exitCode: code, signal: nil, stderrTail: tail.text)
+        case .signaled(let signal):
+            return ChildOutcome(exitCode: nil, signal: signal, stderrTail: tail.text)
+        }
+    }
+
+    /// Runs `command` and collects its stdout (up to `limit` bytes); throws `ChildFailure` on a non-zero exit.
+    public static func capture(_ command: ChildCommand, limit: Int = 16 << 20) async throws -> String {
+        let collector = ByteCollector(limit: limit)
+        let outcome = try await run(command, stdout: { collector.append($0) })
+        guard outcome.succeeded else {
+            throw ChildFailure(tool: command.toolName, status: outcome.statusText, stderrTail: outcome.stderrTail)
+        }
+        return collector.string
+    }
+
+    /// SIGTERM to the group now, SIGKILL five seconds later if anything of it is left.
+    static func terminateGroup(_ pid: pid_t) {
+        kill(-pid, SIGTERM)
+        Task.detached {
+            try? await Task.sleep(for: .seconds(5))
+            kill(-pid, SIGKILL)
+        }
+    }
+
+    /// pgbak's environment without libpq's password variables, plus `extra`.
+    static func childEnvironment(_ extra: [String: String]) -> [[UInt8]] {
+        var env = ProcessInfo.processInfo.environment
+        for key in ["PGPASSWORD", "PGPASSFILE", "PGSERVICEFILE", "PGSERVICE"] { env[key] = nil }
+        env["LC_MESSAGES"] = "C"
+        for (key, value) in extra { env[key] = value }
+        return env.map { Array("\($0.key)=\($0.value)\0".utf8) }
+    }
+}
+
+/// Collects stdout bytes up to a limit.
+final class ByteCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bytes: [UInt8] = []
+    private let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func append(_ buffer: UnsafeRawBufferPointer) {
+        lock.withLock {
+            let room = max(0, limit - bytes.count)
+            bytes.append(contentsOf: buffer.prefix(room))
+        }
+    }
+
+    var string: String { lock.withLock { String(decoding: bytes, as: UTF8.self) } }
+    var data: Data { lock.withLock { Data(bytes) } }
+}
+
+/// Keeps the last few KiB of a child's stderr and reports whole lines as they arrive.
+final class StderrTail: @unchecked Sendable {
+    private let lock = NSLock()
+    private var kept: [UInt8] = []
+    private var line: [UInt8] = []
+    private let limit: Int
+    private let onLine: (@Sendable (String) -> Void)?
+
+    init(limit: Int, onLine: (@Sendable (String) -> Void)?) {
+        self.limit = limit
+        self.onLine = onLine
+    }
+
+    func append(_ buffer: UnsafeRawBufferPointer) {
+        var lines: [String] = []
+        lock.withLock {
+            kept.append(contentsOf: buffer)
+            if kept.count > limit * 2 { kept.removeFirst(kept.count - limit) }
+            guard onLine != nil else { return }
+            for byte in buffer {
+                if byte == 0x0A || byte == 0x0D {
+                    if !line.isEmpty { lines.append(String(decoding: line, as: UTF8.self)) }
+                    line.removeAll(keepingCapacity: true)
+                } else {
+                    line.append(byte)
+                }
+            }
+        }
+        for l in lines { onLine?(l) }
+    }
+
+    func flush() {
+        let rest: String? = lock.withLock {
+            defer { line.removeAll() }
+            return line.isEmpty ? nil : String(decoding: line, as: UTF8.self)
+        }
+        if let rest { onLine?(rest) }
+    }
+
+    var text: String {
+        lock.withLock { String(decoding: kept.suffix(limit), as: UTF8.self) }
+    }
+}

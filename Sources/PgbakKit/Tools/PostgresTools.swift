@@ -1,0 +1,78 @@
+import Foundation
+
+/// A PostgreSQL client tool that is missing or too old for the server.
+public struct ToolError: LocalizedError, Sendable {
+    public var problem: String
+    public var errorDescription: String? { problem }
+}
+
+/// The PostgreSQL client programs pgbak runs, from one bin directory whose major version is at least the server's.
+public struct PostgresTools: Sendable {
+    public var binDir: String
+    public var majorVersion: Int
+    /// `pg_basebackup --version` as printed, e.g. `pg_basebackup (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`.
+    public var versionText: String
+
+    /// The client version without the program name, e.g. `PostgreSQL 15.18 (Debian 15.18-0+deb12u1)`.
+    public var clientVersion: String {
+        guard let r = versionText.range(of: "(PostgreSQL) ") else { return versionText }
+        return "PostgreSQL " + versionText[r.upperBound...]
+    }
+
+    public func path(_ tool: String) -> String { binDir + "/" + tool }
+
+    /// `configured` (postgres.bin_dir) if set, else the newest `/usr/lib/postgresql/N/bin` with N ≥ the server's.
+    public static func locate(configured: String?, serverMajor: Int, configFile: String) async throws -> PostgresTools {
+        var candidates: [String] = []
+        if let configured {
+            candidates = [configured]
+        } else {
+            let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
+                .compactMap(Int.init).sorted(by: >)
+            candidates = versions.map { "/usr/lib/postgresql/\($0)/bin" } + ["/usr/bin"]
+        }
+        var seen: [String] = []
+        for dir in candidates where FileManager.default.isExecutableFile(atPath: dir + "/pg_basebackup") {
+            let text = try await ChildProcess.capture(
+                ChildCommand(executable: dir + "/pg_basebackup", arguments: ["--version"]))
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let major = majorVersion(of: text) else { continue }
+            seen.append("\(dir) (\(major))")
+            if major >= serverMajor {
+                return PostgresTools(binDir: dir, majorVersion: major, versionText: text)
+            }
+        }
+        let found = seen.isEmpty ? "none found" : "found " + seen.joined(separator: ", ")
+        throw ToolError(problem: "no pg_basebackup of major version \(serverMajor) or newer (\(found)): install "
+            + "postgresql-client-\(serverMajor) or set postgres.bin_dir in \(configFile)")
+    }
+
+    /// `pg_basebackup (PostgreSQL) 15.18 (Debian ...)` → 15.
+    static func majorVersion(of text: String) -> Int? {
+        guard let r = text.range(of: #"\) [0-9]+"#, options: .regularExpression) else { return nil }
+        return Int(text[r].dropFirst(2))
+    }
+}
+
+/// Builds libpq connection strings for child tools (no password: that goes through PGPASSFILE).
+public struct ConnectionTarget: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var connectTimeout: Int
+
+    public func conninfo(database: String? = nil, replication: Bool = false) -> String {
+        var parts = ["host=\(PGConnection.quoteConnValue(host))", "port=\(port)",
+                     "user=\(PGConnection.quoteConnValue(user))", "connect_timeout=\(connectTimeout)",
+                     "application_name=pgbak"]
+        if let database { parts.append("dbname=\(PGConnection.quoteConnValue(database))") }
+        if replication { parts.append("replication=true") }
+        return parts.joined(separator: " ")
+    }
+
+    /// libpq parameters for pgbak's own connection.
+    public func parameters(database: String) -> [String: String] {
+        ["host": host, "port": String(port), "user": user, "dbname": database,
+         "connect_timeout": String(connectTimeout), "application_name": "pgbak"]
+    }
+}

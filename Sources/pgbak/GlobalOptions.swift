@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PgbakKit
+
+/// Flags every subcommand takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Configuration file (default: $PGBAK_CONFIG, else /etc/pgbak/pgbak.yml).")
+    var config: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .warning
+
+    @Flag(name: .long, help: "Print only errors.")
+    var quiet = false
+
+    /// Sets up logging on stderr and loads the configuration.
+    func start(label: String) throws -> (PgbakConfig, Logger) {
+        let level: Logger.Level = quiet ? .error : logLevel
+        LoggingSystem.bootstrap { name in
+            var handler = StreamLogHandler.standardError(label: name)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "pgbak.\(label)")
+        let path = ConfigLoader.resolvePath(explicit: config, environment: ProcessInfo.processInfo.environment)
+        return (try ConfigLoader.load(path: path), logger)
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// Prints an error on stderr and exits with pgbak's documented code for it.
+func fail(_ error: any Error) -> ExitCode {
+    FileHandle.standardError.write(Data(("pgbak: error: " + error.localizedDescription + "\n").utf8))
+    return ExitCode(ExitStatus.of(error).rawValue)
+}
+
+enum PgbakKitVersion {
+    static let text = PgbakKit.pgbakVersion
+}

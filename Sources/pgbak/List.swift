@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+import PgbakKit
+
+struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the backups in the repository.",
+        discussion: """
+            Examples:
+              pgbak list
+              pgbak list --json | jq '.[-1].id'
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Flag(name: .long, help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() async throws {
+        do {
+            let (config, logger) = try options.start(label: "list")
+            let repository = PosixRepository(root: config.repositoryPath, owner: config.repositoryOwner)
+            let (backups, problems) = try repository.backups()
+            for problem in problems { logger.warning("\(problem)") }
+            let rows = backups.map { BackupSummary($0.manifest) }
+            print(json ? try Listing.json(rows) : Listing.table(rows))
+        } catch {
+            throw fail(error)
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PgbakKit
+
+struct Now: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Take a backup now: physical (pg_basebackup) and logical (pg_dump per database + globals).",
+        discussion: """
+            Asks Patroni which member leads, confirms it on the database, backs it up into a staging directory,
+            writes the manifest, publishes the backup atomically and applies retention.
+
+            Examples:
+              pgbak now
+              pgbak now --config /etc/pgbak/pgbak.yml --log-level info
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() async throws {
+        let config: PgbakConfig
+        let logger: Logger
+        do {
+            (config, logger) = try options.start(label: "now")
+        } catch {
+            throw fail(error)
+        }
+        let progress = ProgressLine(enabled: !options.quiet && isatty(STDERR_FILENO) == 1)
+        let repository = PosixRepository(root: config.repositoryPath, owner: config.repositoryOwner)
+        let run = BackupRun(config: config, repository: repository, logger: logger, progress: progress.show)
+        let task = Task { try await run.execute() }
+        let trap = SignalTrap { task.cancel() }
+        let started = Date()
+        let outcome: BackupOutcome
+        do {
+            outcome = try await task.value
+            progress.clear()
+        } catch {
+            progress.clear()
+            if let status = trap.exitStatus {
+                FileHandle.standardError.write(Data("pgbak: interrupted; children stopped, staging removed\n".utf8))
+                throw ExitCode(status.rawValue)
+            }
+            throw fail(error)
+        }
+        let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
+        switch outcome {
+        case .skipped(let message):
+            print("pgbak: \(message)")
+        case .complete(let manifest, let pruned):
+            print("backup \(manifest.backupID) complete: leader \(manifest.leader.name), timeline "
+                + "\(manifest.cluster.timeline), \(manifest.logical.databases.count) databases, "
+                + "\(manifest.totalBytes) bytes in \(seconds) s"
+                + (pruned.isEmpty ? "" : "; retention removed \(pruned.joined(separator: ", "))"))
+        case .partial(let manifest):
+            let failed = manifest.logical.databases.filter { $0.status == .failed }.map(\.name)
+            print("backup \(manifest.backupID) PARTIAL: physical part complete, dumps failed for "
+                + "\(failed.isEmpty ? "the globals" : failed.joined(separator: ", ")); retention not run")
+            throw ExitCode(ExitStatus.partial.rawValue)
+        }
+    }
+}
+
+/// One self-overwriting progress line on stderr, only on a terminal.
+final class ProgressLine: @unchecked Sendable {
+    let enabled: Bool
+    private let lock = NSLock()
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    var show: @Sendable (String) -> Void {
+        { [self] text in
+            guard enabled else { return }
+            lock.withLock { FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8)) }
+        }
+    }
+
+    func clear() {
+        guard enabled else { return }
+        lock.withLock { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Pgbak: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pgbak",
+        abstract: "Backups of Patroni-managed PostgreSQL clusters: always from the leader, verified, restorable.",
+        version: PgbakKitVersion.text,
+        subcommands: [Now.self, List.self, Prune.self])
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import PgbakKit
+
+struct Prune: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply retention: remove complete backups beyond the policy and partial ones older than those kept.",
+        discussion: """
+            Examples:
+              pgbak prune --dry-run
+              pgbak prune
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Flag(name: .long, help: "Show what would be kept and removed, and why; remove nothing.")
+    var dryRun = false
+
+    func run() async throws {
+        do {
+            let (config, logger) = try options.start(label: "prune")
+            let repository = PosixRepository(root: config.repositoryPath, owner: config.repositoryOwner)
+            try repository.prepare()
+            let lock = try repository.lock()
+            defer { lock.release() }
+            let plan = try Pruner(repository: repository, policy: config.retention, logger: logger)
+                .prune(protecting: [], dryRun: dryRun)
+            for decision in plan.decisions {
+                let verb = decision.keep ? "keep  " : (dryRun ? "would remove" : "removed")
+                print("\(verb) \(decision.id)  (\(decision.reason))")
+            }
+        } catch {
+            throw fail(error)
+        }
+    }
+}

@@ -1,0 +1,22 @@
+# Settings of pgbak's local test cluster (3 Patroni 4.1.5 + PostgreSQL 15 nodes and one etcd, all on 127.0.0.1).
+# Source this file; override any variable before sourcing.
+: "${LAB:=${PGBAK_LAB:-/tmp/pgbak-lab}}"
+: "${VENV:=/opt/pgbak-patroni}"
+: "${PGBIN:=/usr/lib/postgresql/15/bin}"
+: "${SCOPE:=pgbak-test}"
+: "${ETCD_CLIENT_PORT:=2379}"
+: "${ETCD_PEER_PORT:=2380}"
+: "${PG_PORT_BASE:=5432}"     # node1=5432 node2=5433 node3=5434
+: "${API_PORT_BASE:=8008}"    # node1=8008 node2=8009 node3=8010
+: "${REPL_PASS:=rep-pass}"
+: "${SU_PASS:=postgres-pass}"
+: "${API_USER:=patroni}"        # basic auth for Patroni's POST endpoints
+: "${API_PASS:=patroni-pass}"
+CLUSTER_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CONF="$LAB/conf"        # generated node1..3.yml
+RUN="$LAB/run"          # pidfiles, unix sockets, pgpass, logs
+DATA="$LAB/data"        # data directories node1..node3
+ETCD_DATA="$LAB/etcd-data"
+export LAB VENV PGBIN SCOPE ETCD_CLIENT_PORT ETCD_PEER_PORT PG_PORT_BASE API_PORT_BASE REPL_PASS SU_PASS API_USER API_PASS CLUSTER_SCRIPTS CONF RUN DATA ETCD_DATA
+pg_port()  { echo $((PG_PORT_BASE + $1 - 1)); }
+api_port() { echo $((API_PORT_BASE + $1 - 1)); }

@@ -1,0 +1,80 @@
+#!/bin/bash
+# Generates node1.yml..node3.yml into $CONF from env.sh settings.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+mkdir -p "$CONF"; chmod 755 "$LAB" "$CONF"
+for i in 1 2 3; do
+  P=$(pg_port $i); A=$(api_port $i)
+  cat > "$CONF/node$i.yml" <<YAML
+scope: $SCOPE
+name: node$i
+
+log:
+  level: INFO
+
+restapi:
+  listen: 127.0.0.1:$A
+  connect_address: 127.0.0.1:$A
+  authentication:
+    username: $API_USER
+    password: $API_PASS
+
+etcd3:
+  hosts: 127.0.0.1:$ETCD_CLIENT_PORT
+
+bootstrap:
+  dcs:
+    ttl: 20            # Patroni 4.1.5 clamps ttl to >= 20 (config.py _validate_and_adjust_timeouts)
+    loop_wait: 2
+    retry_timeout: 5
+    maximum_lag_on_failover: 1048576
+    postgresql:
+      use_pg_rewind: true
+      use_slots: true
+      parameters:
+        wal_level: replica
+        hot_standby: "on"
+        wal_log_hints: "on"
+        max_wal_senders: 10
+        max_replication_slots: 10
+        wal_keep_size: 256MB
+        max_connections: 100
+        wal_retrieve_retry_interval: 1s   # replicas retry streaming fast (slot appears ~1 loop after member registers)
+  initdb:
+    - encoding: UTF8
+    - data-checksums
+    - locale: C.UTF-8
+
+postgresql:
+  listen: 127.0.0.1:$P
+  connect_address: 127.0.0.1:$P
+  data_dir: $DATA/node$i
+  bin_dir: $PGBIN
+  pgpass: $RUN/pgpass.node$i
+  authentication:
+    replication:
+      username: replicator
+      password: $REPL_PASS
+    superuser:
+      username: postgres
+      password: $SU_PASS
+  parameters:
+    unix_socket_directories: $RUN
+    shared_buffers: 64MB
+  pg_hba:
+    - local   all          all                     trust
+    - host    replication  replicator  127.0.0.1/32  scram-sha-256
+    - host    all          all         127.0.0.1/32  scram-sha-256
+
+watchdog:
+  mode: off
+
+tags:
+  nofailover: false
+  noloadbalance: false
+  clonefrom: false
+  nosync: false
+YAML
+done
+chmod 0644 "$CONF"/node*.yml
+echo "wrote $CONF/node{1,2,3}.yml"

@@ -1,0 +1,41 @@
+#!/bin/bash
+# Writes the pgbak configuration for the test cluster: $LAB/pgbak/pgbak.yml (owner postgres, 0600),
+# a libpq password file for the replication user, the repository at $LAB/pgbak/repo.
+# Usage: write-pgbak-config.sh [keep_last=7]
+set -euo pipefail
+D="$(cd "$(dirname "$0")" && pwd)"; . "$D/env.sh"
+KEEP=${1:-7}
+P="$LAB/pgbak"
+install -d -o postgres -g postgres -m 0700 "$P"
+printf '127.0.0.1:*:*:replicator:%s\n' "$REPL_PASS" > "$P/replicator.pgpass"
+printf '%s\n' "$API_PASS" > "$P/patroni.password"
+cat > "$P/pgbak.yml" <<YAML
+scope: $SCOPE
+patroni:
+  urls:
+    - http://127.0.0.1:$(api_port 1)
+    - http://127.0.0.1:$(api_port 2)
+    - http://127.0.0.1:$(api_port 3)
+  timeout_seconds: 2
+  username: $API_USER
+  password_file: $P/patroni.password
+postgres:
+  replication:
+    user: replicator
+    passfile: $P/replicator.pgpass
+  dump:
+    user: postgres
+    password_env: PGBAK_TEST_SU_PASSWORD
+repository:
+  path: $P/repo
+  owner: postgres
+retention:
+  keep_last: $KEEP
+compression:
+  level: 3
+  threads: 2
+base_backup:
+  checkpoint: fast
+YAML
+chown postgres:postgres "$P"/*; chmod 0600 "$P"/*
+echo "$P/pgbak.yml"
