@@ -37,6 +37,13 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var toolVersion: String
         public var files: [String]
         public var seconds: Double
+
+        // Keys as the snake-case strategies see them ("startLsn" <-> "start_lsn").
+        enum CodingKeys: String, CodingKey {
+            case status, label, startTimeline, stopTimeline, toolVersion, files, seconds
+            case startLSN = "startLsn"
+            case stopLSN = "stopLsn"
+        }
     }
 
     public struct Database: Codable, Sendable, Equatable {
@@ -74,6 +81,11 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var physical: Physical
     public var logical: Logical
     public var files: [FileRecord]
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, pgbakVersion, status, startedAt, finishedAt, cluster, leader, physical, logical, files
+        case backupID = "backupId"
+    }
 
     /// Bytes of all files of the backup.
     public var totalBytes: Int64 { files.reduce(0) { $0 + $1.bytes } }

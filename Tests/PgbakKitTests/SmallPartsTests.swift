@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+@testable import PgbakKit
+
+@Suite struct SmallPartsTests {
+    @Test func backupIDsAreSortableAndUnique() {
+        let date = Date(timeIntervalSince1970: 1_795_918_500)  // 2026-11-29T02:15:00Z
+        #expect(BackupID.make(date) == "20261129T021500Z")
+        let next = BackupID.next(after: date, taken: ["20261129T021500Z", "20261129T021501Z"])
+        #expect(next.id == "20261129T021502Z")
+        #expect(BackupID.isValid(next.id))
+        #expect(!BackupID.isValid("../etc"))
+        #expect(BackupID.date(of: "20261129T021500Z") == date)
+    }
+
+    @Test func spaceEstimate() {
+        #expect(SpaceEstimate.requiredBytes(databaseBytes: 1000, lastBackupBytes: nil, lastDatabaseBytes: nil)
+            == 1000 + SpaceEstimate.walHeadroom)
+        // The databases doubled since the last backup: twice its size plus a quarter.
+        #expect(SpaceEstimate.requiredBytes(databaseBytes: 2000, lastBackupBytes: 400, lastDatabaseBytes: 1000)
+            == 1000 + SpaceEstimate.walHeadroom)
+        // Shrinking databases never lower the estimate below the last backup's size.
+        #expect(SpaceEstimate.requiredBytes(databaseBytes: 10, lastBackupBytes: 400, lastDatabaseBytes: 1000)
+            == 500 + SpaceEstimate.walHeadroom)
+    }
+
+    @Test func databaseSelection() {
+        func db(_ name: String) -> DatabaseInfo {
+            DatabaseInfo(oid: 1, name: name, owner: "o", encoding: "UTF8", collate: "C", ctype: "C",
+                         collationVersion: nil, sizeBytes: 1)
+        }
+        let all = [db("a"), db("b"), db("c")]
+        #expect(DatabaseInfo.select(all, include: [], exclude: ["b"]).map(\.name) == ["a", "c"])
+        #expect(DatabaseInfo.select(all, include: ["a", "b"], exclude: ["b"]).map(\.name) == ["a"])
+    }
+
+    @Test func toolVersionParsing() {
+        #expect(PostgresTools.majorVersion(of: "pg_basebackup (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)") == 15)
+        #expect(PostgresTools.majorVersion(of: "pg_basebackup (PostgreSQL) 9.6.24") == 9)
+        #expect(PostgresTools.majorVersion(of: "garbage") == nil)
+    }
+
+    @Test func connectionStringsQuoteValues() {
+        let target = ConnectionTarget(host: "10.0.0.1", port: 5432, user: "o'neil", connectTimeout: 5)
+        let info = target.conninfo(database: #"we\ird db"#)
+        #expect(info.contains(#"user='o\'neil'"#))
+        #expect(info.contains(#"dbname='we\\ird db'"#))
+        #expect(!target.conninfo(replication: true).contains("dbname"))
+    }
+
+    @Test func passfileLinesEscapeSeparators() {
+        #expect(PasswordResolver.passfileLine(user: "u", password: #"a:b\c"#) == #"*:*:*:u:a\:b\\c"# + "\n")
+    }
+
+    @Test func zstdRoundTripAndTruncationIsDetected() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pgbak-zstd-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var input = [UInt8]()
+        for i in 0..<3_000_000 { input.append(UInt8(truncatingIfNeeded: i &* 2_654_435_761 >> 13)) }
+        let writer = try ZstdWriter(path: dir + "/x.zst", relativePath: "x.zst", level: 3, threads: 2)
+        for start in stride(from: 0, to: input.count, by: 100_000) {
+            try input[start..<min(start + 100_000, input.count)].withUnsafeBytes { try writer.write($0) }
+        }
+        let record = try writer.finish()
+        let onDisk = try FileDigest.sha256(path: dir + "/x.zst", relativePath: "x.zst")
+        #expect(record == onDisk)
+        var output = [UInt8]()
+        let size = try ZstdReader.decompress(path: dir + "/x.zst") { output.append(contentsOf: $0) }
+        #expect(size == Int64(input.count))
+        #expect(output == input)
+
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/x.zst"))
+        try data.prefix(data.count - 7).write(to: URL(fileURLWithPath: dir + "/short.zst"))
+        #expect(throws: CompressionError.self) { try ZstdReader.decompress(path: dir + "/short.zst") }
+        var flipped = data
+        flipped[data.count / 2] ^= 0x40
+        try flipped.write(to: URL(fileURLWithPath: dir + "/flip.zst"))
+        #expect(throws: CompressionError.self) { try ZstdReader.decompress(path: dir + "/flip.zst") }
+    }
+
+    @Test func exitCodesAreStable() {
+        #expect(ExitStatus.of(ConfigError(file: "f", keyPath: "k", problem: "p")) == .config)
+        #expect(ExitStatus.of(RepositoryLocked(lockFile: "l", holderPID: 1)) == .locked)
+        #expect(ExitStatus.of(BackupError(problem: "x")) == .failure)
+        #expect(RepositoryLocked(lockFile: "/r/pgbak.lock", holderPID: 4242).errorDescription?.contains("PID 4242")
+            == true)
+    }
+}
