@@ -34,8 +34,6 @@ retention:
 compression:
   level: 3
   threads: 2
-base_backup:
-  checkpoint: fast
 YAML
 chown postgres:postgres "$P"/*; chmod 0600 "$P"/*
 echo "$P/pgbak.yml"

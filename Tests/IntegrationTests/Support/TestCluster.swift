@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+
+/// The local 3-node Patroni cluster started by scripts/cluster/start.sh, and pgbak configurations for it.
+enum TestCluster {
+    static let lab = ProcessInfo.processInfo.environment["PGBAK_LAB"] ?? "/tmp/pgbak-lab"
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+    static let scripts = repoRoot + "/scripts/cluster"
+    static let superuserPassword = "postgres-pass"
+    static let apiPorts = [8008, 8009, 8010]
+    static let scope = "pgbak-test"
+
+    static var binary: String {
+        ProcessInfo.processInfo.environment["PGBAK_BIN"] ?? repoRoot + "/.build/debug/pgbak"
+    }
+
+    static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    /// Whether Patroni answers on any node.
+    static var isUp: Bool {
+        apiPorts.contains { port in
+            (try? Shell.bash("curl -fs --max-time 2 http://127.0.0.1:\(port)/cluster >/dev/null"))?.status == 0
+        }
+    }
+
+    /// Integration tests run when the cluster is up, and always under CI (where a missing cluster fails them).
+    static let enabled: Bool = {
+        if isUp || isCI { return true }
+        FileHandle.standardError.write(Data("""
+
+            *** INTEGRATION TESTS SKIPPED: no Patroni cluster answers on 127.0.0.1:8008-8010.
+            *** Start it with: sudo scripts/cluster/start.sh --fresh   (or run scripts/test.sh)
+
+            """.utf8))
+        return false
+    }()
+
+    struct Member: Decodable {
+        var name: String
+        var role: String
+        var state: String?
+        var port: Int?
+        var timeline: Int?
+    }
+
+    struct ClusterView: Decodable { var members: [Member] }
+
+    static func members() throws -> [Member] {
+        for port in apiPorts {
+            let r = try Shell.bash("curl -fs --max-time 2 http://127.0.0.1:\(port)/cluster")
+            if r.status == 0, let view = try? JSONDecoder().decode(ClusterView.self, from: Data(r.stdout.utf8)) {
+                return view.members
+            }
+        }
+        throw ShellFailure(script: "GET /cluster", result: CommandResult(status: 1, stdout: "", stderr: "no answer"))
+    }
+
+    static func leader() throws -> Member {
+        guard let leader = try members().first(where: { $0.role == "leader" && $0.state == "running" }) else {
+            throw ShellFailure(script: "find leader", result: CommandResult(status: 1, stdout: "", stderr: "none"))
+        }
+        return leader
+    }
+
+    /// psql as the superuser against `port` (the leader's when nil); returns trimmed unaligned output.
+    @discardableResult
+    static func psql(_ sql: String, database: String = "postgres", port: Int? = nil) throws -> String {
+        let p = try port ?? leader().port ?? 5432
+        let result = try Shell.run("/usr/bin/psql", ["-h", "127.0.0.1", "-p", String(p), "-U", "postgres", "-d",
+                                                     database, "-v", "ON_ERROR_STOP=1", "-qAtX", "-c", sql],
+                                   environment: ["PGPASSWORD": superuserPassword])
+        guard result.status == 0 else { throw ShellFailure(script: sql, result: result) }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Runs the built pgbak binary as the postgres OS user.
+    static func pgbak(_ arguments: [String], asPostgres: Bool = true,
+                      environment: [String: String] = [:]) throws -> CommandResult {
+        try Shell.run(binary, arguments, environment: testEnvironment.merging(environment) { $1 },
+                      asPostgres: asPostgres)
+    }
+
+    static func startPgbak(_ arguments: [String]) throws -> RunningCommand {
+        try Shell.start(binary, arguments, environment: testEnvironment, asPostgres: true)
+    }
+
+    static let testEnvironment = ["PGBAK_TEST_SU_PASSWORD": superuserPassword]
+
+    /// A fresh configuration and empty repository under `$LAB/it/<name>`; `extra` is appended to the YAML.
+    static func config(_ name: String, keepLast: Int = 7, extra: String = "") throws -> TestConfig {
+        let dir = "\(lab)/it/\(name)"
+        try Shell.must("""
+            rm -rf '\(dir)' && install -d -o postgres -g postgres -m 0700 '\(dir)' && \
+            sed -e 's#^  path: .*#  path: \(dir)/repo#' -e 's#^  keep_last: .*#  keep_last: \(keepLast)#' \
+              '\(lab)/pgbak/pgbak.yml' > '\(dir)/pgbak.yml' && printf '%s' '\(extra)' >> '\(dir)/pgbak.yml' && \
+            chown postgres:postgres '\(dir)/pgbak.yml' && chmod 0600 '\(dir)/pgbak.yml'
+            """)
+        return TestConfig(dir: dir)
+    }
+}
+
+/// One test's configuration file and repository.
+struct TestConfig {
+    var dir: String
+    var file: String { dir + "/pgbak.yml" }
+    var repository: String { dir + "/repo" }
+
+    func backupIDs() throws -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: repository + "/backups")) ?? []).sorted()
+    }
+
+    func staging() -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: repository + "/staging")) ?? []
+    }
+
+    func manifest(_ id: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(repository)/backups/\(id)/manifest.json"))
+        return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+    }
+
+    func now() throws -> CommandResult { try TestCluster.pgbak(["now", "--config", file]) }
+}
