@@ -26,7 +26,7 @@ enum TestCluster {
 
     /// Integration tests run when the cluster is up, and always under CI (where a missing cluster fails them).
     static let enabled: Bool = {
-        if isUp || isCI { return true }
+        if isUp || isCI || ProcessInfo.processInfo.environment["PGBAK_REQUIRE_CLUSTER"] == "1" { return true }
         FileHandle.standardError.write(Data("""
 
             *** INTEGRATION TESTS SKIPPED: no Patroni cluster answers on 127.0.0.1:8008-8010.
