@@ -137,3 +137,25 @@ import Testing
         #expect(ConfigLoader.resolvePath(explicit: nil, environment: [:]) == "/etc/pgbak/pgbak.yml")
     }
 }
+
+@Suite struct ShippedFilesTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    @Test func theCommentedExampleIsValid() throws {
+        let config = try ConfigLoader.load(path: Self.root + "/examples/pgbak.yml")
+        #expect(config.patroni.urls.count == 3)
+        #expect(config.postgres.replication.password == .passfile("/etc/pgbak/pgpass"))
+        #expect(config.retention.keepLast == 7)
+    }
+
+    @Test func everyShippedPolicyLoads() throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: Self.root + "/policies")
+            .filter { $0.hasSuffix(".yml") }
+        #expect(!names.isEmpty)
+        for name in names {
+            let policy = try RetentionPolicyLoader.load(path: Self.root + "/policies/" + name)
+            #expect(name.contains("\(policy.keepLast)"))
+        }
+    }
+}

@@ -25,7 +25,7 @@ postgres:
     passfile: $P/replicator.pgpass
   dump:
     user: postgres
-    password_env: PGBAK_TEST_SU_PASSWORD
+    password_env: PGBAK_DUMP_PASSWORD
 repository:
   path: $P/repo
   owner: postgres

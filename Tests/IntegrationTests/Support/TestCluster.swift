@@ -85,7 +85,7 @@ enum TestCluster {
         try Shell.start(binary, arguments, environment: testEnvironment, asPostgres: true)
     }
 
-    static let testEnvironment = ["PGBAK_TEST_SU_PASSWORD": superuserPassword]
+    static let testEnvironment = ["PGBAK_DUMP_PASSWORD": superuserPassword]
 
     /// A fresh configuration and empty repository under `$LAB/it/<name>`; `extra` is appended to the YAML.
     static func config(_ name: String, keepLast: Int = 7, extra: String = "") throws -> TestConfig {
