@@ -11,7 +11,9 @@ swift build -c release
 install -d -m 0755 "$LAB" "$LAB/bin"
 install -m 0755 "$(swift build -c release --show-bin-path)/pgbak" "$LAB/bin/pgbak"
 trap '[ "${KEEP_CLUSTER:-0}" = 1 ] || bash scripts/cluster/stop.sh >/dev/null 2>&1' EXIT
+bash scripts/cluster/stop.sh >/dev/null 2>&1 || true
 bash scripts/cluster/start.sh --fresh
+rm -rf "$LAB/pgbak/repo"   # a fresh cluster: start with an empty repository
 CONFIG=$(bash scripts/cluster/write-pgbak-config.sh 3)
 LEADER_PORT=$(curl -fs "http://127.0.0.1:$(api_port 1)/cluster" | jq -r '.members[] | select(.role=="leader") | .port')
 export PGHOST=127.0.0.1 PGPORT=$LEADER_PORT PGUSER=postgres PGPASSWORD=$SU_PASS

@@ -35,5 +35,5 @@ compression:
   level: 3
   threads: 2
 YAML
-chown postgres:postgres "$P"/*; chmod 0600 "$P"/*
+chown postgres:postgres "$P"/pgbak.yml "$P"/*.pgpass "$P"/*.password; chmod 0600 "$P"/pgbak.yml "$P"/*.pgpass "$P"/*.password
 echo "$P/pgbak.yml"

@@ -43,7 +43,9 @@ struct PhysicalPart: Sendable {
                 throw BackupError(problem: "cannot remove \(walTar) after compressing it: \(Errno.text())")
             }
         }
-        let names = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir).sorted() else {
+            throw BackupError(problem: "cannot list \(dir) after pg_basebackup")
+        }
         if let stray = names.first(where: { $0.hasSuffix(".tar") }) {
             throw BackupError(problem: "pg_basebackup left an uncompressed \(stray) in \(dir)")
         }

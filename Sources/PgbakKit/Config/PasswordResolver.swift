@@ -51,8 +51,9 @@ public final class RunCredentials: @unchecked Sendable {
     public init(directory: String, configFile: String) throws {
         self.directory = directory
         self.configFile = configFile
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
+            throw CredentialError(problem: "cannot create the private directory \(directory): \(Errno.text())")
+        }
     }
 
     /// Environment for a child tool connecting as `login`.

@@ -32,15 +32,15 @@ public struct PosixRepository: BackupRepository {
             }
         }
         try RepositoryOwnership.check(path: root, owner: owner)
+        guard access(root, R_OK | W_OK | X_OK) == 0 else {
+            throw RepositoryError(path: root, problem: "is not readable, writable and searchable for \(owner): "
+                + "fix with: chmod 0700 \(root)")
+        }
         for dir in [backupsDir, stagingDir, root + "/run"] {
-            if !fm.fileExists(atPath: dir) {
-                try fm.createDirectory(atPath: dir, withIntermediateDirectories: false,
-                                       attributes: [.posixPermissions: 0o700])
+            if !fm.fileExists(atPath: dir), mkdir(dir, 0o700) != 0 {
+                throw RepositoryError(path: dir, problem: "cannot create: \(Errno.text())")
             }
             try RepositoryOwnership.check(path: dir, owner: owner)
-        }
-        guard access(root, W_OK) == 0 else {
-            throw RepositoryError(path: root, problem: "is not writable for \(owner)")
         }
     }
 
