@@ -26,11 +26,13 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
+        .target(name: "CChecksum"),
         .target(
             name: "PgbakKit",
             dependencies: [
                 "CLibPQ",
                 "CZstd",
+                "CChecksum",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Subprocess", package: "swift-subprocess"),

@@ -36,7 +36,7 @@ as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
 raw_physical() {
   local d="$OUT/raw-physical"; rm -rf "$d"
   local t0=$(date +%s.%N)
-  PGPASSFILE=$REPL_PASSFILE as_pg /usr/bin/time -f %M -o "$OUT/rss" /usr/lib/postgresql/15/bin/pg_basebackup \
+  env -u PGPASSWORD PGPASSFILE="$REPL_PASSFILE" setpriv --reuid=postgres --regid=postgres --init-groups /usr/bin/time -f %M -o "$OUT/rss" /usr/lib/postgresql/15/bin/pg_basebackup \
     -h 127.0.0.1 -p "$LEADER_PORT" -U replicator -w -D "$d" -Ft -X stream -c fast \
     --compress=client-zstd:level=3,workers=2
   echo "$(echo "$(date +%s.%N) - $t0" | bc) $(cat "$OUT/rss") $(du -sb "$d" | cut -f1)"
@@ -55,7 +55,9 @@ raw_logical() {
 }
 pgbak_now() {
   local t0=$(date +%s.%N) hwm=0 h
-  PGBAK_DUMP_PASSWORD=$SU_PASS as_pg "$LAB/bin/pgbak" now --quiet --config "$CONFIG" > "$OUT/pgbak.out" &
+  # setpriv execs pgbak, so $! is pgbak's own PID and VmHWM is pgbak's peak RSS (children excluded).
+  PGBAK_DUMP_PASSWORD=$SU_PASS setpriv --reuid=postgres --regid=postgres --init-groups \
+    "$LAB/bin/pgbak" now --quiet --config "$CONFIG" > "$OUT/pgbak.out" &
   local pid=$!
   while kill -0 "$pid" 2>/dev/null; do
     h=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0); [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h

@@ -22,7 +22,7 @@ struct List: AsyncParsableCommand {
             let repository = PosixRepository(root: config.repositoryPath, owner: config.repositoryOwner)
             let (backups, problems) = try repository.backups()
             for problem in problems { logger.warning("\(problem)") }
-            let rows = backups.map { BackupSummary($0.manifest) }
+            let rows = backups.map { BackupSummary($0) }
             print(json ? try Listing.json(rows) : Listing.table(rows))
         } catch {
             throw fail(error)

@@ -40,7 +40,7 @@ struct BackupIntegrationTests {
         }
         let onDisk = try Shell.must("cd '\(dir)' && find . -type f | sed 's#^./##' | sort").split(separator: "\n")
             .map(String.init)
-        #expect(onDisk == (files.compactMap { $0["path"] as? String } + ["manifest.json"]).sorted())
+        #expect(onDisk == (files.compactMap { $0["path"] as? String } + ["manifest.json", "manifest.sha256"]).sorted())
         #expect(!onDisk.contains { $0.hasSuffix(".tar") }, "no uncompressed tar may remain")
         #expect(try Shell.must("stat -c %a '\(dir)' '\(dir)/physical/base.tar.zst' '\(dir)/logical/globals.sql.zst'")
             .split(separator: "\n") == ["700", "600", "600"])

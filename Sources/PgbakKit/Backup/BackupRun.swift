@@ -120,7 +120,10 @@ public struct BackupRun: Sendable {
             files: (physical.files + logical.files).sorted { $0.path < $1.path })
         let sink = try FileSink(path: staging + "/" + Manifest.fileName)
         try manifest.encoded().withUnsafeBytes { try sink.write($0) }
-        _ = try sink.finish(relativePath: Manifest.fileName)
+        let written = try sink.finish(relativePath: Manifest.fileName)
+        let checksum = try FileSink(path: staging + "/" + Manifest.checksumFileName)
+        try Array((written.sha256 + "\n").utf8).withUnsafeBytes { try checksum.write($0) }
+        _ = try checksum.finish(relativePath: Manifest.checksumFileName)
         return manifest
     }
 

@@ -5,6 +5,8 @@ public struct Manifest: Codable, Sendable, Equatable {
     public static let formatName = "pgbak-manifest"
     public static let currentVersion = 1
     public static let fileName = "manifest.json"
+    /// Holds the SHA-256 of `manifest.json` (hex, newline), so an edited manifest is caught.
+    public static let checksumFileName = "manifest.sha256"
 
     public enum PartStatus: String, Codable, Sendable {
         case complete, partial, failed, skipped

@@ -33,24 +33,25 @@ struct PhysicalPart: Sendable {
                                       zstdLevel: config.zstdLevel, zstdThreads: config.zstdThreads, label: label)
         try await basebackup.run(into: dir) { line in progress("base backup: " + line) }
 
-        let walTar = dir + "/pg_wal.tar"
-        var files: [FileRecord] = []
-        if FileManager.default.fileExists(atPath: walTar) {
-            files.append(try ZstdWriter.compressFile(
-                source: walTar, path: walTar + ".zst", relativePath: "\(Self.directory)/pg_wal.tar.zst",
-                level: config.zstdLevel, threads: config.zstdThreads))
-            guard unlink(walTar) == 0 else {
-                throw BackupError(problem: "cannot remove \(walTar) after compressing it: \(Errno.text())")
-            }
-        }
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir).sorted() else {
+        // pg_basebackup's client-side zstd leaves pg_wal.tar (and, depending on the version, tablespace tars)
+        // uncompressed: compress what remains with libzstd, hashing as it writes, and remove the tar.
+        guard let written = try? FileManager.default.contentsOfDirectory(atPath: dir).sorted() else {
             throw BackupError(problem: "cannot list \(dir) after pg_basebackup")
         }
-        if let stray = names.first(where: { $0.hasSuffix(".tar") }) {
-            throw BackupError(problem: "pg_basebackup left an uncompressed \(stray) in \(dir)")
+        var files: [FileRecord] = []
+        for tar in written where tar.hasSuffix(".tar") {
+            files.append(try ZstdWriter.compressFile(
+                source: dir + "/" + tar, path: dir + "/" + tar + ".zst",
+                relativePath: "\(Self.directory)/\(tar).zst", level: config.zstdLevel, threads: config.zstdThreads))
+            guard unlink(dir + "/" + tar) == 0 else {
+                throw BackupError(problem: "cannot remove \(dir)/\(tar) after compressing it: \(Errno.text())")
+            }
         }
-        for name in names where name != "pg_wal.tar.zst" {
-            files.append(try FileDigest.sha256(path: dir + "/" + name, relativePath: "\(Self.directory)/\(name)"))
+        let compressedHere = Set(files.map(\.path))
+        for name in written where !name.hasSuffix(".tar") {
+            let relative = "\(Self.directory)/\(name)"
+            guard !compressedHere.contains(relative) else { continue }
+            files.append(try FileDigest.sha256(path: dir + "/" + name, relativePath: relative))
         }
         guard let manifestData = FileManager.default.contents(atPath: dir + "/backup_manifest") else {
             throw BackupError(problem: "pg_basebackup finished without writing backup_manifest in \(dir)")

@@ -71,25 +71,14 @@ extension Digest {
     var hexString: String { map { String(format: "%02x", $0) }.joined() }
 }
 
-/// SHA-256 and size of an existing file, read in 1 MiB blocks.
+/// SHA-256 and size of an existing file.
 public enum FileDigest {
     public static func sha256(path: String, relativePath: String) throws -> FileRecord {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CompressionError(path: path, problem: "cannot open: \(Errno.text())") }
-        defer { close(fd) }
         var hasher = SHA256()
         var total: Int64 = 0
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = read(fd, buffer.baseAddress, buffer.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CompressionError(path: path, problem: "read failed: \(Errno.text())")
-            }
-            if n == 0 { break }
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            total += Int64(n)
+        try FileChunks.read(path: path) { chunk in
+            hasher.update(bufferPointer: chunk)
+            total += Int64(chunk.count)
         }
         return FileRecord(path: relativePath, bytes: total, sha256: hasher.finalize().hexString)
     }

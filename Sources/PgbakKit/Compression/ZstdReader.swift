@@ -1,56 +1,91 @@
 import CZstd
 import Foundation
 
-/// Decompresses zstd files as a stream. The only place in pgbak that touches libzstd's decompression pointers.
+/// Incremental zstd decompression: feed compressed chunks, receive decompressed chunks. The only place in pgbak that
+/// touches libzstd's decompression pointers.
+public final class ZstdStreamDecoder {
+    private let context: OpaquePointer
+    private let output: UnsafeMutableRawBufferPointer
+    private var lastResult = 0
+    private var sawInput = false
+    public private(set) var decompressedBytes: Int64 = 0
+    let source: String
+
+    public init(source: String) throws {
+        guard let context = ZSTD_createDCtx() else {
+            throw CompressionError(path: source, problem: "libzstd could not allocate a decompression context")
+        }
+        self.context = context
+        self.source = source
+        output = .allocate(byteCount: ZSTD_DStreamOutSize() * 8, alignment: 16)
+    }
+
+    deinit {
+        ZSTD_freeDCtx(context)
+        output.deallocate()
+    }
+
+    /// Decompresses `input`, handing every decompressed chunk to `consume`.
+    public func feed(_ input: UnsafeRawBufferPointer, consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard let base = input.baseAddress, input.count > 0 else { return }
+        sawInput = true
+        var inBuffer = ZSTD_inBuffer(src: base, size: input.count, pos: 0)
+        while true {
+            var outBuffer = ZSTD_outBuffer(dst: output.baseAddress, size: output.count, pos: 0)
+            lastResult = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
+            if ZSTD_isError(lastResult) != 0 {
+                throw CompressionError(path: source, problem: "corrupt zstd data after \(decompressedBytes) "
+                    + "decompressed bytes: " + String(cString: ZSTD_getErrorName(lastResult)))
+            }
+            if outBuffer.pos > 0 {
+                try consume(UnsafeRawBufferPointer(rebasing: output[0..<outBuffer.pos]))
+                decompressedBytes += Int64(outBuffer.pos)
+            }
+            if inBuffer.pos == inBuffer.size && outBuffer.pos < outBuffer.size { break }
+        }
+    }
+
+    /// Fails when the input was empty or its last frame is incomplete (a truncated file).
+    public func finish() throws {
+        guard sawInput else { throw CompressionError(path: source, problem: "is empty, not a zstd file") }
+        guard lastResult == 0 else {
+            throw CompressionError(path: source, problem: "truncated: the last zstd frame ends early")
+        }
+    }
+}
+
+/// Whole-file zstd decompression.
 public enum ZstdReader {
     /// Decompresses `path` to the end, handing each decompressed chunk to `consume`; fails on corruption,
     /// a bad frame checksum or a truncated last frame. Returns the decompressed size.
     @discardableResult
     public static func decompress(path: String,
                                   consume: (UnsafeRawBufferPointer) throws -> Void = { _ in }) throws -> Int64 {
+        let decoder = try ZstdStreamDecoder(source: path)
+        try FileChunks.read(path: path) { try decoder.feed($0, consume: consume) }
+        try decoder.finish()
+        return decoder.decompressedBytes
+    }
+}
+
+/// Reads a file in 1 MiB chunks.
+enum FileChunks {
+    static let size = 1 << 20
+
+    static func read(path: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw CompressionError(path: path, problem: "cannot open: \(Errno.text())") }
         defer { close(fd) }
-        guard let context = ZSTD_createDCtx() else {
-            throw CompressionError(path: path, problem: "libzstd could not allocate a decompression context")
-        }
-        defer { ZSTD_freeDCtx(context) }
-        let inBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ZSTD_DStreamInSize() * 8, alignment: 16)
-        let outBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ZSTD_DStreamOutSize() * 8, alignment: 16)
-        defer {
-            inBuffer.deallocate()
-            outBuffer.deallocate()
-        }
-        var total: Int64 = 0
-        var lastResult = 0
-        var sawInput = false
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+        defer { buffer.deallocate() }
         while true {
-            let n = read(fd, inBuffer.baseAddress, inBuffer.count)
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw CompressionError(path: path, problem: "read failed: \(Errno.text())")
             }
-            if n == 0 { break }
-            sawInput = true
-            var input = ZSTD_inBuffer(src: inBuffer.baseAddress, size: n, pos: 0)
-            while input.pos < input.size || lastResult > 0 {
-                var output = ZSTD_outBuffer(dst: outBuffer.baseAddress, size: outBuffer.count, pos: 0)
-                lastResult = ZSTD_decompressStream(context, &output, &input)
-                if ZSTD_isError(lastResult) != 0 {
-                    throw CompressionError(path: path, problem: "corrupt zstd data after \(total) decompressed bytes: "
-                        + String(cString: ZSTD_getErrorName(lastResult)))
-                }
-                if output.pos > 0 {
-                    try consume(UnsafeRawBufferPointer(rebasing: outBuffer[0..<output.pos]))
-                    total += Int64(output.pos)
-                }
-                if input.pos == input.size && output.pos < output.size { break }
-            }
+            if n == 0 { return }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         }
-        guard sawInput else { throw CompressionError(path: path, problem: "is empty, not a zstd file") }
-        guard lastResult == 0 else {
-            throw CompressionError(path: path, problem: "truncated: the last zstd frame ends early")
-        }
-        return total
     }
 }

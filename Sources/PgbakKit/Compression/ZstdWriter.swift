@@ -71,25 +71,12 @@ public final class ZstdWriter: @unchecked Sendable {
         return remaining
     }
 
-    /// Compresses an existing file into `path` (used for pg_basebackup's uncompressed pg_wal.tar).
+    /// Compresses an existing file into `path` (used for pg_basebackup's uncompressed tars).
     public static func compressFile(source: String, path: String, relativePath: String, level: Int,
                                     threads: Int) throws -> FileRecord {
-        let fd = open(source, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CompressionError(path: source, problem: "cannot open: \(Errno.text())") }
-        defer { close(fd) }
         let writer = try ZstdWriter(path: path, relativePath: relativePath, level: level, threads: threads)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
         do {
-            while true {
-                let n = read(fd, buffer.baseAddress, buffer.count)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw CompressionError(path: source, problem: "read failed: \(Errno.text())")
-                }
-                if n == 0 { break }
-                try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            }
+            try FileChunks.read(path: source) { try writer.write($0) }
             return try writer.finish()
         } catch {
             writer.abort()

@@ -4,6 +4,8 @@ import Foundation
 public struct StoredBackup: Sendable {
     public var id: String
     public var manifest: Manifest
+    /// Verifications recorded for it, oldest first.
+    public var verifications: [VerificationRecord] = []
 }
 
 /// Where backups live. Backups are written into a staging area and become visible only through `publish`.
@@ -32,4 +34,20 @@ public protocol BackupRepository: Sendable {
     func freeBytes() throws -> Int64
     /// A directory private to this run, for secrets; removed by the caller.
     func runDirectory() -> String
+    /// The local directory of a published backup (read-only use: verification, restore).
+    func directory(of id: String) -> String
+    /// Every file of a published backup (relative path → size), except the manifest, its checksum and
+    /// `verification/`.
+    func listFiles(id: String) throws -> [String: Int64]
+    /// Marks a backup as in use by this process (verify, restore) until `releaseUse`; retention never removes it.
+    func markInUse(id: String) throws
+    func releaseUse(id: String)
+    /// Backups that live processes have marked in use.
+    func backupsInUse() -> Set<String>
+    /// Stores a verification record next to the backup without touching the files its manifest lists.
+    func record(_ verification: VerificationRecord) throws
 }
+
+/// Where verification records live inside a backup's directory; never listed in, nor checked against, the manifest.
+public let verificationDirectoryName = "verification"
+

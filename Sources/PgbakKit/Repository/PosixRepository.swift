@@ -61,7 +61,7 @@ public struct PosixRepository: BackupRepository {
                 guard manifest.backupID == name else {
                     throw ManifestError(source: path, problem: "names backup \(manifest.backupID), not \(name)")
                 }
-                found.append(StoredBackup(id: name, manifest: manifest))
+                found.append(StoredBackup(id: name, manifest: manifest, verifications: verifications(id: name)))
             } catch {
                 problems.append(error.localizedDescription)
             }
@@ -134,6 +134,78 @@ public struct PosixRepository: BackupRepository {
     }
 
     public func runDirectory() -> String { "\(root)/run/\(getpid())" }
+
+    public func directory(of id: String) -> String { "\(backupsDir)/\(id)" }
+
+    public func listFiles(id: String) throws -> [String: Int64] {
+        let base = directory(of: id)
+        guard let enumerator = FileManager.default.enumerator(atPath: base) else {
+            throw RepositoryError(path: base, problem: "cannot list the backup's files")
+        }
+        var files: [String: Int64] = [:]
+        while let relative = enumerator.nextObject() as? String {
+            if relative == Manifest.fileName || relative == Manifest.checksumFileName { continue }
+            if relative == verificationDirectoryName {
+                enumerator.skipDescendants()
+                continue
+            }
+            var st = stat()
+            guard lstat(base + "/" + relative, &st) == 0 else { continue }
+            if (st.st_mode & S_IFMT) != S_IFDIR { files[relative] = Int64(st.st_size) }
+        }
+        return files
+    }
+
+    public func record(_ verification: VerificationRecord) throws {
+        let dir = directory(of: verification.backupID) + "/" + verificationDirectoryName
+        if !FileManager.default.fileExists(atPath: dir), mkdir(dir, 0o700) != 0 {
+            throw RepositoryError(path: dir, problem: "cannot create: \(Errno.text())")
+        }
+        let temporary = "\(dir)/.\(verification.fileName).\(getpid())"
+        let sink = try FileSink(path: temporary)
+        try verification.encoded().withUnsafeBytes { try sink.write($0) }
+        _ = try sink.finish(relativePath: verification.fileName)
+        guard rename(temporary, "\(dir)/\(verification.fileName)") == 0 else {
+            unlink(temporary)
+            throw RepositoryError(path: dir, problem: "cannot store the verification record: \(Errno.text())")
+        }
+        try Durability.syncDirectory(dir)
+    }
+
+    public func markInUse(id: String) throws {
+        let dir = runDirectory()
+        guard mkdir(dir, 0o700) == 0 || errno == EEXIST else {
+            throw RepositoryError(path: dir, problem: "cannot create: \(Errno.text())")
+        }
+        let fd = open("\(dir)/in-use-\(id)", O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw RepositoryError(path: dir, problem: "cannot mark \(id) in use: \(Errno.text())") }
+        close(fd)
+    }
+
+    public func releaseUse(id: String) {
+        unlink("\(runDirectory())/in-use-\(id)")
+    }
+
+    public func backupsInUse() -> Set<String> {
+        var ids: Set<String> = []
+        for pidName in (try? listDirectory(root + "/run")) ?? [] {
+            guard let pid = Int32(pidName), kill(pid, 0) == 0 || errno == EPERM else { continue }
+            for entry in (try? listDirectory(root + "/run/" + pidName)) ?? [] where entry.hasPrefix("in-use-") {
+                ids.insert(String(entry.dropFirst("in-use-".count)))
+            }
+        }
+        return ids
+    }
+
+    func verifications(id: String) -> [VerificationRecord] {
+        let dir = directory(of: id) + "/" + verificationDirectoryName
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter {
+            $0.hasSuffix(".json") && !$0.hasPrefix(".")
+        }.sorted()
+        return names.compactMap { name in
+            FileManager.default.contents(atPath: dir + "/" + name).flatMap { try? VerificationRecord.decode($0) }
+        }
+    }
 
     func listDirectory(_ path: String) throws -> [String] {
         do {

@@ -18,7 +18,8 @@ public struct Pruner: Sendable {
     public func prune(protecting protected: Set<String>, dryRun: Bool) throws -> RetentionPlan {
         let stored = try repository.backups().backups
         let candidates = stored.map { RetentionCandidate(id: $0.id, complete: $0.manifest.status == .complete) }
-        let plan = RetentionPlanner.plan(backups: candidates, policy: policy, protected: protected)
+        let inUse = repository.backupsInUse()
+        let plan = RetentionPlanner.plan(backups: candidates, policy: policy, protected: protected.union(inUse))
         guard !dryRun else { return plan }
         for id in plan.deletions {
             try repository.delete(id: id)

@@ -16,6 +16,21 @@ public struct BackupSummary: Codable, Sendable, Equatable {
     public var physicalStatus: String
     public var logicalStatus: String
     public var databases: [String]
+    /// The newest verification: when, which level, whether it passed.
+    public var lastVerification: Verification?
+
+    public struct Verification: Codable, Sendable, Equatable {
+        public var at: Date
+        public var level: String
+        public var ok: Bool
+    }
+
+    public init(_ backup: StoredBackup) {
+        self.init(backup.manifest)
+        lastVerification = backup.verifications.last.map {
+            Verification(at: $0.finishedAt, level: $0.level.rawValue, ok: $0.ok)
+        }
+    }
 
     public init(_ m: Manifest) {
         id = m.backupID
@@ -38,7 +53,8 @@ public struct BackupSummary: Codable, Sendable, Equatable {
 /// Renders backup listings as a table or JSON.
 public enum Listing {
     public static func table(_ rows: [BackupSummary]) -> String {
-        let header = ["ID", "FINISHED (UTC)", "LEADER", "TL", "PHYSICAL", "LOGICAL", "TOTAL", "DBS", "STATUS"]
+        let header = ["ID", "FINISHED (UTC)", "LEADER", "TL", "PHYSICAL", "LOGICAL", "TOTAL", "DBS", "STATUS",
+                      "VERIFIED"]
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -46,7 +62,8 @@ public enum Listing {
         let body = rows.map { r in
             [r.id, formatter.string(from: r.finishedAt), r.leader, String(r.timeline),
              ByteFormat.text(r.physicalBytes), ByteFormat.text(r.logicalBytes), ByteFormat.text(r.totalBytes),
-             String(r.databases.count), r.status]
+             String(r.databases.count), r.status,
+             r.lastVerification.map { "\($0.ok ? "ok" : "FAILED") \(formatter.string(from: $0.at)) (\($0.level))" } ?? "never"]
         }
         let all = [header] + body
         let widths = header.indices.map { col in all.map { $0[col].count }.max() ?? 0 }

@@ -69,7 +69,8 @@ public enum ChildProcess {
     public static func run(
         _ command: ChildCommand,
         stdout: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void = { _ in },
-        stderrLine: (@Sendable (String) -> Void)? = nil
+        stderrLine: (@Sendable (String) -> Void)? = nil,
+        feed: (@Sendable (ChildInputWriter) async throws -> Void)? = nil
     ) async throws -> ChildOutcome {
         var options = PlatformOptions()
         options.processGroupID = 0
@@ -90,8 +91,10 @@ public enum ChildProcess {
                 try await withTaskCancellationHandler {
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask {
-                            if !input.isEmpty { _ = try await execution.standardInputWriter.write(input) }
-                            try await execution.standardInputWriter.finish()
+                            let writer = execution.standardInputWriter
+                            if !input.isEmpty { _ = try await writer.write(input) }
+                            if let feed { try await feed(ChildInputWriter(write: { _ = try await writer.write($0) })) }
+                            try await writer.finish()
                         }
                         group.addTask {
                             for try await chunk in execution.standardOutput {
@@ -151,6 +154,13 @@ public enum ChildProcess {
         for (key, value) in extra { env[key] = value }
         return env.map { Array("\($0.key)=\($0.value)\0".utf8) }
     }
+}
+
+/// Writes to a child's stdin.
+public struct ChildInputWriter: Sendable {
+    let write: @Sendable ([UInt8]) async throws -> Void
+
+    public func callAsFunction(_ bytes: [UInt8]) async throws { try await write(bytes) }
 }
 
 /// Collects stdout bytes up to a limit.

@@ -1,0 +1,46 @@
+import Foundation
+
+/// The outcome of one verification, kept next to the backup in `verification/` (outside what the manifest lists).
+public struct VerificationRecord: Codable, Sendable, Equatable {
+    public enum Level: String, Codable, Sendable, CaseIterable {
+        case standard = "default"
+        case restoreTest = "restore-test"
+    }
+
+    public struct Step: Codable, Sendable, Equatable {
+        public var name: String
+        public var seconds: Double
+        public var ok: Bool
+    }
+
+    public var backupID: String
+    public var level: Level
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var ok: Bool
+    public var problems: [String]
+    public var steps: [Step]
+
+    enum CodingKeys: String, CodingKey {
+        case level, startedAt, finishedAt, ok, problems, steps
+        case backupID = "backupId"
+    }
+
+    /// The file name it is stored under: sortable, one per verification.
+    public var fileName: String { "\(BackupID.make(startedAt))-\(level.rawValue).json" }
+
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        return try encoder.encode(self)
+    }
+
+    public static func decode(_ data: Data) throws -> VerificationRecord {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(VerificationRecord.self, from: data)
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Logging
+
+/// Which backups `pgbak verify` looks at.
+public enum BackupSelection: Sendable, Equatable {
+    case id(String)
+    case latest
+    case all
+
+    /// Resolves the selection over a repository's backups (oldest first).
+    public func resolve(_ backups: [StoredBackup], location: String) throws -> [StoredBackup] {
+        switch self {
+        case .all:
+            return backups
+        case .latest:
+            guard let last = backups.last else {
+                throw RepositoryError(path: location, problem: "holds no backup yet: run pgbak now first")
+            }
+            return [last]
+        case .id(let id):
+            guard let found = backups.first(where: { $0.id == id }) else {
+                let known = backups.suffix(5).map(\.id).joined(separator: ", ")
+                throw RepositoryError(path: location, problem: "has no backup \(id) (newest: \(known.isEmpty ? "none" : known)); see pgbak list")
+            }
+            return [found]
+        }
+    }
+}
+
+/// Runs verification over the selected backups and records each outcome next to its backup.
+public struct VerifyRun: Sendable {
+    public var config: PgbakConfig
+    public var repository: any BackupRepository
+    public var logger: Logger
+    public var restoreTest: Bool
+    public var progress: @Sendable (String) -> Void
+
+    public init(config: PgbakConfig, repository: any BackupRepository, logger: Logger, restoreTest: Bool,
+                progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.config = config
+        self.repository = repository
+        self.logger = logger
+        self.restoreTest = restoreTest
+        self.progress = progress
+    }
+
+    public func execute(_ selection: BackupSelection) async throws -> [VerificationRecord] {
+        try repository.prepare()
+        let (backups, problems) = try repository.backups()
+        var records: [VerificationRecord] = []
+        if case .id(let id) = selection, let problem = problems.first(where: { $0.contains("/\(id)/") }) {
+            // A backup whose manifest cannot be read fails verification with that reason.
+            let now = Date()
+            return [VerificationRecord(backupID: id, level: .standard, startedAt: now, finishedAt: now, ok: false,
+                                       problems: [problem], steps: [])]
+        }
+        if selection == .all {
+            let now = Date()
+            records += problems.map {
+                VerificationRecord(backupID: "?", level: .standard, startedAt: now, finishedAt: now, ok: false,
+                                   problems: [$0], steps: [])
+            }
+        }
+        for backup in try selection.resolve(backups, location: repository.location) {
+            try repository.markInUse(id: backup.id)
+            defer { repository.releaseUse(id: backup.id) }
+            progress("verifying \(backup.id)")
+            let verifier = BackupVerifier(repository: repository, logger: logger, binDir: config.postgres.binDir,
+                                          configFile: config.file)
+            var record = await verifier.verify(backup)
+            if restoreTest && record.ok {
+                record = await RestoreTest(config: config, repository: repository, logger: logger,
+                                           progress: progress).run(backup, after: record)
+            }
+            try repository.record(record)
+            records.append(record)
+        }
+        return records
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import PgbakKit
+
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Prove backups are intact (and, with --restore-test, that they restore).",
+        discussion: """
+            The default level reads every file once, extracts nothing and changes nothing: sizes and SHA-256 against
+            the manifest, no unlisted files, every zstd file to its end, every member of the base and tablespace
+            archives against PostgreSQL's backup_manifest, every dump read to its end by pg_restore. Each outcome is
+            recorded next to the backup (in its verification/ directory) and shows in `pgbak list`.
+
+            Examples:
+              pgbak verify                  # the newest backup
+              pgbak verify 20261129T021500Z
+              pgbak verify --all --json
+              pgbak verify --latest --restore-test
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Argument(help: "The backup to verify (default: the newest).")
+    var id: String?
+
+    @Flag(name: .long, help: "Verify the newest backup.")
+    var latest = false
+
+    @Flag(name: .long, help: "Verify every backup.")
+    var all = false
+
+    @Flag(name: .long, help: "Also restore the backup into a throw-away server and check it.")
+    var restoreTest = false
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    func validate() throws {
+        if [id != nil, latest, all].filter({ $0 }).count > 1 {
+            throw ValidationError("give one of: a backup id, --latest, --all")
+        }
+    }
+
+    func run() async throws {
+        let records: [VerificationRecord]
+        do {
+            let (config, logger) = try options.start(label: "verify")
+            let repository = PosixRepository(root: config.repositoryPath, owner: config.repositoryOwner)
+            let selection: BackupSelection = all ? .all : id.map { .id($0) } ?? .latest
+            let progress = ProgressLine(enabled: !options.quiet && !json && isatty(STDERR_FILENO) == 1)
+            records = try await VerifyRun(config: config, repository: repository, logger: logger,
+                                          restoreTest: restoreTest, progress: progress.show).execute(selection)
+            progress.clear()
+        } catch {
+            throw fail(error)
+        }
+        if json {
+            print((try? Listing.json(records)) ?? "[]")
+        } else {
+            for record in records {
+                let steps = record.steps.map { String(format: "%@ %.1fs", $0.name, $0.seconds) }
+                    .joined(separator: ", ")
+                print("\(record.backupID)  \(record.level.rawValue)  \(record.ok ? "OK" : "FAILED")  (\(steps))")
+                for problem in record.problems { print("  - \(problem)") }
+            }
+        }
+        if records.contains(where: { !$0.ok }) { throw ExitCode(ExitStatus.failure.rawValue) }
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+
+/// `pgbak verify` on a real backup and on copies of it, each damaged one way.
+@Suite(.serialized, .enabled(if: TestCluster.enabled))
+struct VerifyIntegrationTests {
+    init() throws {
+        try TestData.prepare()
+    }
+
+    /// Copies backup `id` to a new id (manifest and its checksum adjusted), applies `damage` inside the copy's
+    /// directory, and returns the new id.
+    func damagedCopy(_ config: TestConfig, of id: String, suffix: Int, damage: String,
+                     rechecksum: [String] = []) throws -> String {
+        // A damage starting with "after:" is applied once the manifest and its checksum are consistent again.
+        let after = damage.hasPrefix("after:") ? String(damage.dropFirst(6)) : "true"
+        let damage = damage.hasPrefix("after:") ? "true" : damage
+        let newID = String(id.dropLast(3)) + String(format: "%02dZ", suffix)
+        let from = "\(config.repository)/backups/\(id)"
+        let to = "\(config.repository)/backups/\(newID)"
+        try Shell.must("rm -rf '\(to)' && cp -a '\(from)' '\(to)' && rm -rf '\(to)/verification'")
+        try Shell.must("cd '\(to)' && \(damage)")
+        // Re-record sizes and SHA-256 of the named files, as an attacker or a buggy tool would, so that only the
+        // deeper checks can see the damage; then fix the manifest's own checksum.
+        try Shell.must("""
+            cd '\(to)' && python3 - \(rechecksum.map { "'\($0)'" }.joined(separator: " ")) <<'PY'
+            import hashlib, json, os, sys
+            m = json.load(open('manifest.json'))
+            m['backup_id'] = os.path.basename(os.getcwd())
+            for f in m['files']:
+                if f['path'] in sys.argv[1:]:
+                    data = open(f['path'], 'rb').read()
+                    f['bytes'] = len(data); f['sha256'] = hashlib.sha256(data).hexdigest()
+            open('manifest.json', 'w').write(json.dumps(m, indent=2, sort_keys=True))
+            open('manifest.sha256', 'w').write(hashlib.sha256(open('manifest.json', 'rb').read()).hexdigest() + '\\n')
+            PY
+            \(after) && chown -R postgres:postgres '\(to)'
+            """)
+        return newID
+    }
+
+    func verify(_ config: TestConfig, _ id: String) throws -> CommandResult {
+        try TestCluster.pgbak(["verify", id, "--config", config.file])
+    }
+
+    @Test func aGoodBackupPassesAndEachKindOfDamageIsNamed() throws {
+        let config = try TestCluster.config("verify")
+        let taken = try config.now()
+        try #require(taken.status == 0, "\(taken)")
+        let id = try #require(try config.backupIDs().first)
+        let good = try verify(config, id)
+        #expect(good.status == 0, "\(good)")
+        #expect(good.stdout.contains("\(id)  default  OK"))
+
+        let manifest = try config.manifest(id)
+        let dumps = ((manifest["logical"] as? [String: Any])?["databases"] as? [[String: Any]] ?? [])
+        let benchDump = try #require(dumps.first { $0["name"] as? String == "bench" }?["file"] as? String)
+
+        let cases: [(name: String, damage: String, rechecksum: [String], expect: [String])] = [
+            ("flipped byte in the base archive",
+             "printf '\\x5a' | dd of=physical/base.tar.zst bs=1 seek=$(( $(stat -c %s physical/base.tar.zst) / 2 )) conv=notrunc status=none",
+             [], ["physical/base.tar.zst", "SHA-256 differs"]),
+            ("truncated dump, sizes re-recorded",
+             "truncate -s $(( $(stat -c %s \(benchDump)) / 2 )) \(benchDump)", [benchDump],
+             [benchDump, "truncated"]),
+            ("truncated dump", "truncate -s 1000 \(benchDump)", [], [benchDump, "bytes on disk"]),
+            ("missing file", "rm logical/globals.sql.zst", [], ["logical/globals.sql.zst", "missing"]),
+            ("extra file", "echo x > physical/notes.txt", [], ["physical/notes.txt", "not listed"]),
+            ("edited manifest", "after:sed -i 's/\"port\": 54/\"port\": 64/' manifest.json", [],
+             ["manifest.json", "edited or corrupt"]),
+            ("a relation file inside the base archive differs from backup_manifest",
+             """
+             zstd -qd --rm physical/base.tar.zst && python3 - <<'PY'
+             import tarfile, io
+             src = tarfile.open('physical/base.tar'); dst = tarfile.open('physical/new.tar', 'w', format=tarfile.USTAR_FORMAT)
+             done = False
+             for m in src.getmembers():
+                 data = src.extractfile(m).read() if m.isfile() else None
+                 if not done and m.isfile() and m.name.startswith('base/') and m.size >= 8192:
+                     data = bytearray(data); data[4000] ^= 0xFF; data = bytes(data); done = True
+                 dst.addfile(m, io.BytesIO(data) if data is not None else None)
+             dst.close()
+             PY
+             mv physical/new.tar physical/base.tar && zstd -q --rm physical/base.tar
+             """, ["physical/base.tar.zst"], ["differs from backup_manifest"]),
+        ]
+        for (index, c) in cases.enumerated() {
+            let damaged = try damagedCopy(config, of: id, suffix: 10 + index, damage: c.damage,
+                                          rechecksum: c.rechecksum)
+            let result = try verify(config, damaged)
+            #expect(result.status == 1, "\(c.name): \(result)")
+            for text in c.expect {
+                #expect(result.stdout.contains(text), "\(c.name): expected '\(text)' in\n\(result)")
+            }
+            #expect(result.stdout.contains(damaged), "\(c.name): the report names the backup")
+        }
+
+        // The outcomes are recorded next to each backup and show in `list`; the good backup still passes.
+        let list = try TestCluster.pgbak(["list", "--config", config.file, "--json"])
+        let rows = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]] ?? []
+        let verdicts = Dictionary(uniqueKeysWithValues: rows.map {
+            ($0["id"] as? String ?? "", ($0["last_verification"] as? [String: Any])?["ok"] as? Bool)
+        })
+        #expect(verdicts[id] == true)
+        #expect(verdicts.filter { $0.key != id }.values.allSatisfy { $0 == false })
+        #expect(verdicts.count == cases.count + 1)
+        let again = try verify(config, id)
+        #expect(again.status == 0, "\(again)")
+        let records = try FileManager.default.contentsOfDirectory(atPath: "\(config.repository)/backups/\(id)/verification")
+        #expect(records.count == 2)
+    }
+}
