@@ -2,8 +2,8 @@ import Foundation
 import Testing
 
 /// `pgbak now`, `list` and `prune` against the real 3-node Patroni cluster.
-@Suite(.serialized, .enabled(if: TestCluster.enabled))
-struct BackupIntegrationTests {
+extension ClusterTests {
+@Suite struct BackupIntegrationTests {
     init() throws {
         try TestData.prepare()
     }
@@ -249,6 +249,7 @@ struct BackupIntegrationTests {
         #expect(timeline > (before.timeline ?? 0))
         #expect(timeline == after.timeline)
     }
+}
 }
 
 /// The data the integration tests back up and compare.

@@ -2,8 +2,8 @@ import Foundation
 import Testing
 
 /// `pgbak verify` on a real backup and on copies of it, each damaged one way.
-@Suite(.serialized, .enabled(if: TestCluster.enabled))
-struct VerifyIntegrationTests {
+extension ClusterTests {
+@Suite struct VerifyIntegrationTests {
     init() throws {
         try TestData.prepare()
     }
@@ -109,4 +109,5 @@ struct VerifyIntegrationTests {
         let records = try FileManager.default.contentsOfDirectory(atPath: "\(config.repository)/backups/\(id)/verification")
         #expect(records.count == 2)
     }
+}
 }

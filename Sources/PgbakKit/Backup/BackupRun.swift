@@ -101,7 +101,8 @@ public struct BackupRun: Sendable {
                          environment: try credentials.environment(for: config.postgres.dump),
                          lockWaitTimeoutSeconds: config.lockWaitTimeoutSeconds, zstdLevel: config.zstdLevel,
                          zstdThreads: config.zstdThreads),
-            probe: probe, leader: leader.choice, logger: logger, progress: progress
+            probe: probe, leader: leader.choice, logger: logger, progress: progress,
+            maxCountedTableBytes: Int64(config.countRowsMaxTableMB) << 20
         ).run(staging: staging, databases: databases)
         try reconfirm(leader, probe: probe, after: "the dumps")
 

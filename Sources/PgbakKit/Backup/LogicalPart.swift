@@ -16,6 +16,8 @@ struct LogicalPart: Sendable {
     var leader: LeaderChoice
     var logger: Logger
     var progress: @Sendable (String) -> Void
+    /// Tables larger than this are not counted (dumps.count_rows_max_table_mb).
+    var maxCountedTableBytes: Int64
 
     func run(staging: String, databases: [DatabaseInfo]) async throws -> Result {
         let started = Date()
@@ -45,12 +47,13 @@ struct LogicalPart: Sendable {
             var entry = Manifest.Database(
                 name: db.name, oid: db.oid, owner: db.owner, encoding: db.encoding, collate: db.collate,
                 ctype: db.ctype, collationVersion: db.collationVersion, sizeBytes: db.sizeBytes, file: nil,
-                status: .complete, error: nil)
+                status: .complete, error: nil, tables: nil)
             do {
-                files.append(try await dump.dump(database: db.name, to: staging + "/" + relative,
-                                                 relativePath: relative))
+                let (record, tables) = try await dumpCounting(db, to: staging + "/" + relative, relative: relative)
+                files.append(record)
                 entry.file = relative
-            } catch let error as ChildFailure {
+                entry.tables = tables
+            } catch let error where error is ChildFailure || error is PostgresError {
                 if try !stillExists(db) {
                     entry.status = .dropped
                     entry.error = "dropped during the backup"
@@ -68,6 +71,26 @@ struct LogicalPart: Sendable {
             status: failed ? .partial : .complete, toolVersion: dump.tools.clientVersion, globalsFile: globalsFile,
             databases: entries, seconds: Date().timeIntervalSince(started))
         return Result(section: section, files: files)
+    }
+
+    /// pg_dump inside an exported snapshot while the exporting session counts the rows of every table in it.
+    private func dumpCounting(_ db: DatabaseInfo, to path: String,
+                              relative: String) async throws -> (FileRecord, [TableCount]) {
+        let counter = try SnapshotCounter(connection: probe.connect(leader, database: db.name),
+                                          lockTimeoutSeconds: dump.lockWaitTimeoutSeconds)
+        defer { counter.finish() }
+        let limit = maxCountedTableBytes
+        // The counting thread owns the connection until it returns: always wait for it before finishing.
+        let counting = Task { try await Blocking.run { try counter.count(maxTableBytes: limit) } }
+        let record: FileRecord
+        do {
+            record = try await dump.dump(database: db.name, snapshot: counter.snapshotID, to: path,
+                                         relativePath: relative)
+        } catch {
+            _ = try? await counting.value
+            throw error
+        }
+        return (record, try await counting.value)
     }
 
     private func stillExists(_ db: DatabaseInfo) throws -> Bool {

@@ -61,6 +61,8 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var file: String?
         public var status: Status
         public var error: String?
+        /// The tables in the dump with their row counts, counted in the snapshot the dump used.
+        public var tables: [TableCount]?
     }
 
     public struct Logical: Codable, Sendable, Equatable {

@@ -62,5 +62,7 @@ public struct PgbakConfig: Sendable, Equatable {
     public var checkpoint: Checkpoint
     public var maxRate: String?
     public var lockWaitTimeoutSeconds: Int
+    /// Tables larger than this many MiB are not row-counted while dumping.
+    public var countRowsMaxTableMB: Int
     public var thisHost: ThisHost
 }

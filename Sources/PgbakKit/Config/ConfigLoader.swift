@@ -102,6 +102,7 @@ public enum ConfigLoader {
 
         var dumps = try root.section("dumps")
         let lockWait = try dumps.int("lock_wait_timeout_seconds", range: 1...86400) ?? 60
+        let countLimit = try dumps.int("count_rows_max_table_mb", range: 0...100_000_000) ?? 8192
         try dumps.finish()
 
         var host = try root.section("this_host")
@@ -117,7 +118,8 @@ public enum ConfigLoader {
                             includeDatabases: include, excludeDatabases: exclude),
             repositoryPath: repoPath.count > 1 && repoPath.hasSuffix("/") ? String(repoPath.dropLast()) : repoPath,
             repositoryOwner: owner, retention: retention, zstdLevel: level, zstdThreads: threads,
-            checkpoint: checkpoint, maxRate: maxRate, lockWaitTimeoutSeconds: lockWait, thisHost: thisHost)
+            checkpoint: checkpoint, maxRate: maxRate, lockWaitTimeoutSeconds: lockWait,
+            countRowsMaxTableMB: countLimit, thisHost: thisHost)
     }
 
     private static func password(_ section: inout YAMLReader, allowPassfile: Bool) throws -> PasswordSource {

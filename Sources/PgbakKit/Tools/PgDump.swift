@@ -10,9 +10,9 @@ public struct PgDump: Sendable {
     public var zstdLevel: Int
     public var zstdThreads: Int
 
-    public func dumpArguments(database: String) -> [String] {
+    public func dumpArguments(database: String, snapshot: String? = nil) -> [String] {
         ["--format=custom", "--compress=0", "--no-password", "--lock-wait-timeout=\(lockWaitTimeoutSeconds)s",
-         "--dbname=\(target.conninfo(database: database))"]
+         "--dbname=\(target.conninfo(database: database))"] + (snapshot.map { ["--snapshot=\($0)"] } ?? [])
     }
 
     public var globalsArguments: [String] {
@@ -20,8 +20,9 @@ public struct PgDump: Sendable {
     }
 
     /// Dumps `database` into `path`.
-    public func dump(database: String, to path: String, relativePath: String) async throws -> FileRecord {
-        try await stream(tool: "pg_dump", arguments: dumpArguments(database: database), to: path,
+    public func dump(database: String, snapshot: String?, to path: String,
+                     relativePath: String) async throws -> FileRecord {
+        try await stream(tool: "pg_dump", arguments: dumpArguments(database: database, snapshot: snapshot), to: path,
                          relativePath: relativePath)
     }
 
