@@ -83,3 +83,12 @@ public enum FileDigest {
         return FileRecord(path: relativePath, bytes: total, sha256: hasher.finalize().hexString)
     }
 }
+
+/// SHA-256 over chunks, as a hex string.
+struct SHA256Hasher {
+    private var hasher = SHA256()
+
+    mutating func update(_ chunk: UnsafeRawBufferPointer) { hasher.update(bufferPointer: chunk) }
+
+    var hex: String { hasher.finalize().hexString }
+}

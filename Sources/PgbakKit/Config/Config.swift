@@ -64,5 +64,9 @@ public struct PgbakConfig: Sendable, Equatable {
     public var lockWaitTimeoutSeconds: Int
     /// Tables larger than this many MiB are not row-counted while dumping.
     public var countRowsMaxTableMB: Int
+    /// Where `verify --restore-test` materializes backups (default `<repository>/scratch`).
+    public var scratchDirectory: String
+    /// Upper bound for a whole restore test.
+    public var restoreTestTimeoutSeconds: Int
     public var thisHost: ThisHost
 }

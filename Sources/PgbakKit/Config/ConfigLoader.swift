@@ -105,6 +105,12 @@ public enum ConfigLoader {
         let countLimit = try dumps.int("count_rows_max_table_mb", range: 0...100_000_000) ?? 8192
         try dumps.finish()
 
+        var verify = try root.section("verify")
+        let scratch = try verify.string("scratch_dir") ?? repoPath + "/scratch"
+        guard scratch.hasPrefix("/") else { throw verify.error("scratch_dir", "'\(scratch)' must be an absolute path") }
+        let restoreTimeout = try verify.int("restore_test_timeout_seconds", range: 10...86400 * 7) ?? 3600
+        try verify.finish()
+
         var host = try root.section("this_host")
         let thisHost = PgbakConfig.ThisHost(
             member: try host.string("member"),
@@ -119,7 +125,8 @@ public enum ConfigLoader {
             repositoryPath: repoPath.count > 1 && repoPath.hasSuffix("/") ? String(repoPath.dropLast()) : repoPath,
             repositoryOwner: owner, retention: retention, zstdLevel: level, zstdThreads: threads,
             checkpoint: checkpoint, maxRate: maxRate, lockWaitTimeoutSeconds: lockWait,
-            countRowsMaxTableMB: countLimit, thisHost: thisHost)
+            countRowsMaxTableMB: countLimit, scratchDirectory: scratch, restoreTestTimeoutSeconds: restoreTimeout,
+            thisHost: thisHost)
     }
 
     private static func password(_ section: inout YAMLReader, allowPassfile: Bool) throws -> PasswordSource {

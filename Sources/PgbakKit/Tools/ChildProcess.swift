@@ -70,7 +70,8 @@ public enum ChildProcess {
         _ command: ChildCommand,
         stdout: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void = { _ in },
         stderrLine: (@Sendable (String) -> Void)? = nil,
-        feed: (@Sendable (ChildInputWriter) async throws -> Void)? = nil
+        feed: (@Sendable (ChildInputWriter) async throws -> Void)? = nil,
+        onStart: (@Sendable (pid_t) -> Void)? = nil
     ) async throws -> ChildOutcome {
         var options = PlatformOptions()
         options.processGroupID = 0
@@ -87,6 +88,7 @@ public enum ChildProcess {
             error: .sequence
         ) { execution in
             let pid = execution.processIdentifier.value
+            onStart?(pid)
             do {
                 try await withTaskCancellationHandler {
                     try await withThrowingTaskGroup(of: Void.self) { group in

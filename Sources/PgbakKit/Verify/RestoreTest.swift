@@ -1,7 +1,10 @@
 import Foundation
 import Logging
 
-/// `pgbak verify --restore-test`: materialize the backup in a scratch area and start a throw-away server on it.
+/// `pgbak verify --restore-test`: materialize the physical backup in a scratch area (tablespaces remapped there),
+/// `pg_verifybackup` it, start a throw-away server on it, connect to every database, `pg_amcheck` them all, restore
+/// every dump into it under a fresh name and compare each table's rows with what was counted in the dump's own
+/// snapshot. The scratch server is stopped and the scratch area removed whatever happens.
 struct RestoreTest: Sendable {
     var config: PgbakConfig
     var repository: any BackupRepository
@@ -11,9 +14,167 @@ struct RestoreTest: Sendable {
     func run(_ backup: StoredBackup, after standard: VerificationRecord) async -> VerificationRecord {
         var record = standard
         record.level = .restoreTest
-        record.ok = false
-        record.problems.append("\(backup.id): the restore test is not available in this version")
+        let scratch = "\(config.scratchDirectory)/\(getpid())-\(backup.id)"
+        let steps = StepLog()
+        do {
+            try await withTimeout(seconds: Double(config.restoreTestTimeoutSeconds)) {
+                try await exercise(backup, scratch: scratch, steps: steps)
+            }
+        } catch where !(error is StepFailed) {
+            steps.fail(error.localizedDescription)
+        } catch {}
+        try? FileManager.default.removeItem(atPath: scratch)
+        record.steps += steps.steps
+        record.problems += steps.problems.map { "\(backup.id): restore test: \($0)" }
+        record.ok = record.problems.isEmpty
         record.finishedAt = Date()
         return record
+    }
+
+    private func exercise(_ backup: StoredBackup, scratch: String, steps: StepLog) async throws {
+        let manifest = backup.manifest
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let data = scratch + "/data"
+        let tools = try await PostgresTools.locate(configured: config.postgres.binDir,
+                                                   serverMajor: manifest.cluster.serverVersionNum / 10000,
+                                                   configFile: config.file)
+        progress("restore test: materializing \(backup.id)")
+        let materialized = try await steps.run("materialize") {
+            try Materializer(directory: repository.directory(of: backup.id), manifest: manifest)
+                .materialize(into: data, tablespaces: .remapped(under: scratch + "/tablespaces"))
+        }
+        progress("restore test: pg_verifybackup")
+        try await steps.run("pg_verifybackup") {
+            let outcome = try await ChildProcess.run(ChildCommand(
+                executable: tools.path("pg_verifybackup"),
+                arguments: ["--quiet", "--manifest-path=\(repository.directory(of: backup.id))/physical/backup_manifest",
+                            data]))
+            guard outcome.succeeded else {
+                throw RestoreError(problem: "pg_verifybackup \(outcome.statusText): \(outcome.stderrTail)")
+            }
+        }
+        try Materializer.rewriteTablespaceMap(data, materialized.tablespaces)
+        let server = ScratchServer(tools: tools, dataDirectory: data, socketDirectory: scratch,
+                                   user: config.postgres.dump.user)
+        try server.writeConfiguration()
+        do {
+            progress("restore test: starting the scratch server (WAL replay to consistency)")
+            try await steps.run("start to consistency") { try await server.start(timeout: 600) }
+            try await steps.run("connect to every database") {
+                for db in manifest.logical.databases where db.status == .complete {
+                    _ = try server.connect(database: db.name)
+                }
+            }
+            progress("restore test: pg_amcheck")
+            try await steps.run("pg_amcheck (heap and btree)") {
+                let outcome = try await ChildProcess.run(ChildCommand(
+                    executable: tools.path("pg_amcheck"),
+                    arguments: ["--host=\(server.socketDirectory)", "--port=\(server.port)",
+                                "--username=\(server.user)", "--maintenance-db=postgres", "--all",
+                                "--install-missing", "--no-password"]))
+                guard outcome.succeeded else {
+                    throw RestoreError(problem: "pg_amcheck \(outcome.statusText): \(outcome.stderrTail.suffix(2000))")
+                }
+            }
+            for db in manifest.logical.databases where db.status == .complete {
+                progress("restore test: restoring the dump of \(db.name)")
+                try await steps.run("restore dump of \(db.name)") {
+                    try await restoreAndCompare(db, backup: backup, server: server, tools: tools, scratch: scratch)
+                }
+            }
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    private func restoreAndCompare(_ db: Manifest.Database, backup: StoredBackup, server: ScratchServer,
+                                   tools: PostgresTools, scratch: String) async throws {
+        guard let file = db.file, let record = backup.manifest.files.first(where: { $0.path == file }) else { return }
+        let dumpPath = "\(scratch)/\(db.oid).dump"
+        try DumpFile.decompress(repository.directory(of: backup.id) + "/" + file, expectedSHA256: record.sha256,
+                                to: dumpPath)
+        defer { unlink(dumpPath) }
+        let target = "pgbak_restore_test_\(db.oid)"
+        try server.connect(database: "postgres").query(DatabaseCreation.sql(name: target, like: db))
+        let outcome = try await ChildProcess.run(ChildCommand(
+            executable: tools.path("pg_restore"),
+            arguments: ["--dbname=\(server.conninfo(database: target))", "--exit-on-error", "--no-password",
+                        dumpPath]))
+        guard outcome.succeeded else {
+            throw RestoreError(problem: "pg_restore of \(db.name) \(outcome.statusText): \(outcome.stderrTail.suffix(1500))")
+        }
+        let connection = try server.connect(database: target)
+        var mismatches: [String] = []
+        for table in db.tables ?? [] {
+            guard let expected = table.rows else { continue }
+            let name = "\(SnapshotCounter.quote(table.schema)).\(SnapshotCounter.quote(table.name))"
+            let got = try? connection.query("select count(*)::text from only \(name)").first?.first ?? nil
+            guard let got, let count = Int64(got) else {
+                mismatches.append("\(table.schema).\(table.name) is missing after the restore")
+                continue
+            }
+            if count != expected {
+                mismatches.append("\(table.schema).\(table.name) has \(count) rows, the dump had \(expected)")
+            }
+        }
+        let skipped = (db.tables ?? []).filter { $0.rows == nil }.map { "\($0.schema).\($0.name)" }
+        if !skipped.isEmpty {
+            logger.notice("tables not compared (not counted while dumping)",
+                          metadata: ["database": "\(db.name)", "tables": "\(skipped.joined(separator: ", "))"])
+        }
+        guard mismatches.isEmpty else {
+            throw RestoreError(problem: "database \(db.name): " + mismatches.joined(separator: "; "))
+        }
+    }
+}
+
+/// Step timings and problems of a restore test.
+final class StepLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var steps: [VerificationRecord.Step] = []
+    private(set) var problems: [String] = []
+
+    @discardableResult
+    func run<T: Sendable>(_ name: String, _ body: () async throws -> T) async throws -> T {
+        let t0 = Date()
+        do {
+            let value = try await body()
+            lock.withLock { steps.append(.init(name: name, seconds: Date().timeIntervalSince(t0), ok: true)) }
+            return value
+        } catch {
+            lock.withLock {
+                steps.append(.init(name: name, seconds: Date().timeIntervalSince(t0), ok: false))
+                problems.append("\(name): \(error.localizedDescription)")
+            }
+            throw StepFailed()
+        }
+    }
+
+    func fail(_ problem: String) {
+        lock.withLock { problems.append(problem) }
+    }
+}
+
+/// A step already recorded its problem.
+struct StepFailed: LocalizedError {
+    var errorDescription: String? { "step failed" }
+}
+
+/// Runs `body`, cancelling it after `seconds`.
+func withTimeout<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else {
+            throw RestoreError(problem: "gave up after \(Int(seconds)) s (verify.restore_test_timeout_seconds)")
+        }
+        return value
     }
 }

@@ -14,6 +14,10 @@ public final class TarReader {
         public var size: Int64
         /// `0` regular file, `5` directory, `2` symlink, ...
         public var type: UInt8
+        /// The target of a symbolic link.
+        public var linkName: String = ""
+        /// Permission bits from the header.
+        public var mode: UInt32 = 0o600
         public var isRegularFile: Bool { type == UInt8(ascii: "0") || type == 0 }
     }
 
@@ -127,7 +131,8 @@ public final class TarReader {
             name = pending
             pendingName = nil
         }
-        let member = Member(name: name, size: size, type: type)
+        let member = Member(name: name, size: size, type: type, linkName: Self.cString(header[157..<257]),
+                            mode: UInt32(truncatingIfNeeded: Self.octal(header[100..<108]) & 0o7777))
         try onMember(member)
         let carriesData = member.isRegularFile && size > 0
         if carriesData {

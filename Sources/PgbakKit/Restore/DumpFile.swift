@@ -1,0 +1,44 @@
+import Foundation
+
+/// Dump files for pg_restore: decompressed to a seekable file (pg_restore -j and out-of-order restores need one).
+enum DumpFile {
+    /// Decompresses `source` into a new 0600 file at `path`, checking the SHA-256 the manifest recorded.
+    static func decompress(_ source: String, expectedSHA256: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw RestoreError(problem: "cannot create \(path): \(Errno.text())") }
+        defer { close(fd) }
+        var hasher = SHA256Hasher()
+        let decoder = try ZstdStreamDecoder(source: source)
+        try FileChunks.read(path: source) { chunk in
+            hasher.update(chunk)
+            try decoder.feed(chunk) { out in
+                var offset = 0
+                while offset < out.count {
+                    let n = write(fd, out.baseAddress! + offset, out.count - offset)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw RestoreError(problem: "cannot write \(path): \(Errno.text())")
+                    }
+                    offset += n
+                }
+            }
+        }
+        try decoder.finish()
+        guard hasher.hex == expectedSHA256 else {
+            throw RestoreError(problem: "\(source) does not match its SHA-256 in the manifest: the backup is corrupt "
+                + "(run pgbak verify)")
+        }
+    }
+}
+
+/// `CREATE DATABASE` for a restored copy: from template0, with the encoding and locale the manifest recorded.
+enum DatabaseCreation {
+    static func sql(name: String, like db: Manifest.Database, owner: String? = nil) -> String {
+        var sql = "create database \(SnapshotCounter.quote(name)) template template0 encoding \(literal(db.encoding)) "
+            + "lc_collate \(literal(db.collate)) lc_ctype \(literal(db.ctype))"
+        if let owner { sql += " owner \(SnapshotCounter.quote(owner))" }
+        return sql
+    }
+
+    static func literal(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
+}
