@@ -39,6 +39,45 @@ extension ClusterTests {
         return newID
     }
 
+    /// Corrupts one 8 KiB page of a user table inside base.tar and re-records every checksum that could see it
+    /// (backup_manifest's CRC-32C and its own checksum, the manifest's size and SHA-256), so that only a restore
+    /// test can tell.
+    static let corruptPageEverywhere = #"""
+        zstd -qd --rm physical/base.tar.zst && python3 - "$RELFILE" <<'PY'
+        import tarfile, io, json, hashlib, sys
+        def crc32c(data, table=[]):
+            if not table:
+                for i in range(256):
+                    c = i
+                    for _ in range(8): c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+                    table.append(c)
+            crc = 0xFFFFFFFF
+            for b in data: crc = (crc >> 8) ^ table[(crc ^ b) & 0xFF]
+            return (~crc) & 0xFFFFFFFF
+        target = sys.argv[1]
+        src = tarfile.open('physical/base.tar'); dst = tarfile.open('physical/new.tar', 'w', format=tarfile.USTAR_FORMAT)
+        changed = None
+        for m in src.getmembers():
+            data = src.extractfile(m).read() if m.isfile() else None
+            if m.name == target:
+                data = bytearray(data); data[8192 + 300:8192 + 340] = b'\xde\xad\xbe\xef' * 10; data = bytes(data); changed = data
+            dst.addfile(m, io.BytesIO(data) if data is not None else None)
+        dst.close()
+        assert changed is not None, 'relation file not found: ' + target
+        text = open('physical/backup_manifest').read()
+        man = json.loads(text)
+        for f in man['Files']:
+            if f.get('Path') == target:
+                f['Checksum'] = crc32c(changed).to_bytes(4, 'little').hex()
+        head = text[:text.index('"Files": [')]
+        lines = [json.dumps(f, separators=(', ', ': ')) for f in man['Files']]
+        body = head + '"Files": [\n' + ',\n'.join(lines) + '\n],\n"WAL-Ranges": [\n' + ',\n'.join(
+            json.dumps(w, separators=(', ', ': ')) for w in man['WAL-Ranges']) + '\n],\n'
+        open('physical/backup_manifest', 'w').write(body + '"Manifest-Checksum": "' + hashlib.sha256(body.encode()).hexdigest() + '"}\n')
+        PY
+        mv physical/new.tar physical/base.tar && zstd -q --rm physical/base.tar
+        """#
+
     func verify(_ config: TestConfig, _ id: String) throws -> CommandResult {
         try TestCluster.pgbak(["verify", id, "--config", config.file])
     }
@@ -108,6 +147,39 @@ extension ClusterTests {
         #expect(again.status == 0, "\(again)")
         let records = try FileManager.default.contentsOfDirectory(atPath: "\(config.repository)/backups/\(id)/verification")
         #expect(records.count == 2)
+    }
+
+    @Test func restoreTestPassesUnderWritesAndCatchesWhatOnlyARestoreCanSee() throws {
+        let config = try TestCluster.config("restoretest")
+        let leader = try TestCluster.leader()
+        // pgbench writes into bench for the whole backup.
+        let load = try Shell.start("/usr/bin/pgbench", [
+            "-h", "127.0.0.1", "-p", String(leader.port ?? 5432), "-U", "postgres", "-c", "2", "-T", "8", "-n", "bench",
+        ], environment: ["PGPASSWORD": TestCluster.superuserPassword])
+        usleep(500_000)
+        let taken = try config.now()
+        _ = load.wait(seconds: 20)
+        try #require(taken.status == 0, "\(taken)")
+        let id = try #require(try config.backupIDs().first)
+        let good = try TestCluster.pgbak(["verify", id, "--restore-test", "--config", config.file])
+        #expect(good.status == 0, "\(good)")
+        for step in ["materialize", "pg_verifybackup", "start to consistency", "pg_amcheck", "restore dump of bench"] {
+            #expect(good.stdout.contains(step), "\(step) missing from \(good.stdout)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: config.repository + "/scratch").isEmpty)
+
+        let relfile = try TestCluster.psql("select pg_relation_filepath('items')", database: "app2")
+        let damaged = try damagedCopy(config, of: id, suffix: 30,
+                                      damage: "RELFILE='\(relfile)'; " + Self.corruptPageEverywhere,
+                                      rechecksum: ["physical/base.tar.zst", "physical/backup_manifest"])
+        let standard = try verify(config, damaged)
+        #expect(standard.status == 0, "only a restore test can see this damage: \(standard)")
+        let deep = try TestCluster.pgbak(["verify", damaged, "--restore-test", "--config", config.file])
+        #expect(deep.status == 1, "\(deep)")
+        #expect(deep.stdout.contains("pg_amcheck"), "\(deep)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: config.repository + "/scratch").isEmpty)
+        let leftover = try Shell.bash("pgrep -f 'postgres -D \(config.repository)/scratch'")
+        #expect(leftover.stdout.isEmpty, "the scratch server outlived the restore test")
     }
 }
 }
