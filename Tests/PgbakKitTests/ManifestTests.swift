@@ -19,7 +19,10 @@ import Testing
                            globalsFile: "logical/globals.sql.zst",
                            databases: [.init(name: "app", oid: 16384, owner: "app", encoding: "UTF8", collate: "C",
                                              ctype: "C", collationVersion: nil, sizeBytes: 100,
-                                             file: "logical/16384.dump.zst", status: .complete, error: nil)],
+                                             file: "logical/16384.dump.zst", status: .complete, error: nil,
+                                             tables: [TableCount(schema: "public", name: "t", rows: 3, note: nil)],
+                                             settings: [DatabaseSetting(role: nil, setting: "work_mem=64MB")],
+                                             grants: nil)],
                            seconds: 1),
             files: [FileRecord(path: "physical/base.tar.zst", bytes: 10, sha256: String(repeating: "a", count: 64))])
     }

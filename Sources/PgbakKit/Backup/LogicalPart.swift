@@ -47,7 +47,7 @@ struct LogicalPart: Sendable {
             var entry = Manifest.Database(
                 name: db.name, oid: db.oid, owner: db.owner, encoding: db.encoding, collate: db.collate,
                 ctype: db.ctype, collationVersion: db.collationVersion, sizeBytes: db.sizeBytes, file: nil,
-                status: .complete, error: nil, tables: nil)
+                status: .complete, error: nil, tables: nil, settings: db.settings, grants: db.grants)
             do {
                 let (record, tables) = try await dumpCounting(db, to: staging + "/" + relative, relative: relative)
                 files.append(record)

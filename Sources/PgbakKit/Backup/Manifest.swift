@@ -63,6 +63,9 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var error: String?
         /// The tables in the dump with their row counts, counted in the snapshot the dump used.
         public var tables: [TableCount]?
+        /// Database-level settings and privileges, which a dump restored without --create would lose.
+        public var settings: [DatabaseSetting]?
+        public var grants: [DatabaseGrant]?
     }
 
     public struct Logical: Codable, Sendable, Equatable {

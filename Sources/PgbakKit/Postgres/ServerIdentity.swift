@@ -41,10 +41,23 @@ public struct DatabaseInfo: Sendable, Equatable, Codable {
     public var ctype: String
     public var collationVersion: String?
     public var sizeBytes: Int64
+    /// `ALTER DATABASE ... SET` (role nil) and `ALTER ROLE ... IN DATABASE ... SET` settings.
+    public var settings: [DatabaseSetting] = []
+    /// Privileges on the database; nil means the default (no explicit ACL).
+    public var grants: [DatabaseGrant]?
 
     static let sql = """
         select d.oid::text, d.datname, pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding),
-               d.datcollate, d.datctype, to_jsonb(d) ->> 'datcollversion', pg_database_size(d.oid)::text
+               d.datcollate, d.datctype, to_jsonb(d) ->> 'datcollversion', pg_database_size(d.oid)::text,
+               (select coalesce(json_agg(json_build_object(
+                          'role', case when s.setrole = 0 then null else pg_get_userbyid(s.setrole) end,
+                          'setting', c)), '[]')
+                from pg_db_role_setting s, unnest(s.setconfig) c where s.setdatabase = d.oid)::text,
+               case when d.datacl is null then null else
+                 (select coalesce(json_agg(json_build_object(
+                          'grantee', case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee) end,
+                          'privilege', a.privilege_type, 'grantable', a.is_grantable)), '[]')
+                  from aclexplode(d.datacl) a)::text end
         from pg_database d
         where not d.datistemplate and d.datallowconn
         order by d.datname
@@ -55,7 +68,9 @@ public struct DatabaseInfo: Sendable, Equatable, Codable {
         try connection.query(sql).map { r in
             DatabaseInfo(oid: UInt32(r[0] ?? "") ?? 0, name: r[1] ?? "", owner: r[2] ?? "", encoding: r[3] ?? "",
                          collate: r[4] ?? "", ctype: r[5] ?? "", collationVersion: r[6],
-                         sizeBytes: Int64(r[7] ?? "") ?? 0)
+                         sizeBytes: Int64(r[7] ?? "") ?? 0,
+                         settings: (try? JSONDecoder().decode([DatabaseSetting].self, from: Data((r[8] ?? "[]").utf8))) ?? [],
+                         grants: r[9].flatMap { try? JSONDecoder().decode([DatabaseGrant].self, from: Data($0.utf8)) })
         }
     }
 
@@ -63,4 +78,18 @@ public struct DatabaseInfo: Sendable, Equatable, Codable {
     public static func select(_ all: [DatabaseInfo], include: [String], exclude: [String]) -> [DatabaseInfo] {
         all.filter { (include.isEmpty || include.contains($0.name)) && !exclude.contains($0.name) }
     }
+}
+
+/// One database-level setting, for one role (`role`) or for everyone (nil).
+public struct DatabaseSetting: Codable, Sendable, Equatable {
+    public var role: String?
+    /// `name=value`, as `pg_db_role_setting` stores it.
+    public var setting: String
+}
+
+/// One privilege on a database.
+public struct DatabaseGrant: Codable, Sendable, Equatable {
+    public var grantee: String
+    public var privilege: String
+    public var grantable: Bool
 }

@@ -1,0 +1,172 @@
+import Foundation
+import Logging
+
+/// `pgbak restore --database`: one database from its dump into the current leader, under its own name (when it is
+/// gone) or a new one; replacing an existing database only when asked, by restoring beside it and renaming.
+public struct DatabaseRestore: Sendable {
+    public struct Request: Sendable {
+        public var database: String
+        public var newName: String?
+        public var backupID: String?
+        public var replace: Bool
+        public var globals: Bool
+        public var jobs: Int?
+
+        public init(database: String, newName: String?, backupID: String?, replace: Bool, globals: Bool, jobs: Int?) {
+            self.database = database
+            self.newName = newName
+            self.backupID = backupID
+            self.replace = replace
+            self.globals = globals
+            self.jobs = jobs
+        }
+    }
+
+    public struct Report: Sendable {
+        public var backupID: String
+        public var target: String
+        public var rolesCreated: [String]
+        /// When replacing: the name the previous database now has.
+        public var previousRenamedTo: String?
+        public var seconds: Double
+    }
+
+    public var config: PgbakConfig
+    public var repository: any BackupRepository
+    public var logger: Logger
+    public var progress: @Sendable (String) -> Void
+
+    public init(config: PgbakConfig, repository: any BackupRepository, logger: Logger,
+                progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.config = config
+        self.repository = repository
+        self.logger = logger
+        self.progress = progress
+    }
+
+    public func execute(_ request: Request) async throws -> Report {
+        let started = Date()
+        try repository.prepare()
+        let backups = try repository.backups().backups
+        let (backup, entry) = try choose(request, from: backups)
+        try repository.markInUse(id: backup.id)
+        defer { repository.releaseUse(id: backup.id) }
+
+        let credentials = try RunCredentials(directory: repository.runDirectory() + "/credentials",
+                                             configFile: config.file)
+        defer { credentials.remove() }
+        let probe = LeaderProbe(config: config, logger: logger)
+        let leader = try await probe.discover(credentials: credentials)
+        let admin = try probe.connect(leader.choice, database: "postgres")
+        let target = request.newName ?? request.database
+        let exists = try !admin.query("select 1 from pg_database where datname = $1", [target]).isEmpty
+        if exists && !request.replace {
+            throw RestoreError(problem: "database \(target) exists on \(leader.choice.name); nothing was changed. "
+                + "Restore beside it with --as NEWNAME, or replace it with --replace (it is kept under another name)")
+        }
+        var rolesCreated: [String] = []
+        if request.globals, let globals = backup.manifest.logical.globalsFile {
+            rolesCreated = try createMissingRoles(globalsFile: repository.directory(of: backup.id) + "/" + globals,
+                                                  sha256: backup.manifest.files.first { $0.path == globals }?.sha256,
+                                                  admin: admin)
+        }
+        guard try !admin.query("select 1 from pg_roles where rolname = $1", [entry.owner]).isEmpty else {
+            throw RestoreError(problem: "the owner of \(entry.name), role \(entry.owner), does not exist on "
+                + "\(leader.choice.name): add --globals to create the missing roles from the backup")
+        }
+        let staging = exists ? "\(target)_pgbak_restoring" : target
+        if exists, try !admin.query("select 1 from pg_database where datname = $1", [staging]).isEmpty {
+            throw RestoreError(problem: "database \(staging) exists (left by an earlier --replace?): drop or rename it first")
+        }
+        try admin.query(DatabaseCreation.sql(name: staging, like: entry, owner: entry.owner))
+        do {
+            try await fill(staging, from: backup, entry: entry, leader: leader, probe: probe,
+                           credentials: credentials, jobs: request.jobs)
+            for statement in DatabaseProperties.statements(database: staging, settings: entry.settings ?? [],
+                                                           grants: entry.grants) {
+                try admin.query(statement)
+            }
+        } catch {
+            // Only the database this run created is dropped; an existing one was never touched.
+            _ = try? admin.query("drop database if exists \(SnapshotCounter.quote(staging))")
+            throw error
+        }
+        var renamedTo: String?
+        if exists {
+            let aside = "\(target)_pgbak_replaced_\(BackupID.make(Date()).lowercased())"
+            do {
+                try admin.query("alter database \(SnapshotCounter.quote(target)) rename to \(SnapshotCounter.quote(aside))")
+            } catch let error as PostgresError {
+                throw RestoreError(problem: "the restored copy is ready as \(staging), but \(target) cannot be renamed "
+                    + "aside (\(error.message)); disconnect its sessions and run: ALTER DATABASE \(target) RENAME TO "
+                    + "\(aside); ALTER DATABASE \(staging) RENAME TO \(target);")
+            }
+            try admin.query("alter database \(SnapshotCounter.quote(staging)) rename to \(SnapshotCounter.quote(target))")
+            renamedTo = aside
+        }
+        return Report(backupID: backup.id, target: target, rolesCreated: rolesCreated, previousRenamedTo: renamedTo,
+                      seconds: Date().timeIntervalSince(started))
+    }
+
+    func choose(_ request: Request, from backups: [StoredBackup]) throws -> (StoredBackup, Manifest.Database) {
+        let candidates = request.backupID.map { id in backups.filter { $0.id == id } } ?? backups.reversed()
+        if let id = request.backupID, candidates.isEmpty {
+            throw RestoreError(problem: "backup \(id) is not in \(repository.location); see pgbak list")
+        }
+        for backup in candidates {
+            if let db = backup.manifest.logical.databases.first(where: {
+                $0.name == request.database && $0.status == .complete && $0.file != nil
+            }) {
+                return (backup, db)
+            }
+        }
+        throw RestoreError(problem: "no backup in \(repository.location) holds a complete dump of database "
+            + "\(request.database)" + (request.backupID.map { " (looked in \($0))" } ?? "") + "; see pgbak list")
+    }
+
+    private func fill(_ database: String, from backup: StoredBackup, entry: Manifest.Database, leader: ConfirmedLeader,
+                      probe: LeaderProbe, credentials: RunCredentials, jobs: Int?) async throws {
+        guard let file = entry.file, let record = backup.manifest.files.first(where: { $0.path == file }) else {
+            throw RestoreError(problem: "backup \(backup.id) lists no dump file for \(entry.name)")
+        }
+        try FileManager.default.createDirectory(atPath: config.scratchDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let dumpPath = "\(config.scratchDirectory)/\(getpid())-\(entry.oid).dump"
+        defer { unlink(dumpPath) }
+        progress("decompressing the dump of \(entry.name)")
+        try DumpFile.decompress(repository.directory(of: backup.id) + "/" + file, expectedSHA256: record.sha256,
+                                to: dumpPath)
+        let tools = try await PostgresTools.locate(configured: config.postgres.binDir,
+                                                   serverMajor: leader.identity.majorVersion, configFile: config.file)
+        let size = (try? FileManager.default.attributesOfItem(atPath: dumpPath)[.size] as? Int64) ?? 0
+        let parallel = jobs ?? (size > 64 << 20 ? min(4, ProcessInfo.processInfo.activeProcessorCount) : 1)
+        progress("pg_restore into \(database) (\(parallel) jobs)")
+        let target = probe.dumpTarget(leader.choice)
+        let outcome = try await ChildProcess.run(ChildCommand(
+            executable: tools.path("pg_restore"),
+            arguments: ["--dbname=\(target.conninfo(database: database))", "--jobs=\(parallel)", "--exit-on-error",
+                        "--no-password", dumpPath],
+            environment: try credentials.environment(for: config.postgres.dump)))
+        guard outcome.succeeded else {
+            throw ChildFailure(tool: "pg_restore", status: outcome.statusText, stderrTail: outcome.stderrTail)
+        }
+    }
+
+    private func createMissingRoles(globalsFile: String, sha256: String?, admin: PGConnection) throws -> [String] {
+        var script: [UInt8] = []
+        var hasher = SHA256Hasher()
+        let decoder = try ZstdStreamDecoder(source: globalsFile)
+        try FileChunks.read(path: globalsFile) { chunk in
+            hasher.update(chunk)
+            try decoder.feed(chunk) { script.append(contentsOf: $0) }
+        }
+        try decoder.finish()
+        if let sha256, hasher.hex != sha256 {
+            throw RestoreError(problem: "\(globalsFile) does not match its SHA-256 in the manifest (run pgbak verify)")
+        }
+        let existing = Set(try admin.query("select rolname from pg_roles").compactMap { $0.first ?? nil })
+        let plan = GlobalsPlan.statements(script: String(decoding: script, as: UTF8.self), existing: existing)
+        for statement in plan.statements { try admin.query(statement) }
+        return plan.roles
+    }
+}

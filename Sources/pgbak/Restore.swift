@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import PgbakKit
+
+struct Restore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Restore: re-seed a replica (--node), one database (--database), or a data directory (--datadir).",
+        discussion: """
+            Examples:
+              pgbak restore --node node3                       # through Patroni, from the newest usable backup
+              pgbak restore --node node3 --backup 20261129T021500Z
+              pgbak restore --datadir /var/lib/postgresql/15/main          # Patroni stopped on this member
+              pgbak restore --datadir /srv/dr --standalone --port 5499     # an independent server
+              pgbak restore --database shop                    # shop was dropped: bring it back
+              pgbak restore --database shop --as shop_yesterday
+              pgbak restore --database shop --replace --globals
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(name: .long, help: "Re-seed this replica through Patroni.")
+    var node: String?
+
+    @Option(name: .long, help: "Restore this database from its dump into the current leader.")
+    var database: String?
+
+    @Option(name: .long, help: "Fill this data directory (Patroni stopped on this member).")
+    var datadir: String?
+
+    @Option(name: .long, help: "The backup to use (an id, or 'latest'); default: the newest usable one.")
+    var backup: String?
+
+    @Option(name: .customLong("as"), help: "With --database: restore under this new name.")
+    var newName: String?
+
+    @Flag(name: .long, help: "With --database: replace an existing database (restored beside it, then renamed).")
+    var replace = false
+
+    @Flag(name: .long, help: "With --database: first create the roles the backup has and the cluster lacks.")
+    var globals = false
+
+    @Option(name: .long, help: "With --database: pg_restore parallel jobs (default: by dump size).")
+    var jobs: Int?
+
+    @Flag(name: .long, help: "With --datadir: empty a non-empty data directory first.")
+    var wipe = false
+
+    @Flag(name: .long, help: "With --datadir: an independent server (own port, no archiving, no replication).")
+    var standalone = false
+
+    @Option(name: .long, help: "With --standalone: the port the server will listen on (localhost only).")
+    var port: Int = 5499
+
+    @Option(name: .long, help: "With --node: seconds to wait for the member to stream again.")
+    var timeout: Int = 1800
+
+    func validate() throws {
+        let modes = [node != nil, database != nil, datadir != nil].filter { $0 }.count
+        guard modes == 1 else { throw ValidationError("give exactly one of --node, --database, --datadir") }
+        if database == nil && (newName != nil || replace || globals || jobs != nil) {
+            throw ValidationError("--as, --replace, --globals and --jobs go with --database")
+        }
+        if datadir == nil && (wipe || standalone) { throw ValidationError("--wipe and --standalone go with --datadir") }
+        if let jobs, !(1...64).contains(jobs) { throw ValidationError("--jobs must be 1...64") }
+    }
+
+    var backupID: String? { backup == "latest" ? nil : backup }
+
+    func run() async throws {
+        do {
+            let (config, logger) = try options.start(label: "restore")
+            let repository = PosixRepository(root: config.repositoryPath, owner: config.repositoryOwner)
+            let progress = ProgressLine(enabled: !options.quiet && isatty(STDERR_FILENO) == 1)
+            if let database {
+                let report = try await DatabaseRestore(config: config, repository: repository, logger: logger,
+                                                       progress: progress.show)
+                    .execute(.init(database: database, newName: newName, backupID: backupID, replace: replace,
+                                   globals: globals, jobs: jobs))
+                progress.clear()
+                print("restored database \(database) from backup \(report.backupID) as \(report.target) in "
+                    + String(format: "%.1f s", report.seconds)
+                    + (report.rolesCreated.isEmpty ? "" : "; created roles \(report.rolesCreated.joined(separator: ", "))")
+                    + (report.previousRenamedTo.map { "; the previous \(report.target) is now \($0)" } ?? ""))
+            }
+        } catch {
+            throw fail(error)
+        }
+    }
+}
