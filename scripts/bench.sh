@@ -29,7 +29,7 @@ psql -qAtc "select 1 from pg_database where datname='small'" | grep -q 1 || {
   psql -qc "create database small"
   psql -d small -qc "create table t as select g id, md5(g::text) v from generate_series(1,100000) g"; }
 DBS=$(psql -qAtc "select datname from pg_database where not datistemplate and datallowconn order by 1")
-REPL_PASSFILE="$LAB/pgbak/replicator.pgpass"
+REPL_PASSFILE="$LAB/pgbak/cluster.pgpass"
 as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
 
 # Each run prints "seconds rss_kb bytes".

@@ -19,8 +19,8 @@ LEADER_PORT=$(curl -fs "http://127.0.0.1:$(api_port 1)/cluster" | jq -r '.member
 export PGHOST=127.0.0.1 PGPORT=$LEADER_PORT PGUSER=postgres PGPASSWORD=$SU_PASS
 psql -qc "create database demo"
 pgbench -i -s "${DEMO_SCALE:-10}" -q demo 2>&1 | tail -1
-# pgbak runs as the postgres OS user; the dump password reaches it through the environment, never argv.
-pgbak() { PGBAK_DUMP_PASSWORD="$SU_PASS" setpriv --reuid=postgres --regid=postgres --init-groups "$LAB/bin/pgbak" "$@"; }
+# pgbak runs as the postgres OS user; passwords come from the password file the configuration names.
+pgbak() { setpriv --reuid=postgres --regid=postgres --init-groups "$LAB/bin/pgbak" "$@"; }
 echo; echo "== pgbak now"; pgbak now --config "$CONFIG"
 echo; echo "== pgbak list"; pgbak list --config "$CONFIG"
 ID=$(pgbak list --config "$CONFIG" --json | jq -r '.[-1].id')

@@ -81,6 +81,33 @@ struct Restore: AsyncParsableCommand {
                     + String(format: "%.1f s", report.seconds)
                     + (report.rolesCreated.isEmpty ? "" : "; created roles \(report.rolesCreated.joined(separator: ", "))")
                     + (report.previousRenamedTo.map { "; the previous \(report.target) is now \($0)" } ?? ""))
+            } else if let node {
+                let report = try await NodeRestore(config: config, repository: repository, logger: logger,
+                                                   progress: progress.show)
+                    .execute(member: node, backupID: backupID, timeout: Double(timeout))
+                progress.clear()
+                let seconds = String(format: "%.1f s", report.seconds)
+                guard let result = report.result, result.ok, result.backupID == report.backupID else {
+                    let why = report.result?.error.map { ": pgbak's replica method failed: \($0)" }
+                        ?? ": Patroni did not run pgbak's replica method (is it first in create_replica_methods?)"
+                    FileHandle.standardError.write(Data(("pgbak: error: \(node) streams again after \(seconds), but "
+                        + "Patroni fell back to another method (basebackup from the leader)\(why)\n").utf8))
+                    throw ExitCode(ExitStatus.failure.rawValue)
+                }
+                print("re-seeded \(node) from backup \(report.backupID) through Patroni; streaming again after \(seconds)")
+            } else if let datadir {
+                let restore = DirectRestore(config: config, repository: repository, logger: logger)
+                if standalone {
+                    let report = try restore.standalone(dataDirectory: datadir, backupID: backupID, wipe: wipe,
+                                                        port: port)
+                    print("materialized backup \(report.backupID) in \(datadir) as an independent server ("
+                        + String(format: "%.1f s", report.seconds) + "); start it with: pg_ctl -D \(datadir) start "
+                        + "(port \(port), localhost only; archiving and replication off)")
+                } else {
+                    let report = try await restore.replica(dataDirectory: datadir, backupID: backupID, wipe: wipe)
+                    print("filled \(datadir) from backup \(report.backupID) (" + String(format: "%.1f s", report.seconds)
+                        + "); start Patroni on this member and it comes back as a replica")
+                }
             }
         } catch {
             throw fail(error)

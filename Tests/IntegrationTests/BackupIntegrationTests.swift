@@ -114,6 +114,9 @@ extension ClusterTests {
     @Test func secondRunIsRefusedSecretsStayOffArgvAndSIGTERMCleansUp() throws {
         // A slow base backup (rate-limited) keeps the first run busy.
         let config = try TestCluster.config("concurrent", extra: "base_backup:\n  max_rate: 1M\n")
+        // The dump password comes from an environment variable here (elsewhere from a password file).
+        try Shell.must("sed -i '/^  dump:/,/passfile/ s#    passfile: .*#    password_env: PGBAK_DUMP_PASSWORD#' '\(config.file)'")
+        #expect(try Shell.must("cat '\(config.file)'").contains("password_env: PGBAK_DUMP_PASSWORD"))
         let first = try TestCluster.startPgbak(["now", "--config", config.file])
         var staged = false
         for _ in 0..<200 where !staged {

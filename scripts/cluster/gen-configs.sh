@@ -51,6 +51,14 @@ postgresql:
   data_dir: $DATA/node$i
   bin_dir: $PGBIN
   pgpass: $RUN/pgpass.node$i
+  # Replicas are created from pgbak's backups when one qualifies, else by pg_basebackup from the leader.
+  create_replica_methods:
+    - pgbak
+    - basebackup
+  pgbak:
+    command: $LAB/bin/pgbak replica-method --config $LAB/pgbak/pgbak.yml
+    member: node$i
+    keep_data: false
   authentication:
     replication:
       username: replicator

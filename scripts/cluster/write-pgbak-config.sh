@@ -1,13 +1,13 @@
 #!/bin/bash
 # Writes the pgbak configuration for the test cluster: $LAB/pgbak/pgbak.yml (owner postgres, 0600),
-# a libpq password file for the replication user, the repository at $LAB/pgbak/repo.
+# a libpq password file for the replication and dump users, the repository at $LAB/pgbak/repo.
 # Usage: write-pgbak-config.sh [keep_last=7]
 set -euo pipefail
 D="$(cd "$(dirname "$0")" && pwd)"; . "$D/env.sh"
 KEEP=${1:-7}
 P="$LAB/pgbak"
 install -d -o postgres -g postgres -m 0700 "$P"
-printf '127.0.0.1:*:*:replicator:%s\n' "$REPL_PASS" > "$P/replicator.pgpass"
+printf '127.0.0.1:*:*:replicator:%s\n127.0.0.1:*:*:postgres:%s\n' "$REPL_PASS" "$SU_PASS" > "$P/cluster.pgpass"
 printf '%s\n' "$API_PASS" > "$P/patroni.password"
 cat > "$P/pgbak.yml" <<YAML
 scope: $SCOPE
@@ -22,10 +22,10 @@ patroni:
 postgres:
   replication:
     user: replicator
-    passfile: $P/replicator.pgpass
+    passfile: $P/cluster.pgpass
   dump:
     user: postgres
-    password_env: PGBAK_DUMP_PASSWORD
+    passfile: $P/cluster.pgpass
 repository:
   path: $P/repo
   owner: postgres

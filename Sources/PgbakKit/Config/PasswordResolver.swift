@@ -51,6 +51,8 @@ public final class RunCredentials: @unchecked Sendable {
     public init(directory: String, configFile: String) throws {
         self.directory = directory
         self.configFile = configFile
+        let parent = (directory as NSString).deletingLastPathComponent
+        _ = mkdir(parent, 0o700)
         guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
             throw CredentialError(problem: "cannot create the private directory \(directory): \(Errno.text())")
         }

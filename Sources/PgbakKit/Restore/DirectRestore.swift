@@ -1,0 +1,123 @@
+import Foundation
+import Logging
+
+/// `pgbak restore --datadir DIR`: fill a data directory directly, for a member whose Patroni is stopped (it comes
+/// back as a replica when Patroni starts) or, with `standalone`, as an independent server that can never reach
+/// production's archive or port.
+public struct DirectRestore: Sendable {
+    public var config: PgbakConfig
+    public var repository: any BackupRepository
+    public var logger: Logger
+
+    public init(config: PgbakConfig, repository: any BackupRepository, logger: Logger) {
+        self.config = config
+        self.repository = repository
+        self.logger = logger
+    }
+
+    public struct Report: Sendable {
+        public var backupID: String
+        public var files: Int
+        public var bytes: Int64
+        public var tablespaces: [TablespaceMapping]
+        public var seconds: Double
+    }
+
+    public func replica(dataDirectory: String, backupID: String?, wipe: Bool) async throws -> Report {
+        let started = Date()
+        try repository.prepare()
+        try Self.checkTarget(dataDirectory, wipe: wipe)
+        let seeder = ReplicaSeeder(config: config, repository: repository, logger: logger)
+        let (backup, _, _) = try await seeder.choose(requested: backupID)
+        if wipe { try Self.empty(dataDirectory) }
+        let done = try seeder.seed(backup, into: dataDirectory)
+        return Report(backupID: backup.id, files: done.files, bytes: done.bytes, tablespaces: done.tablespaces,
+                      seconds: Date().timeIntervalSince(started))
+    }
+
+    public func standalone(dataDirectory: String, backupID: String?, wipe: Bool, port: Int) throws -> Report {
+        let started = Date()
+        try repository.prepare()
+        try Self.checkTarget(dataDirectory, wipe: wipe)
+        let backups = try repository.backups().backups.filter { $0.manifest.physical.status == .complete }
+        guard let backup = backupID.map({ id in backups.first { $0.id == id } }) ?? backups.last else {
+            throw RestoreError(problem: backupID.map { "backup \($0) is not in \(repository.location) (see pgbak list)" }
+                ?? "\(repository.location) holds no backup with a complete physical part")
+        }
+        if wipe { try Self.empty(dataDirectory) }
+        try repository.markInUse(id: backup.id)
+        defer { repository.releaseUse(id: backup.id) }
+        let done = try Materializer(directory: repository.directory(of: backup.id), manifest: backup.manifest)
+            .materialize(into: dataDirectory, tablespaces: .remapped(under: dataDirectory + "/pgbak_tablespaces"))
+        try Materializer.rewriteTablespaceMap(dataDirectory, done.tablespaces)
+        try Self.writeStandaloneConfiguration(dataDirectory, port: port)
+        return Report(backupID: backup.id, files: done.files, bytes: done.bytes, tablespaces: done.tablespaces,
+                      seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Replaces Patroni's configuration with a minimal one of its own: a port of its own on localhost, archiving off,
+    /// no primary_conninfo, modest memory; ALTER SYSTEM settings (postgresql.auto.conf) are dropped, as they may
+    /// carry an archive_command.
+    static func writeStandaloneConfiguration(_ dir: String, port: Int) throws {
+        let conf = """
+            # Written by pgbak restore --standalone: an independent copy, not a member of any cluster.
+            listen_addresses = 'localhost'
+            port = \(port)
+            unix_socket_directories = '/tmp'
+            hba_file = '\(dir)/pg_hba.conf'
+            ident_file = '\(dir)/pg_ident.conf'
+            archive_mode = off
+            archive_command = ''
+            restore_command = ''
+            primary_conninfo = ''
+            primary_slot_name = ''
+            shared_buffers = 128MB
+            max_connections = 50
+            max_wal_senders = 0
+            max_replication_slots = 0
+
+            """
+        do {
+            try conf.write(toFile: dir + "/postgresql.conf", atomically: true, encoding: .utf8)
+            try "local all all peer\nhost all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256\n"
+                .write(toFile: dir + "/pg_hba.conf", atomically: true, encoding: .utf8)
+            try "".write(toFile: dir + "/pg_ident.conf", atomically: true, encoding: .utf8)
+            try "# emptied by pgbak restore --standalone\n".write(toFile: dir + "/postgresql.auto.conf",
+                                                                  atomically: true, encoding: .utf8)
+        } catch {
+            throw RestoreError(problem: "cannot write the configuration in \(dir): \(error.localizedDescription)")
+        }
+        for name in ["standby.signal", "recovery.signal", "postgresql.base.conf", "patroni.dynamic.json"] {
+            unlink(dir + "/" + name)
+        }
+        for name in ["postgresql.conf", "pg_hba.conf", "pg_ident.conf", "postgresql.auto.conf"] {
+            chmod(dir + "/" + name, 0o600)
+        }
+    }
+
+    static func checkTarget(_ dir: String, wipe: Bool) throws {
+        guard dir.hasPrefix("/") else { throw RestoreError(problem: "--datadir \(dir) must be an absolute path") }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        if !entries.isEmpty && !wipe {
+            throw RestoreError(problem: "\(dir) is not empty (\(entries.count) entries); nothing was changed. Empty it, "
+                + "or pass --wipe to have pgbak empty it")
+        }
+        if FileManager.default.fileExists(atPath: dir + "/postmaster.pid") {
+            let pid = (try? String(contentsOfFile: dir + "/postmaster.pid", encoding: .utf8))?
+                .split(separator: "\n").first.flatMap { Int32($0) }
+            if let pid, kill(pid, 0) == 0 {
+                throw RestoreError(problem: "PostgreSQL (PID \(pid)) is running on \(dir); stop Patroni on this member first")
+            }
+        }
+    }
+
+    static func empty(_ dir: String) throws {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            do {
+                try FileManager.default.removeItem(atPath: dir + "/" + entry)
+            } catch {
+                throw RestoreError(problem: "cannot empty \(dir): \(error.localizedDescription)")
+            }
+        }
+    }
+}

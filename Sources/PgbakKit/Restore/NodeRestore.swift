@@ -1,0 +1,84 @@
+import Foundation
+import Logging
+
+/// `pgbak restore --node NAME`: re-seed a replica from a backup through Patroni. Refuses the leader, unknown members
+/// and backups of another cluster before touching anything; chooses a backup the node can catch up from; leaves the
+/// choice where the replica-method entry point looks; asks the member's Patroni to reinitialize; waits until it
+/// streams; reports whether Patroni used the backup or fell back to another method.
+public struct NodeRestore: Sendable {
+    public struct Report: Sendable {
+        public var member: String
+        public var backupID: String
+        public var seconds: Double
+        public var result: RestoreResult?
+    }
+
+    public var config: PgbakConfig
+    public var repository: any BackupRepository
+    public var logger: Logger
+    public var progress: @Sendable (String) -> Void
+
+    public init(config: PgbakConfig, repository: any BackupRepository, logger: Logger,
+                progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.config = config
+        self.repository = repository
+        self.logger = logger
+        self.progress = progress
+    }
+
+    public func execute(member name: String, backupID: String?, timeout: Double) async throws -> Report {
+        let started = Date()
+        try repository.prepare()
+        let client = PatroniClient(config: config.patroni, configFile: config.file, logger: logger)
+        let (cluster, _) = try await client.cluster()
+        let leader = try LeaderSelection.choose(from: cluster, scope: config.scope)
+        guard let member = cluster.members.first(where: { $0.name == name }) else {
+            throw RestoreError(problem: "\(name) is not a member of cluster \(config.scope) (members: "
+                + cluster.members.map(\.name).joined(separator: ", ") + "); nothing was changed")
+        }
+        guard member.name != leader.name else {
+            throw RestoreError(problem: "\(name) is the current leader; re-seeding it would take the cluster's "
+                + "primary down. Switch over first (patronictl switchover), then re-seed it as a replica")
+        }
+        guard let apiURL = member.apiURL else {
+            throw RestoreError(problem: "Patroni does not say where \(name)'s REST API is (no api_url in /cluster)")
+        }
+        let seeder = ReplicaSeeder(config: config, repository: repository, logger: logger)
+        let (backup, _, _) = try await seeder.choose(requested: backupID)
+        try repository.markInUse(id: backup.id)
+        defer { repository.releaseUse(id: backup.id) }
+
+        let store = RequestStore(repositoryRoot: repository.location)
+        let request = RestoreRequest(requestID: UUID().uuidString.lowercased(), member: name, backupID: backup.id,
+                                     requestedAt: Date())
+        try store.post(request)
+        defer { store.withdraw(request) }
+        progress("asking \(name)'s Patroni to reinitialize from backup \(backup.id)")
+        let base = apiURL.hasSuffix("/patroni") ? String(apiURL.dropLast("/patroni".count)) : apiURL
+        let response = try await client.request("POST", url: base + "/reinitialize", jsonBody: #"{"force": true}"#)
+        switch response.status {
+        case 200: break
+        case 401, 403:
+            throw RestoreError(problem: "Patroni at \(base) answered \(response.status) to POST /reinitialize: set "
+                + "patroni.username and patroni.password_file (or password_env) in \(config.file) to its "
+                + "restapi.authentication")
+        default:
+            let body = String(decoding: response.body, as: UTF8.self)
+            throw RestoreError(problem: "Patroni at \(base) refused POST /reinitialize (HTTP \(response.status)): \(body)")
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        var sawCreating = false
+        while Date() < deadline {
+            try await Task.sleep(for: .seconds(1))
+            let state = (try? await client.cluster())?.cluster.members.first { $0.name == name }?.state ?? "unknown"
+            if state == "creating replica" { sawCreating = true }
+            progress("\(name): \(state)")
+            let result = store.result(for: request.requestID)
+            if state == "streaming", sawCreating || result != nil {
+                return Report(member: name, backupID: backup.id, seconds: Date().timeIntervalSince(started),
+                              result: result)
+            }
+        }
+        throw RestoreError(problem: "\(name) did not stream again within \(Int(timeout)) s; see its Patroni log")
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import Logging
+
+/// The entry point Patroni runs from `create_replica_methods`: fills the (already wiped) data directory with the
+/// backup `restore --node` asked for or, without a request, the newest backup the replica can catch up from.
+/// Exit 0 means a stopped, complete PGDATA is in place; anything else lets Patroni try its next method.
+public struct ReplicaMethod: Sendable {
+    public var config: PgbakConfig
+    public var repository: any BackupRepository
+    public var logger: Logger
+
+    public init(config: PgbakConfig, repository: any BackupRepository, logger: Logger) {
+        self.config = config
+        self.repository = repository
+        self.logger = logger
+    }
+
+    public func execute(dataDirectory: String, member: String?, scope: String?) async throws -> RestoreResult {
+        let started = Date()
+        if let scope, scope != config.scope {
+            throw RestoreError(problem: "Patroni asks for scope \(scope), but \(config.file) is for scope \(config.scope)")
+        }
+        let store = RequestStore(repositoryRoot: repository.location)
+        let request = store.pending(member: member)
+        var result = RestoreResult(requestID: request?.requestID, member: member ?? request?.member,
+                                   backupID: request?.backupID, dataDirectory: dataDirectory, ok: false, error: nil,
+                                   startedAt: started, finishedAt: started)
+        do {
+            let seeder = ReplicaSeeder(config: config, repository: repository, logger: logger)
+            let (backup, _, _) = try await seeder.choose(requested: request?.backupID)
+            result.backupID = backup.id
+            let done = try seeder.seed(backup, into: dataDirectory)
+            logger.info("replica data directory filled", metadata: [
+                "backup.id": "\(backup.id)", "files": "\(done.files)", "bytes": "\(done.bytes)",
+            ])
+            result.ok = true
+        } catch {
+            result.error = error.localizedDescription
+            result.finishedAt = Date()
+            try? store.report(result)
+            throw error
+        }
+        result.finishedAt = Date()
+        try store.report(result)
+        return result
+    }
+}

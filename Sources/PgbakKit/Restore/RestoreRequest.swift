@@ -1,0 +1,98 @@
+import Foundation
+
+/// What `restore --node` asks of the replica-method entry point (POST /reinitialize carries no parameters), and
+/// what the entry point reports back. Both live in `<repository>/requests/`.
+public struct RestoreRequest: Codable, Sendable, Equatable {
+    public var requestID: String
+    public var member: String
+    public var backupID: String
+    public var requestedAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case member, requestedAt
+        case requestID = "requestId"
+        case backupID = "backupId"
+    }
+}
+
+public struct RestoreResult: Codable, Sendable, Equatable {
+    public var requestID: String?
+    public var member: String?
+    public var backupID: String?
+    public var dataDirectory: String
+    public var ok: Bool
+    public var error: String?
+    public var startedAt: Date
+    public var finishedAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case member, dataDirectory, ok, error, startedAt, finishedAt
+        case requestID = "requestId"
+        case backupID = "backupId"
+    }
+}
+
+/// Reads and writes requests and results (JSON files written atomically).
+public struct RequestStore: Sendable {
+    public let directory: String
+
+    public init(repositoryRoot: String) {
+        directory = repositoryRoot + "/requests"
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.dateEncodingStrategy = .iso8601
+        return e
+    }()
+
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        d.dateDecodingStrategy = .iso8601
+        return d
+    }()
+
+    func write<T: Encodable>(_ value: T, name: String) throws {
+        if !FileManager.default.fileExists(atPath: directory), mkdir(directory, 0o700) != 0, errno != EEXIST {
+            throw RestoreError(problem: "cannot create \(directory): \(Errno.text())")
+        }
+        let temporary = "\(directory)/.\(name).\(getpid())"
+        do {
+            try Self.encoder.encode(value).write(to: URL(fileURLWithPath: temporary))
+            chmod(temporary, 0o600)
+        } catch {
+            throw RestoreError(problem: "cannot write \(temporary): \(error.localizedDescription)")
+        }
+        guard rename(temporary, "\(directory)/\(name)") == 0 else {
+            throw RestoreError(problem: "cannot write \(directory)/\(name): \(Errno.text())")
+        }
+    }
+
+    public func post(_ request: RestoreRequest) throws { try write(request, name: "\(request.member).request.json") }
+
+    /// The pending request for `member`, or (when the member is not known) the only pending one, if recent.
+    public func pending(member: String?, maxAge: TimeInterval = 3600) -> RestoreRequest? {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".request.json") && !$0.hasPrefix(".") }
+        let requests = names.compactMap { name in
+            FileManager.default.contents(atPath: "\(directory)/\(name)")
+                .flatMap { try? Self.decoder.decode(RestoreRequest.self, from: $0) }
+        }.filter { Date().timeIntervalSince($0.requestedAt) < maxAge }
+        if let member { return requests.first { $0.member == member } }
+        return requests.count == 1 ? requests[0] : nil
+    }
+
+    public func withdraw(_ request: RestoreRequest) { unlink("\(directory)/\(request.member).request.json") }
+
+    public func report(_ result: RestoreResult) throws {
+        try write(result, name: "\(result.requestID ?? "unrequested-\(BackupID.make(result.startedAt))").result.json")
+    }
+
+    public func result(for requestID: String) -> RestoreResult? {
+        FileManager.default.contents(atPath: "\(directory)/\(requestID).result.json")
+            .flatMap { try? Self.decoder.decode(RestoreResult.self, from: $0) }
+    }
+}
