@@ -2,6 +2,7 @@
 # Failover drills against the running test cluster (switchover, leader stop, crash, reinit). Prints timings.
 set -uo pipefail
 D="$(cd "$(dirname "$0")" && pwd)"; . "$D/env.sh"; . "$D/lib.sh"
+close_inherited_fds
 PCTL="$VENV/bin/patronictl -c $CONF/node1.yml"
 now() { date +%s.%N; }
 el() { printf '%.1f' "$(echo "$(now) - $1" | bc)"; }

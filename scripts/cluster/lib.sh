@@ -4,6 +4,12 @@ as_pg() {  # exec a command as the postgres OS user, same PID (no fork), clean e
     env -i HOME=/var/lib/postgresql LANG=C.UTF-8 LC_ALL=C.UTF-8 \
         PATH="$VENV/bin:$PGBIN:/usr/bin:/bin" "$@"
 }
+# Closes every descriptor above stderr: a daemon started from a test harness must not hold the harness's pipes
+# (the harness would wait for their end forever).
+close_inherited_fds() {
+  local fd
+  for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done; return 0
+}
 port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 is_cmd() { alive "$1" && tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | grep -q -- "$2"; }  # guards against PID reuse
