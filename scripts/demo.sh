@@ -23,11 +23,19 @@ pgbench -i -s "${DEMO_SCALE:-10}" -q demo 2>&1 | tail -1
 pgbak() { setpriv --reuid=postgres --regid=postgres --init-groups "$LAB/bin/pgbak" "$@"; }
 echo; echo "== pgbak now"; pgbak now --config "$CONFIG"
 echo; echo "== pgbak list"; pgbak list --config "$CONFIG"
-ID=$(pgbak list --config "$CONFIG" --json | jq -r '.[-1].id')
-DUMP=$(jq -r '.logical.databases[] | select(.name=="demo") | .file' "$LAB/pgbak/repo/backups/$ID/manifest.json")
-echo; echo "== restore the demo database's dump into demo_restored and compare"
-psql -qc "drop database if exists demo_restored" -c "create database demo_restored"
-zstd -qdc "$LAB/pgbak/repo/backups/$ID/$DUMP" | pg_restore -d demo_restored
+echo; echo "== pgbak verify --restore-test (materialize, pg_verifybackup, throw-away server, pg_amcheck, every dump)"
+pgbak verify --restore-test --config "$CONFIG"
+psql -d demo -qc "create table written_after_backup as select g from generate_series(1, 50000) g"
+REPLICA=$(curl -fs "http://127.0.0.1:$(api_port 1)/cluster" | jq -r '[.members[] | select(.role!="leader")][0].name')
+REPLICA_PORT=$(curl -fs "http://127.0.0.1:$(api_port 1)/cluster" | jq -r ".members[] | select(.name==\"$REPLICA\") | .port")
+echo; echo "== pgbak restore --node $REPLICA (re-seed a replica from the backup, through Patroni)"
+pgbak restore --node "$REPLICA" --config "$CONFIG"
+sleep 1
+for port in "$LEADER_PORT" "$REPLICA_PORT"; do
+  printf 'port %s: %s\n' "$port" "$(psql -p "$port" -d demo -qAtc "select (select count(*) from pgbench_accounts), (select count(*) from written_after_backup)")"
+done
+echo; echo "== pgbak restore --database demo --as demo_restored (one database from its dump), compared"
+pgbak restore --database demo --as demo_restored --config "$CONFIG"
 for db in demo demo_restored; do
   printf '%-14s %s\n' "$db" "$(psql -d $db -qAtc "select count(*), sum(abalance), md5(string_agg(aid::text, ',' order by aid)) from pgbench_accounts")"
 done
