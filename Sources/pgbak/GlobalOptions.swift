@@ -14,6 +14,15 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print only errors.")
     var quiet = false
 
+    /// Sets up logging, loads the configuration and opens the repository it names. `progress` text is shown as one
+    /// self-overwriting line on stderr when that is a terminal and --quiet is not given.
+    func context(label: String, progress: Bool = true) throws -> (RunContext, ProgressLine) {
+        let (config, logger) = try start(label: label)
+        let line = ProgressLine(enabled: progress && !quiet && isatty(STDERR_FILENO) == 1)
+        let repository = PosixRepository(root: config.repositoryPath, owner: config.repositoryOwner)
+        return (RunContext(config: config, repository: repository, logger: logger, progress: line.show), line)
+    }
+
     /// Sets up logging on stderr and loads the configuration.
     func start(label: String) throws -> (PgbakConfig, Logger) {
         signal(SIGPIPE, SIG_IGN)  // a child that exits early must not kill pgbak through a pipe write

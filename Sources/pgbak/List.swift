@@ -18,10 +18,9 @@ struct List: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let (config, logger) = try options.start(label: "list")
-            let repository = PosixRepository(root: config.repositoryPath, owner: config.repositoryOwner)
-            let (backups, problems) = try repository.backups()
-            for problem in problems { logger.warning("\(problem)") }
+            let (context, _) = try options.context(label: "list", progress: false)
+            let (backups, problems) = try context.repository.backups()
+            for problem in problems { context.logger.warning("\(problem)") }
             let rows = backups.map { BackupSummary($0) }
             print(json ? try Listing.json(rows) : Listing.table(rows))
         } catch {

@@ -18,16 +18,14 @@ struct Now: AsyncParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() async throws {
-        let config: PgbakConfig
-        let logger: Logger
+        let context: RunContext
+        let progress: ProgressLine
         do {
-            (config, logger) = try options.start(label: "now")
+            (context, progress) = try options.context(label: "now")
         } catch {
             throw fail(error)
         }
-        let progress = ProgressLine(enabled: !options.quiet && isatty(STDERR_FILENO) == 1)
-        let repository = PosixRepository(root: config.repositoryPath, owner: config.repositoryOwner)
-        let run = BackupRun(config: config, repository: repository, logger: logger, progress: progress.show)
+        let run = BackupRun(context: context)
         let task = Task { try await run.execute() }
         let trap = SignalTrap { task.cancel() }
         let started = Date()

@@ -18,12 +18,12 @@ struct Prune: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let (config, logger) = try options.start(label: "prune")
-            let repository = PosixRepository(root: config.repositoryPath, owner: config.repositoryOwner)
-            try repository.prepare()
-            let lock = try repository.lock()
+            let (context, _) = try options.context(label: "prune", progress: false)
+            try context.repository.prepare()
+            let lock = try context.repository.lock()
             defer { lock.release() }
-            let plan = try Pruner(repository: repository, policy: config.retention, logger: logger)
+            let plan = try Pruner(repository: context.repository, policy: context.config.retention,
+                                  logger: context.logger)
                 .prune(protecting: [], dryRun: dryRun)
             for decision in plan.decisions {
                 let verb = decision.keep ? "keep  " : (dryRun ? "would remove" : "removed")

@@ -46,9 +46,8 @@ struct ReplicaMethodCommand: AsyncParsableCommand {
         let trap = SignalTrap { _exit(ExitStatus.terminated.rawValue) }
         defer { withExtendedLifetime(trap) {} }
         do {
-            let (config, logger) = try options.start(label: "replica-method")
-            let repository = PosixRepository(root: config.repositoryPath, owner: config.repositoryOwner)
-            let result = try await ReplicaMethod(config: config, repository: repository, logger: logger)
+            let (context, _) = try options.context(label: "replica-method", progress: false)
+            let result = try await ReplicaMethod(context: context)
                 .execute(dataDirectory: datadir, member: member, scope: scope)
             print("pgbak replica-method: filled \(datadir) from backup \(result.backupID ?? "?")")
         } catch {

@@ -68,12 +68,9 @@ struct Restore: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let (config, logger) = try options.start(label: "restore")
-            let repository = PosixRepository(root: config.repositoryPath, owner: config.repositoryOwner)
-            let progress = ProgressLine(enabled: !options.quiet && isatty(STDERR_FILENO) == 1)
+            let (context, progress) = try options.context(label: "restore")
             if let database {
-                let report = try await DatabaseRestore(config: config, repository: repository, logger: logger,
-                                                       progress: progress.show)
+                let report = try await DatabaseRestore(context: context)
                     .execute(.init(database: database, newName: newName, backupID: backupID, replace: replace,
                                    globals: globals, jobs: jobs))
                 progress.clear()
@@ -82,8 +79,7 @@ struct Restore: AsyncParsableCommand {
                     + (report.rolesCreated.isEmpty ? "" : "; created roles \(report.rolesCreated.joined(separator: ", "))")
                     + (report.previousRenamedTo.map { "; the previous \(report.target) is now \($0)" } ?? ""))
             } else if let node {
-                let report = try await NodeRestore(config: config, repository: repository, logger: logger,
-                                                   progress: progress.show)
+                let report = try await NodeRestore(context: context)
                     .execute(member: node, backupID: backupID, timeout: Double(timeout))
                 progress.clear()
                 let seconds = String(format: "%.1f s", report.seconds)
@@ -96,7 +92,7 @@ struct Restore: AsyncParsableCommand {
                 }
                 print("re-seeded \(node) from backup \(report.backupID) through Patroni; streaming again after \(seconds)")
             } else if let datadir {
-                let restore = DirectRestore(config: config, repository: repository, logger: logger)
+                let restore = DirectRestore(context: context)
                 if standalone {
                     let report = try restore.standalone(dataDirectory: datadir, backupID: backupID, wipe: wipe,
                                                         port: port)

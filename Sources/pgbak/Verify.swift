@@ -44,12 +44,9 @@ struct Verify: AsyncParsableCommand {
     func run() async throws {
         let records: [VerificationRecord]
         do {
-            let (config, logger) = try options.start(label: "verify")
-            let repository = PosixRepository(root: config.repositoryPath, owner: config.repositoryOwner)
+            let (context, progress) = try options.context(label: "verify", progress: !json)
             let selection: BackupSelection = all ? .all : id.map { .id($0) } ?? .latest
-            let progress = ProgressLine(enabled: !options.quiet && !json && isatty(STDERR_FILENO) == 1)
-            records = try await VerifyRun(config: config, repository: repository, logger: logger,
-                                          restoreTest: restoreTest, progress: progress.show).execute(selection)
+            records = try await VerifyRun(context: context, restoreTest: restoreTest).execute(selection)
             progress.clear()
         } catch {
             throw fail(error)

@@ -14,61 +14,54 @@ public enum BackupOutcome: Sendable {
 /// One `pgbak now`: find and confirm the leader, take the physical and logical backups into staging, write the
 /// manifest, publish atomically, then apply retention.
 public struct BackupRun: Sendable {
-    public var config: PgbakConfig
-    public var repository: any BackupRepository
-    public var logger: Logger
-    /// Receives progress text (pg_basebackup's progress, each dump); the caller decides whether to show it.
-    public var progress: @Sendable (String) -> Void
+    public let context: RunContext
 
-    public init(config: PgbakConfig, repository: any BackupRepository, logger: Logger,
-                progress: @escaping @Sendable (String) -> Void = { _ in }) {
-        self.config = config
-        self.repository = repository
-        self.logger = logger
-        self.progress = progress
+    public init(context: RunContext) {
+        self.context = context
     }
+    /// Receives context.progress text (pg_basebackup's context.progress, each dump); the caller decides whether to show it.
 
     public func execute() async throws -> BackupOutcome {
-        try repository.prepare()
-        let lock = try repository.lock()
+        try context.repository.prepare()
+        let lock = try context.repository.lock()
         defer { lock.release() }
-        for line in try repository.cleanStaleStaging() { logger.info("\(line)") }
+        for line in try context.repository.cleanStaleStaging() { context.logger.info("\(line)") }
 
-        let probe = LeaderProbe(config: config, logger: logger)
-        let credentials = try RunCredentials(directory: repository.runDirectory(), configFile: config.file)
+        let probe = LeaderProbe(config: context.config, logger: context.logger)
+        let credentials = try RunCredentials(directory: context.repository.runDirectory(), configFile: context.config.file)
         defer { credentials.remove() }
         let leader = try await probe.discover(credentials: credentials)
-        if let member = config.thisHost.member, member != leader.choice.name {
+        if let member = context.config.thisHost.member, member != leader.choice.name {
             let message = "this host's member \(member) is not the leader (\(leader.choice.name) is); no backup taken"
-            if config.thisHost.whenNotLeader == .skip { return .skipped(message) }
+            if context.config.thisHost.whenNotLeader == .skip { return .skipped(message) }
             throw BackupError(problem: message + " (this_host.when_not_leader: fail)")
         }
-        let tools = try await PostgresTools.locate(configured: config.postgres.binDir,
-                                                   serverMajor: leader.identity.majorVersion, configFile: config.file)
+        let tools = try await PostgresTools.locate(configured: context.config.postgres.binDir,
+                                                   serverMajor: leader.identity.majorVersion, configFile: context.config.file)
         let catalog = try probe.connect(leader.choice, database: "postgres")
         let allDatabases = try DatabaseInfo.list(catalog)
-        let databases = DatabaseInfo.select(allDatabases, include: config.postgres.includeDatabases,
-                                            exclude: config.postgres.excludeDatabases)
+        let databases = DatabaseInfo.select(allDatabases, include: context.config.postgres.includeDatabases,
+                                            exclude: context.config.postgres.excludeDatabases)
         let databaseBytes = allDatabases.reduce(0) { $0 + $1.sizeBytes }
-        let existing = try repository.backups().backups
+        let existing = try context.repository.backups().backups
         try checkSpace(databaseBytes: databaseBytes, last: existing.last { $0.manifest.status == .complete })
 
-        let (id, _) = BackupID.next(after: Date(), taken: try repository.takenIDs())
-        var log = logger
+        let (id, _) = BackupID.next(after: Date(), taken: try context.repository.takenIDs())
+        var log = context.logger
         log[metadataKey: "backup.id"] = "\(id)"
-        let staging = try repository.createStaging(id: id)
+        let staging = try context.repository.createStaging(id: id)
         do {
             let manifest = try await take(
                 id: id, staging: staging, leader: leader, tools: tools, databases: databases,
                 databaseBytes: databaseBytes, credentials: credentials, probe: probe, logger: log)
-            try repository.publish(id: id)
+            try context.repository.publish(id: id)
             log.debug("backup published", metadata: ["status": "\(manifest.status.rawValue)"])
             guard manifest.status == .complete else { return .partial(manifest) }
-            let pruned = try Pruner(repository: repository, policy: config.retention, logger: log)
+            let pruned = try Pruner(repository: context.repository, policy: context.config.retention, logger: log)
                 .prune(protecting: [id], dryRun: false).deletions
             return .complete(manifest, pruned: pruned)
         } catch {
-            try? repository.discardStaging(id: id)
+            try? context.repository.discardStaging(id: id)
             throw error
         }
     }
@@ -76,9 +69,9 @@ public struct BackupRun: Sendable {
     func checkSpace(databaseBytes: Int64, last: StoredBackup?) throws {
         let needed = SpaceEstimate.requiredBytes(databaseBytes: databaseBytes, lastBackupBytes: last?.manifest.totalBytes,
                                                  lastDatabaseBytes: last?.manifest.cluster.databaseBytes)
-        let free = try repository.freeBytes()
+        let free = try context.repository.freeBytes()
         guard free >= needed else {
-            throw BackupError(problem: "repository \(repository.location) has \(ByteFormat.text(free)) free, but the "
+            throw BackupError(problem: "context.repository \(context.repository.location) has \(ByteFormat.text(free)) free, but the "
                 + "next backup needs about \(ByteFormat.text(needed)) (databases: \(ByteFormat.text(databaseBytes))"
                 + (last.map { ", last backup: \(ByteFormat.text($0.manifest.totalBytes))" } ?? "")
                 + "); free some space or lower retention.keep_last")
@@ -91,18 +84,18 @@ public struct BackupRun: Sendable {
         let started = Date()
         let physical = try await PhysicalPart(
             tools: tools, target: probe.replicationTarget(leader.choice),
-            environment: try credentials.environment(for: config.postgres.replication),
-            config: config, label: "pgbak \(id)", progress: progress
+            environment: try credentials.environment(for: context.config.postgres.replication),
+            config: context.config, label: "pgbak \(id)", progress: context.progress
         ).run(staging: staging)
         try reconfirm(leader, probe: probe, after: "the base backup")
 
         let logical = try await LogicalPart(
             dump: PgDump(tools: tools, target: probe.dumpTarget(leader.choice),
-                         environment: try credentials.environment(for: config.postgres.dump),
-                         lockWaitTimeoutSeconds: config.lockWaitTimeoutSeconds, zstdLevel: config.zstdLevel,
-                         zstdThreads: config.zstdThreads),
-            probe: probe, leader: leader.choice, logger: logger, progress: progress,
-            maxCountedTableBytes: Int64(config.countRowsMaxTableMB) << 20
+                         environment: try credentials.environment(for: context.config.postgres.dump),
+                         lockWaitTimeoutSeconds: context.config.lockWaitTimeoutSeconds, zstdLevel: context.config.zstdLevel,
+                         zstdThreads: context.config.zstdThreads),
+            probe: probe, leader: leader.choice, logger: context.logger, progress: context.progress,
+            maxCountedTableBytes: Int64(context.config.countRowsMaxTableMB) << 20
         ).run(staging: staging, databases: databases)
         try reconfirm(leader, probe: probe, after: "the dumps")
 
@@ -111,7 +104,7 @@ public struct BackupRun: Sendable {
         let manifest = Manifest(
             format: Manifest.formatName, version: Manifest.currentVersion, backupID: id, pgbakVersion: pgbakVersion,
             status: status, startedAt: started, finishedAt: Date(),
-            cluster: .init(scope: config.scope, systemIdentifier: identity.systemIdentifier,
+            cluster: .init(scope: context.config.scope, systemIdentifier: identity.systemIdentifier,
                            timeline: physical.walRange.stopTimeline, serverVersion: identity.version,
                            serverVersionNum: identity.versionNumber, databaseBytes: databaseBytes),
             leader: .init(name: leader.choice.name, host: leader.choice.host, port: leader.choice.port,

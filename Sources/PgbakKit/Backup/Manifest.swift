@@ -98,18 +98,12 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var totalBytes: Int64 { files.reduce(0) { $0 + $1.bytes } }
 
     public func encoded() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.dateEncodingStrategy = .iso8601
-        return try encoder.encode(self)
+        try PgbakJSON.encoder().encode(self)
     }
 
     /// Decodes and checks the format name and version.
     public static func decode(_ data: Data, source: String) throws -> Manifest {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        decoder.dateDecodingStrategy = .iso8601
+        let decoder = PgbakJSON.decoder()
         struct Header: Decodable {
             var format: String?
             var version: Int?

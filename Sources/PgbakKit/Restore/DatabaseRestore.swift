@@ -4,6 +4,11 @@ import Logging
 /// `pgbak restore --database`: one database from its dump into the current leader, under its own name (when it is
 /// gone) or a new one; replacing an existing database only when asked, by restoring beside it and renaming.
 public struct DatabaseRestore: Sendable {
+    public let context: RunContext
+
+    public init(context: RunContext) {
+        self.context = context
+    }
     public struct Request: Sendable {
         public var database: String
         public var newName: String?
@@ -31,31 +36,18 @@ public struct DatabaseRestore: Sendable {
         public var seconds: Double
     }
 
-    public var config: PgbakConfig
-    public var repository: any BackupRepository
-    public var logger: Logger
-    public var progress: @Sendable (String) -> Void
-
-    public init(config: PgbakConfig, repository: any BackupRepository, logger: Logger,
-                progress: @escaping @Sendable (String) -> Void = { _ in }) {
-        self.config = config
-        self.repository = repository
-        self.logger = logger
-        self.progress = progress
-    }
-
     public func execute(_ request: Request) async throws -> Report {
         let started = Date()
-        try repository.prepare()
-        let backups = try repository.backups().backups
+        try context.repository.prepare()
+        let backups = try context.repository.backups().backups
         let (backup, entry) = try choose(request, from: backups)
-        try repository.markInUse(id: backup.id)
-        defer { repository.releaseUse(id: backup.id) }
+        try context.repository.markInUse(id: backup.id)
+        defer { context.repository.releaseUse(id: backup.id) }
 
-        let credentials = try RunCredentials(directory: repository.runDirectory() + "/credentials",
-                                             configFile: config.file)
+        let credentials = try RunCredentials(directory: context.repository.runDirectory() + "/credentials",
+                                             configFile: context.config.file)
         defer { credentials.remove() }
-        let probe = LeaderProbe(config: config, logger: logger)
+        let probe = LeaderProbe(config: context.config, logger: context.logger)
         let leader = try await probe.discover(credentials: credentials)
         let admin = try probe.connect(leader.choice, database: "postgres")
         let target = request.newName ?? request.database
@@ -66,7 +58,7 @@ public struct DatabaseRestore: Sendable {
         }
         var rolesCreated: [String] = []
         if request.globals, let globals = backup.manifest.logical.globalsFile {
-            rolesCreated = try createMissingRoles(globalsFile: repository.directory(of: backup.id) + "/" + globals,
+            rolesCreated = try createMissingRoles(globalsFile: context.repository.directory(of: backup.id) + "/" + globals,
                                                   sha256: backup.manifest.files.first { $0.path == globals }?.sha256,
                                                   admin: admin)
         }
@@ -111,7 +103,7 @@ public struct DatabaseRestore: Sendable {
     func choose(_ request: Request, from backups: [StoredBackup]) throws -> (StoredBackup, Manifest.Database) {
         let candidates = request.backupID.map { id in backups.filter { $0.id == id } } ?? backups.reversed()
         if let id = request.backupID, candidates.isEmpty {
-            throw RestoreError(problem: "backup \(id) is not in \(repository.location); see pgbak list")
+            throw RestoreError(problem: "backup \(id) is not in \(context.repository.location); see pgbak list")
         }
         for backup in candidates {
             if let db = backup.manifest.logical.databases.first(where: {
@@ -120,7 +112,7 @@ public struct DatabaseRestore: Sendable {
                 return (backup, db)
             }
         }
-        throw RestoreError(problem: "no backup in \(repository.location) holds a complete dump of database "
+        throw RestoreError(problem: "no backup in \(context.repository.location) holds a complete dump of database "
             + "\(request.database)" + (request.backupID.map { " (looked in \($0))" } ?? "") + "; see pgbak list")
     }
 
@@ -129,24 +121,24 @@ public struct DatabaseRestore: Sendable {
         guard let file = entry.file, let record = backup.manifest.files.first(where: { $0.path == file }) else {
             throw RestoreError(problem: "backup \(backup.id) lists no dump file for \(entry.name)")
         }
-        try FileManager.default.createDirectory(atPath: config.scratchDirectory, withIntermediateDirectories: true,
+        try FileManager.default.createDirectory(atPath: context.config.scratchDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        let dumpPath = "\(config.scratchDirectory)/\(getpid())-\(entry.oid).dump"
+        let dumpPath = "\(context.config.scratchDirectory)/\(getpid())-\(entry.oid).dump"
         defer { unlink(dumpPath) }
-        progress("decompressing the dump of \(entry.name)")
-        try DumpFile.decompress(repository.directory(of: backup.id) + "/" + file, expectedSHA256: record.sha256,
+        context.progress("decompressing the dump of \(entry.name)")
+        try DumpFile.decompress(context.repository.directory(of: backup.id) + "/" + file, expectedSHA256: record.sha256,
                                 to: dumpPath)
-        let tools = try await PostgresTools.locate(configured: config.postgres.binDir,
-                                                   serverMajor: leader.identity.majorVersion, configFile: config.file)
+        let tools = try await PostgresTools.locate(configured: context.config.postgres.binDir,
+                                                   serverMajor: leader.identity.majorVersion, configFile: context.config.file)
         let size = (try? FileManager.default.attributesOfItem(atPath: dumpPath)[.size] as? Int64) ?? 0
         let parallel = jobs ?? (size > 64 << 20 ? min(4, ProcessInfo.processInfo.activeProcessorCount) : 1)
-        progress("pg_restore into \(database) (\(parallel) jobs)")
+        context.progress("pg_restore into \(database) (\(parallel) jobs)")
         let target = probe.dumpTarget(leader.choice)
         let outcome = try await ChildProcess.run(ChildCommand(
             executable: tools.path("pg_restore"),
             arguments: ["--dbname=\(target.conninfo(database: database))", "--jobs=\(parallel)", "--exit-on-error",
                         "--no-password", dumpPath],
-            environment: try credentials.environment(for: config.postgres.dump)))
+            environment: try credentials.environment(for: context.config.postgres.dump)))
         guard outcome.succeeded else {
             throw ChildFailure(tool: "pg_restore", status: outcome.statusText, stderrTail: outcome.stderrTail)
         }

@@ -5,14 +5,10 @@ import Logging
 /// back as a replica when Patroni starts) or, with `standalone`, as an independent server that can never reach
 /// production's archive or port.
 public struct DirectRestore: Sendable {
-    public var config: PgbakConfig
-    public var repository: any BackupRepository
-    public var logger: Logger
+    public let context: RunContext
 
-    public init(config: PgbakConfig, repository: any BackupRepository, logger: Logger) {
-        self.config = config
-        self.repository = repository
-        self.logger = logger
+    public init(context: RunContext) {
+        self.context = context
     }
 
     public struct Report: Sendable {
@@ -25,9 +21,9 @@ public struct DirectRestore: Sendable {
 
     public func replica(dataDirectory: String, backupID: String?, wipe: Bool) async throws -> Report {
         let started = Date()
-        try repository.prepare()
+        try context.repository.prepare()
         try Self.checkTarget(dataDirectory, wipe: wipe)
-        let seeder = ReplicaSeeder(config: config, repository: repository, logger: logger)
+        let seeder = ReplicaSeeder(context: context)
         let (backup, _, _) = try await seeder.choose(requested: backupID)
         if wipe { try Self.empty(dataDirectory) }
         let done = try seeder.seed(backup, into: dataDirectory)
@@ -37,17 +33,17 @@ public struct DirectRestore: Sendable {
 
     public func standalone(dataDirectory: String, backupID: String?, wipe: Bool, port: Int) throws -> Report {
         let started = Date()
-        try repository.prepare()
+        try context.repository.prepare()
         try Self.checkTarget(dataDirectory, wipe: wipe)
-        let backups = try repository.backups().backups.filter { $0.manifest.physical.status == .complete }
+        let backups = try context.repository.backups().backups.filter { $0.manifest.physical.status == .complete }
         guard let backup = backupID.map({ id in backups.first { $0.id == id } }) ?? backups.last else {
-            throw RestoreError(problem: backupID.map { "backup \($0) is not in \(repository.location) (see pgbak list)" }
-                ?? "\(repository.location) holds no backup with a complete physical part")
+            throw RestoreError(problem: backupID.map { "backup \($0) is not in \(context.repository.location) (see pgbak list)" }
+                ?? "\(context.repository.location) holds no backup with a complete physical part")
         }
         if wipe { try Self.empty(dataDirectory) }
-        try repository.markInUse(id: backup.id)
-        defer { repository.releaseUse(id: backup.id) }
-        let done = try Materializer(directory: repository.directory(of: backup.id), manifest: backup.manifest)
+        try context.repository.markInUse(id: backup.id)
+        defer { context.repository.releaseUse(id: backup.id) }
+        let done = try Materializer(directory: context.repository.directory(of: backup.id), manifest: backup.manifest)
             .materialize(into: dataDirectory, tablespaces: .remapped(under: dataDirectory + "/pgbak_tablespaces"))
         try Materializer.rewriteTablespaceMap(dataDirectory, done.tablespaces)
         try Self.writeStandaloneConfiguration(dataDirectory, port: port)

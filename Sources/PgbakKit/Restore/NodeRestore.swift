@@ -6,6 +6,11 @@ import Logging
 /// choice where the replica-method entry point looks; asks the member's Patroni to reinitialize; waits until it
 /// streams; reports whether Patroni used the backup or fell back to another method.
 public struct NodeRestore: Sendable {
+    public let context: RunContext
+
+    public init(context: RunContext) {
+        self.context = context
+    }
     public struct Report: Sendable {
         public var member: String
         public var backupID: String
@@ -13,27 +18,14 @@ public struct NodeRestore: Sendable {
         public var result: RestoreResult?
     }
 
-    public var config: PgbakConfig
-    public var repository: any BackupRepository
-    public var logger: Logger
-    public var progress: @Sendable (String) -> Void
-
-    public init(config: PgbakConfig, repository: any BackupRepository, logger: Logger,
-                progress: @escaping @Sendable (String) -> Void = { _ in }) {
-        self.config = config
-        self.repository = repository
-        self.logger = logger
-        self.progress = progress
-    }
-
     public func execute(member name: String, backupID: String?, timeout: Double) async throws -> Report {
         let started = Date()
-        try repository.prepare()
-        let client = PatroniClient(config: config.patroni, configFile: config.file, logger: logger)
+        try context.repository.prepare()
+        let client = PatroniClient(config: context.config.patroni, configFile: context.config.file, logger: context.logger)
         let (cluster, _) = try await client.cluster()
-        let leader = try LeaderSelection.choose(from: cluster, scope: config.scope)
+        let leader = try LeaderSelection.choose(from: cluster, scope: context.config.scope)
         guard let member = cluster.members.first(where: { $0.name == name }) else {
-            throw RestoreError(problem: "\(name) is not a member of cluster \(config.scope) (members: "
+            throw RestoreError(problem: "\(name) is not a member of cluster \(context.config.scope) (members: "
                 + cluster.members.map(\.name).joined(separator: ", ") + "); nothing was changed")
         }
         guard member.name != leader.name else {
@@ -43,24 +35,24 @@ public struct NodeRestore: Sendable {
         guard let apiURL = member.apiURL else {
             throw RestoreError(problem: "Patroni does not say where \(name)'s REST API is (no api_url in /cluster)")
         }
-        let seeder = ReplicaSeeder(config: config, repository: repository, logger: logger)
+        let seeder = ReplicaSeeder(context: context)
         let (backup, _, _) = try await seeder.choose(requested: backupID)
-        try repository.markInUse(id: backup.id)
-        defer { repository.releaseUse(id: backup.id) }
+        try context.repository.markInUse(id: backup.id)
+        defer { context.repository.releaseUse(id: backup.id) }
 
-        let store = RequestStore(repositoryRoot: repository.location)
+        let store = RequestStore(repositoryRoot: context.repository.location)
         let request = RestoreRequest(requestID: UUID().uuidString.lowercased(), member: name, backupID: backup.id,
                                      requestedAt: Date())
         try store.post(request)
         defer { store.withdraw(request) }
-        progress("asking \(name)'s Patroni to reinitialize from backup \(backup.id)")
+        context.progress("asking \(name)'s Patroni to reinitialize from backup \(backup.id)")
         let base = apiURL.hasSuffix("/patroni") ? String(apiURL.dropLast("/patroni".count)) : apiURL
         let response = try await client.request("POST", url: base + "/reinitialize", jsonBody: #"{"force": true}"#)
         switch response.status {
         case 200: break
         case 401, 403:
             throw RestoreError(problem: "Patroni at \(base) answered \(response.status) to POST /reinitialize: set "
-                + "patroni.username and patroni.password_file (or password_env) in \(config.file) to its "
+                + "patroni.username and patroni.password_file (or password_env) in \(context.config.file) to its "
                 + "restapi.authentication")
         default:
             let body = String(decoding: response.body, as: UTF8.self)
@@ -72,7 +64,7 @@ public struct NodeRestore: Sendable {
             try await Task.sleep(for: .seconds(1))
             let state = (try? await client.cluster())?.cluster.members.first { $0.name == name }?.state ?? "unknown"
             if state == "creating replica" { sawCreating = true }
-            progress("\(name): \(state)")
+            context.progress("\(name): \(state)")
             let result = store.result(for: request.requestID)
             if state == "streaming", sawCreating || result != nil {
                 return Report(member: name, backupID: backup.id, seconds: Date().timeIntervalSince(started),

@@ -5,32 +5,28 @@ import Logging
 /// backup `restore --node` asked for or, without a request, the newest backup the replica can catch up from.
 /// Exit 0 means a stopped, complete PGDATA is in place; anything else lets Patroni try its next method.
 public struct ReplicaMethod: Sendable {
-    public var config: PgbakConfig
-    public var repository: any BackupRepository
-    public var logger: Logger
+    public let context: RunContext
 
-    public init(config: PgbakConfig, repository: any BackupRepository, logger: Logger) {
-        self.config = config
-        self.repository = repository
-        self.logger = logger
+    public init(context: RunContext) {
+        self.context = context
     }
 
     public func execute(dataDirectory: String, member: String?, scope: String?) async throws -> RestoreResult {
         let started = Date()
-        if let scope, scope != config.scope {
-            throw RestoreError(problem: "Patroni asks for scope \(scope), but \(config.file) is for scope \(config.scope)")
+        if let scope, scope != context.config.scope {
+            throw RestoreError(problem: "Patroni asks for scope \(scope), but \(context.config.file) is for scope \(context.config.scope)")
         }
-        let store = RequestStore(repositoryRoot: repository.location)
+        let store = RequestStore(repositoryRoot: context.repository.location)
         let request = store.pending(member: member)
         var result = RestoreResult(requestID: request?.requestID, member: member ?? request?.member,
                                    backupID: request?.backupID, dataDirectory: dataDirectory, ok: false, error: nil,
                                    startedAt: started, finishedAt: started)
         do {
-            let seeder = ReplicaSeeder(config: config, repository: repository, logger: logger)
+            let seeder = ReplicaSeeder(context: context)
             let (backup, _, _) = try await seeder.choose(requested: request?.backupID)
             result.backupID = backup.id
             let done = try seeder.seed(backup, into: dataDirectory)
-            logger.info("replica data directory filled", metadata: [
+            context.logger.info("replica data directory filled", metadata: [
                 "backup.id": "\(backup.id)", "files": "\(done.files)", "bytes": "\(done.bytes)",
             ])
             result.ok = true

@@ -4,35 +4,31 @@ import Logging
 /// Fills an empty data directory with a backup a replica can catch up from: the shared work of the Patroni
 /// replica-method entry point and of `restore --datadir`.
 public struct ReplicaSeeder: Sendable {
-    public var config: PgbakConfig
-    public var repository: any BackupRepository
-    public var logger: Logger
+    public let context: RunContext
 
-    public init(config: PgbakConfig, repository: any BackupRepository, logger: Logger) {
-        self.config = config
-        self.repository = repository
-        self.logger = logger
+    public init(context: RunContext) {
+        self.context = context
     }
 
     /// The leader's horizon and the chosen backup; fails (naming each backup's reason) when none qualifies.
     public func choose(requested: String?) async throws -> (StoredBackup, WALHorizon, ConfirmedLeader) {
-        let credentials = try RunCredentials(directory: repository.runDirectory() + "/credentials",
-                                             configFile: config.file)
+        let credentials = try RunCredentials(directory: context.repository.runDirectory() + "/credentials",
+                                             configFile: context.config.file)
         defer { credentials.remove() }
-        let probe = LeaderProbe(config: config, logger: logger)
+        let probe = LeaderProbe(config: context.config, logger: context.logger)
         let leader = try await probe.discover(credentials: credentials)
         let horizon = try WALHorizonReader.read(probe.connect(leader.choice, database: "postgres"),
                                                 identity: leader.identity)
-        let backups = try repository.backups().backups
+        let backups = try context.repository.backups().backups
         if let requested, !backups.contains(where: { $0.id == requested }) {
-            throw RestoreError(problem: "backup \(requested) is not in \(repository.location); see pgbak list")
+            throw RestoreError(problem: "backup \(requested) is not in \(context.repository.location); see pgbak list")
         }
         let (chosen, rejected) = ReplicaPlanner.choose(backups.map(\.manifest), requested: requested,
                                                        horizon: horizon)
         guard let chosen, let backup = backups.first(where: { $0.id == chosen.backupID }) else {
             let reasons = rejected.map { "  - \($0.id): \($0.reason)" }.joined(separator: "\n")
             throw RestoreError(problem: "no backup can seed a replica of leader \(leader.choice.name) (timeline "
-                + "\(horizon.timeline))" + (reasons.isEmpty ? ": the repository holds no backup" : ":\n" + reasons)
+                + "\(horizon.timeline))" + (reasons.isEmpty ? ": the context.repository holds no backup" : ":\n" + reasons)
                 + "\nTake a new backup (pgbak now) or let Patroni's next method (basebackup) copy from the leader")
         }
         return (backup, horizon, leader)
@@ -41,9 +37,9 @@ public struct ReplicaSeeder: Sendable {
     /// Materializes `backup` into `dataDirectory` with tablespaces at their recorded paths; the result is a stopped,
     /// complete PGDATA (backup_label, WAL in pg_wal/) owned by this OS user.
     public func seed(_ backup: StoredBackup, into dataDirectory: String) throws -> Materializer.Result {
-        try repository.markInUse(id: backup.id)
-        defer { repository.releaseUse(id: backup.id) }
-        return try Materializer(directory: repository.directory(of: backup.id), manifest: backup.manifest)
+        try context.repository.markInUse(id: backup.id)
+        defer { context.repository.releaseUse(id: backup.id) }
+        return try Materializer(directory: context.repository.directory(of: backup.id), manifest: backup.manifest)
             .materialize(into: dataDirectory, tablespaces: .asRecorded)
     }
 }

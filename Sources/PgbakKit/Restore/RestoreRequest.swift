@@ -40,20 +40,8 @@ public struct RequestStore: Sendable {
         directory = repositoryRoot + "/requests"
     }
 
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        e.keyEncodingStrategy = .convertToSnakeCase
-        e.dateEncodingStrategy = .iso8601
-        return e
-    }()
-
-    static let decoder: JSONDecoder = {
-        let d = JSONDecoder()
-        d.keyDecodingStrategy = .convertFromSnakeCase
-        d.dateDecodingStrategy = .iso8601
-        return d
-    }()
+    static var encoder: JSONEncoder { PgbakJSON.encoder() }
+    static var decoder: JSONDecoder { PgbakJSON.decoder() }
 
     func write<T: Encodable>(_ value: T, name: String) throws {
         if !FileManager.default.fileExists(atPath: directory), mkdir(directory, 0o700) != 0, errno != EEXIST {

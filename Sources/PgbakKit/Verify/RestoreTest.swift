@@ -6,18 +6,19 @@ import Logging
 /// every dump into it under a fresh name and compare each table's rows with what was counted in the dump's own
 /// snapshot. The scratch server is stopped and the scratch area removed whatever happens.
 struct RestoreTest: Sendable {
-    var config: PgbakConfig
-    var repository: any BackupRepository
-    var logger: Logger
-    var progress: @Sendable (String) -> Void
+    let context: RunContext
+
+    init(context: RunContext) {
+        self.context = context
+    }
 
     func run(_ backup: StoredBackup, after standard: VerificationRecord) async -> VerificationRecord {
         var record = standard
         record.level = .restoreTest
-        let scratch = "\(config.scratchDirectory)/\(getpid())-\(backup.id)"
+        let scratch = "\(context.config.scratchDirectory)/\(getpid())-\(backup.id)"
         let steps = StepLog()
         do {
-            try await withTimeout(seconds: Double(config.restoreTestTimeoutSeconds)) {
+            try await withTimeout(seconds: Double(context.config.restoreTestTimeoutSeconds)) {
                 try await exercise(backup, scratch: scratch, steps: steps)
             }
         } catch where !(error is StepFailed) {
@@ -36,19 +37,19 @@ struct RestoreTest: Sendable {
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         let data = scratch + "/data"
-        let tools = try await PostgresTools.locate(configured: config.postgres.binDir,
+        let tools = try await PostgresTools.locate(configured: context.config.postgres.binDir,
                                                    serverMajor: manifest.cluster.serverVersionNum / 10000,
-                                                   configFile: config.file)
-        progress("restore test: materializing \(backup.id)")
+                                                   configFile: context.config.file)
+        context.progress("restore test: materializing \(backup.id)")
         let materialized = try await steps.run("materialize") {
-            try Materializer(directory: repository.directory(of: backup.id), manifest: manifest)
+            try Materializer(directory: context.repository.directory(of: backup.id), manifest: manifest)
                 .materialize(into: data, tablespaces: .remapped(under: scratch + "/tablespaces"))
         }
-        progress("restore test: pg_verifybackup")
+        context.progress("restore test: pg_verifybackup")
         try await steps.run("pg_verifybackup") {
             let outcome = try await ChildProcess.run(ChildCommand(
                 executable: tools.path("pg_verifybackup"),
-                arguments: ["--quiet", "--manifest-path=\(repository.directory(of: backup.id))/physical/backup_manifest",
+                arguments: ["--quiet", "--manifest-path=\(context.repository.directory(of: backup.id))/physical/backup_manifest",
                             data]))
             guard outcome.succeeded else {
                 throw RestoreError(problem: "pg_verifybackup \(outcome.statusText): \(outcome.stderrTail)")
@@ -56,17 +57,17 @@ struct RestoreTest: Sendable {
         }
         try Materializer.rewriteTablespaceMap(data, materialized.tablespaces)
         let server = ScratchServer(tools: tools, dataDirectory: data, socketDirectory: scratch,
-                                   user: config.postgres.dump.user)
+                                   user: context.config.postgres.dump.user)
         try server.writeConfiguration()
         do {
-            progress("restore test: starting the scratch server (WAL replay to consistency)")
+            context.progress("restore test: starting the scratch server (WAL replay to consistency)")
             try await steps.run("start to consistency") { try await server.start(timeout: 600) }
             try await steps.run("connect to every database") {
                 for db in manifest.logical.databases where db.status == .complete {
                     _ = try server.connect(database: db.name)
                 }
             }
-            progress("restore test: pg_amcheck")
+            context.progress("restore test: pg_amcheck")
             try await steps.run("pg_amcheck (heap and btree)") {
                 let outcome = try await ChildProcess.run(ChildCommand(
                     executable: tools.path("pg_amcheck"),
@@ -78,7 +79,7 @@ struct RestoreTest: Sendable {
                 }
             }
             for db in manifest.logical.databases where db.status == .complete {
-                progress("restore test: restoring the dump of \(db.name)")
+                context.progress("restore test: restoring the dump of \(db.name)")
                 try await steps.run("restore dump of \(db.name)") {
                     try await restoreAndCompare(db, backup: backup, server: server, tools: tools, scratch: scratch)
                 }
@@ -94,7 +95,7 @@ struct RestoreTest: Sendable {
                                    tools: PostgresTools, scratch: String) async throws {
         guard let file = db.file, let record = backup.manifest.files.first(where: { $0.path == file }) else { return }
         let dumpPath = "\(scratch)/\(db.oid).dump"
-        try DumpFile.decompress(repository.directory(of: backup.id) + "/" + file, expectedSHA256: record.sha256,
+        try DumpFile.decompress(context.repository.directory(of: backup.id) + "/" + file, expectedSHA256: record.sha256,
                                 to: dumpPath)
         defer { unlink(dumpPath) }
         let target = "pgbak_restore_test_\(db.oid)"
@@ -122,7 +123,7 @@ struct RestoreTest: Sendable {
         }
         let skipped = (db.tables ?? []).filter { $0.rows == nil }.map { "\($0.schema).\($0.name)" }
         if !skipped.isEmpty {
-            logger.notice("tables not compared (not counted while dumping)",
+            context.logger.notice("tables not compared (not counted while dumping)",
                           metadata: ["database": "\(db.name)", "tables": "\(skipped.joined(separator: ", "))"])
         }
         guard mismatches.isEmpty else {

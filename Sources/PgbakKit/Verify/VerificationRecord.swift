@@ -30,17 +30,10 @@ public struct VerificationRecord: Codable, Sendable, Equatable {
     public var fileName: String { "\(BackupID.make(startedAt))-\(level.rawValue).json" }
 
     public func encoded() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.dateEncodingStrategy = .iso8601
-        return try encoder.encode(self)
+        try PgbakJSON.encoder().encode(self)
     }
 
     public static func decode(_ data: Data) throws -> VerificationRecord {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        decoder.dateDecodingStrategy = .iso8601
-        return try decoder.decode(VerificationRecord.self, from: data)
+        try PgbakJSON.decoder().decode(VerificationRecord.self, from: data)
     }
 }

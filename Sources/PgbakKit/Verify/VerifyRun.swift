@@ -7,7 +7,7 @@ public enum BackupSelection: Sendable, Equatable {
     case latest
     case all
 
-    /// Resolves the selection over a repository's backups (oldest first).
+    /// Resolves the selection over a context.repository's backups (oldest first).
     public func resolve(_ backups: [StoredBackup], location: String) throws -> [StoredBackup] {
         switch self {
         case .all:
@@ -29,24 +29,17 @@ public enum BackupSelection: Sendable, Equatable {
 
 /// Runs verification over the selected backups and records each outcome next to its backup.
 public struct VerifyRun: Sendable {
-    public var config: PgbakConfig
-    public var repository: any BackupRepository
-    public var logger: Logger
+    public let context: RunContext
     public var restoreTest: Bool
-    public var progress: @Sendable (String) -> Void
 
-    public init(config: PgbakConfig, repository: any BackupRepository, logger: Logger, restoreTest: Bool,
-                progress: @escaping @Sendable (String) -> Void = { _ in }) {
-        self.config = config
-        self.repository = repository
-        self.logger = logger
+    public init(context: RunContext, restoreTest: Bool) {
+        self.context = context
         self.restoreTest = restoreTest
-        self.progress = progress
     }
 
     public func execute(_ selection: BackupSelection) async throws -> [VerificationRecord] {
-        try repository.prepare()
-        let (backups, problems) = try repository.backups()
+        try context.repository.prepare()
+        let (backups, problems) = try context.repository.backups()
         var records: [VerificationRecord] = []
         if case .id(let id) = selection, let problem = problems.first(where: { $0.contains("/\(id)/") }) {
             // A backup whose manifest cannot be read fails verification with that reason.
@@ -61,18 +54,17 @@ public struct VerifyRun: Sendable {
                                    problems: [$0], steps: [])
             }
         }
-        for backup in try selection.resolve(backups, location: repository.location) {
-            try repository.markInUse(id: backup.id)
-            defer { repository.releaseUse(id: backup.id) }
-            progress("verifying \(backup.id)")
-            let verifier = BackupVerifier(repository: repository, logger: logger, binDir: config.postgres.binDir,
-                                          configFile: config.file)
+        for backup in try selection.resolve(backups, location: context.repository.location) {
+            try context.repository.markInUse(id: backup.id)
+            defer { context.repository.releaseUse(id: backup.id) }
+            context.progress("verifying \(backup.id)")
+            let verifier = BackupVerifier(repository: context.repository, logger: context.logger, binDir: context.config.postgres.binDir,
+                                          configFile: context.config.file)
             var record = await verifier.verify(backup)
             if restoreTest && record.ok {
-                record = await RestoreTest(config: config, repository: repository, logger: logger,
-                                           progress: progress).run(backup, after: record)
+                record = await RestoreTest(context: context).run(backup, after: record)
             }
-            try repository.record(record)
+            try context.repository.record(record)
             records.append(record)
         }
         return records
