@@ -51,6 +51,7 @@ public struct PosixRepository: BackupRepository {
     public func backups() throws -> (backups: [StoredBackup], problems: [String]) {
         var found: [StoredBackup] = []
         var problems: [String] = []
+        guard FileManager.default.fileExists(atPath: backupsDir) else { return ([], []) }
         for name in try listDirectory(backupsDir).sorted() where BackupID.isValid(name) {
             let path = "\(backupsDir)/\(name)/\(Manifest.fileName)"
             do {
@@ -70,7 +71,8 @@ public struct PosixRepository: BackupRepository {
     }
 
     public func takenIDs() throws -> Set<String> {
-        Set(try listDirectory(backupsDir) + listDirectory(stagingDir))
+        Set(try listDirectory(backupsDir) + listDirectory(stagingDir)).union(
+            try listDirectory(stagingDir).map { String($0.prefix(16)) })
     }
 
     public func createStaging(id: String) throws -> String {

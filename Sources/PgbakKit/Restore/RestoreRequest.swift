@@ -59,7 +59,22 @@ public struct RequestStore: Sendable {
         }
     }
 
-    public func post(_ request: RestoreRequest) throws { try write(request, name: "\(request.member).request.json") }
+    public func post(_ request: RestoreRequest) throws {
+        try write(request, name: "\(request.member).request.json")
+        removeResults(olderThan: 30 * 86400)
+    }
+
+    /// Results are kept a month for the record, then removed.
+    func removeResults(olderThan age: TimeInterval) {
+        let fm = FileManager.default
+        for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix(".result.json") {
+            let path = "\(directory)/\(name)"
+            if let modified = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+               Date().timeIntervalSince(modified) > age {
+                unlink(path)
+            }
+        }
+    }
 
     /// The pending request for `member`, or (when the member is not known) the only pending one, if recent.
     public func pending(member: String?, maxAge: TimeInterval = 3600) -> RestoreRequest? {

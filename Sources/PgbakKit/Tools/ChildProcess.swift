@@ -70,7 +70,6 @@ public enum ChildProcess {
         _ command: ChildCommand,
         stdout: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void = { _ in },
         stderrLine: (@Sendable (String) -> Void)? = nil,
-        feed: (@Sendable (ChildInputWriter) async throws -> Void)? = nil,
         onStart: (@Sendable (pid_t) -> Void)? = nil
     ) async throws -> ChildOutcome {
         var options = PlatformOptions()
@@ -95,7 +94,6 @@ public enum ChildProcess {
                         group.addTask {
                             let writer = execution.standardInputWriter
                             if !input.isEmpty { _ = try await writer.write(input) }
-                            if let feed { try await feed(ChildInputWriter(write: { _ = try await writer.write($0) })) }
                             try await writer.finish()
                         }
                         group.addTask {
@@ -156,13 +154,6 @@ public enum ChildProcess {
         for (key, value) in extra { env[key] = value }
         return env.map { Array("\($0.key)=\($0.value)\0".utf8) }
     }
-}
-
-/// Writes to a child's stdin.
-public struct ChildInputWriter: Sendable {
-    let write: @Sendable ([UInt8]) async throws -> Void
-
-    public func callAsFunction(_ bytes: [UInt8]) async throws { try await write(bytes) }
 }
 
 /// Collects stdout bytes up to a limit.

@@ -1,23 +1,14 @@
 import Crypto
 import Foundation
-import Logging
 
 /// `pgbak verify` at the default level: read-only, nothing extracted. Every listed file has its size and SHA-256,
 /// nothing unlisted is there, every zstd file decompresses to the end, every member of the base and tablespace
-/// archives matches PostgreSQL's backup_manifest, every dump is read to the end by `pg_restore`, the globals
-/// decompress.
+/// archives matches PostgreSQL's backup_manifest, every dump archive is read to its end, the globals decompress.
 public struct BackupVerifier: Sendable {
     public var repository: any BackupRepository
-    public var logger: Logger
-    /// Set to use a particular bin directory for pg_restore (postgres.bin_dir).
-    public var binDir: String?
-    public var configFile: String
 
-    public init(repository: any BackupRepository, logger: Logger, binDir: String?, configFile: String) {
+    public init(repository: any BackupRepository) {
         self.repository = repository
-        self.logger = logger
-        self.binDir = binDir
-        self.configFile = configFile
     }
 
     public func verify(_ backup: StoredBackup) async -> VerificationRecord {
@@ -43,19 +34,20 @@ public struct BackupVerifier: Sendable {
             return try Self.checkManifestChecksum(dir: dir) + ManifestConsistency.check(manifest, actual: actual)
         }
         let present = manifest.files.filter { actual[$0.path] == $0.bytes }
-        await step("physical archives") {
-            try await checkPhysical(present.filter { $0.path.hasPrefix(PhysicalPart.directory + "/") }, dir: dir)
-        }
-        await step("dumps and globals") {
-            try await checkLogical(present.filter { $0.path.hasPrefix(LogicalPart.directory + "/") }, dir: dir,
-                                   serverMajor: manifest.cluster.serverVersionNum / 10000)
-        }
+        // The physical archives (CPU in this process) and the dumps (mostly pg_restore's CPU) run side by side.
+        let physicalFiles = present.filter { $0.path.hasPrefix(PhysicalPart.directory + "/") }
+        let t0 = Date()
+        let physical = Task { try await Blocking.run { try Self.checkPhysical(physicalFiles, dir: dir) } }
+        let logicalFiles = present.filter { $0.path.hasPrefix(LogicalPart.directory + "/") }
+        await step("dumps and globals") { try await Blocking.run { Self.checkLogical(logicalFiles, dir: dir) } }
+        await step("physical archives") { try await physical.value }
+        steps[steps.count - 1].seconds = Date().timeIntervalSince(t0)
         return VerificationRecord(backupID: backup.id, level: .standard, startedAt: started, finishedAt: Date(),
                                   ok: problems.isEmpty, problems: problems.map { "\(backup.id): \($0)" }, steps: steps)
     }
 
     /// backup_manifest first (its checksum, then the archive members against it), then every archive.
-    private func checkPhysical(_ files: [FileRecord], dir: String) async throws -> [String] {
+    static func checkPhysical(_ files: [FileRecord], dir: String) throws -> [String] {
         var problems: [String] = []
         var checker: ArchiveChecker?
         var prefixes: [String] = []
@@ -128,18 +120,12 @@ public struct BackupVerifier: Sendable {
         return problems
     }
 
-    private func checkLogical(_ files: [FileRecord], dir: String, serverMajor: Int) async throws -> [String] {
-        guard !files.isEmpty else { return [] }
-        let tools = try await PostgresTools.locate(configured: binDir, serverMajor: serverMajor, configFile: configFile)
-        var problems: [String] = []
-        for file in files {
-            if file.path.hasSuffix(".dump.zst") {
-                problems += try await Self.readDump(file, dir: dir, pgRestore: tools.path("pg_restore"))
-            } else {
-                problems += try Self.streamPlain(file, dir: dir)
-            }
+    /// Dumps read to their end by the archive reader; the globals decompressed.
+    static func checkLogical(_ files: [FileRecord], dir: String) -> [String] {
+        files.sorted { $0.bytes > $1.bytes }.flatMap { file in
+            file.path.hasSuffix(".dump.zst") ? readDump(file, dir: dir) : (try? streamPlain(file, dir: dir))
+                ?? ["\(file.path): cannot be read"]
         }
-        return problems
     }
 
     /// SHA-256 and zstd to the end, nothing else (the globals).
@@ -162,74 +148,16 @@ public struct BackupVerifier: Sendable {
         return problems
     }
 
-    /// SHA-256, zstd, and `pg_restore -f /dev/null` reading the whole dump from its stdin.
-    static func readDump(_ file: FileRecord, dir: String, pgRestore: String) async throws -> [String] {
-        let hashState = DumpFeedState(path: dir + "/" + file.path, relativePath: file.path)
-        let outcome = try await ChildProcess.run(
-            ChildCommand(executable: pgRestore, arguments: ["--file=/dev/null", "--format=custom"]),
-            feed: { writer in try await hashState.pump(into: writer) })
-        var problems: [String] = []
-        if let error = hashState.error { problems.append("\(file.path): \(error)") }
-        if hashState.sha256 != file.sha256 {
-            problems.insert("\(file.path): SHA-256 differs from the manifest (corrupt)", at: 0)
-        }
-        if !outcome.succeeded && hashState.error == nil {
-            let tail = outcome.stderrTail.trimmingCharacters(in: .whitespacesAndNewlines)
-            problems.append("\(file.path): pg_restore cannot read the dump to its end: \(tail)")
-        }
-        return problems
-    }
-}
-
-/// Reads a compressed dump, hashing it, and pushes the decompressed bytes into a child's stdin.
-final class DumpFeedState: @unchecked Sendable {
-    let path: String
-    let relativePath: String
-    private(set) var sha256 = ""
-    private(set) var error: String?
-
-    init(path: String, relativePath: String) {
-        self.path = path
-        self.relativePath = relativePath
-    }
-
-    func pump(into writer: ChildInputWriter) async throws {
-        var hasher = SHA256()
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            error = "cannot open: \(Errno.text())"
-            return
-        }
-        defer { close(fd) }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileChunks.size, alignment: 16)
-        defer { buffer.deallocate() }
+    /// SHA-256, zstd, and the custom-format archive read to its end.
+    static func readDump(_ file: FileRecord, dir: String) -> [String] {
+        let path = dir + "/" + file.path
         do {
-            let decoder = try ZstdStreamDecoder(source: relativePath)
-            var pending: [UInt8] = []
-            var stdinClosed = false
-            while true {
-                let n = read(fd, buffer.baseAddress, buffer.count)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw CompressionError(path: relativePath, problem: "read failed: \(Errno.text())")
-                }
-                if n == 0 { break }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-                hasher.update(bufferPointer: chunk)
-                try decoder.feed(chunk) { if !stdinClosed { pending.append(contentsOf: $0) } }
-                if !pending.isEmpty {
-                    do {
-                        try await writer(pending)
-                    } catch {
-                        stdinClosed = true  // the reader quit early; its exit status tells why
-                    }
-                    pending.removeAll(keepingCapacity: true)
-                }
-            }
-            try decoder.finish()
-        } catch let failure as CompressionError {
-            error = failure.problem
+            let (_, sha256) = try DumpArchiveReader.read(path: path, relativePath: file.path)
+            return sha256 == file.sha256 ? [] : ["\(file.path): SHA-256 differs from the manifest (corrupt)"]
+        } catch {
+            let digest = try? FileDigest.sha256(path: path, relativePath: file.path)
+            let shaProblem = digest?.sha256 == file.sha256 ? [] : ["\(file.path): SHA-256 differs from the manifest (corrupt)"]
+            return shaProblem + ["\(file.path): \(error.localizedDescription)"]
         }
-        sha256 = hasher.finalize().hexString
     }
 }

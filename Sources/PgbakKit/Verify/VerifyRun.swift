@@ -58,8 +58,7 @@ public struct VerifyRun: Sendable {
             try context.repository.markInUse(id: backup.id)
             defer { context.repository.releaseUse(id: backup.id) }
             context.progress("verifying \(backup.id)")
-            let verifier = BackupVerifier(repository: context.repository, logger: context.logger, binDir: context.config.postgres.binDir,
-                                          configFile: context.config.file)
+            let verifier = BackupVerifier(repository: context.repository)
             var record = await verifier.verify(backup)
             if restoreTest && record.ok {
                 record = await RestoreTest(context: context).run(backup, after: record)
