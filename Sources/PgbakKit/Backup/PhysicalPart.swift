@@ -38,20 +38,30 @@ struct PhysicalPart: Sendable {
         guard let written = try? FileManager.default.contentsOfDirectory(atPath: dir).sorted() else {
             throw BackupError(problem: "cannot list \(dir) after pg_basebackup")
         }
-        var files: [FileRecord] = []
-        for tar in written where tar.hasSuffix(".tar") {
-            files.append(try ZstdWriter.compressFile(
-                source: dir + "/" + tar, path: dir + "/" + tar + ".zst",
-                relativePath: "\(Self.directory)/\(tar).zst", level: config.zstdLevel, threads: config.zstdThreads))
-            guard unlink(dir + "/" + tar) == 0 else {
-                throw BackupError(problem: "cannot remove \(dir)/\(tar) after compressing it: \(Errno.text())")
+        // Compressing the leftover tars and hashing pg_basebackup's own files run side by side, each on a thread.
+        let level = config.zstdLevel, threads = config.zstdThreads
+        let files = try await withThrowingTaskGroup(of: FileRecord.self) { group in
+            for name in written {
+                let path = dir + "/" + name
+                if name.hasSuffix(".tar") {
+                    group.addTask {
+                        try await Blocking.run {
+                            let record = try ZstdWriter.compressFile(
+                                source: path, path: path + ".zst", relativePath: "\(Self.directory)/\(name).zst",
+                                level: level, threads: threads)
+                            guard unlink(path) == 0 else {
+                                throw BackupError(problem: "cannot remove \(path) after compressing it: \(Errno.text())")
+                            }
+                            return record
+                        }
+                    }
+                } else {
+                    group.addTask {
+                        try await Blocking.run { try FileDigest.sha256(path: path, relativePath: "\(Self.directory)/\(name)") }
+                    }
+                }
             }
-        }
-        let compressedHere = Set(files.map(\.path))
-        for name in written where !name.hasSuffix(".tar") {
-            let relative = "\(Self.directory)/\(name)"
-            guard !compressedHere.contains(relative) else { continue }
-            files.append(try FileDigest.sha256(path: dir + "/" + name, relativePath: relative))
+            return try await group.reduce(into: [FileRecord]()) { $0.append($1) }
         }
         guard let manifestData = FileManager.default.contents(atPath: dir + "/backup_manifest") else {
             throw BackupError(problem: "pg_basebackup finished without writing backup_manifest in \(dir)")
