@@ -152,7 +152,8 @@ extension ClusterTests {
             cd '\(lab.repository)/requests' && for f in unrequested-*.result.json; do jq -c 'select(.ok == false)' "$f"; done
             """)
         #expect(failed.contains("no longer holds the WAL"), "\(failed)")
-        let log = try Shell.must("grep -h 'replica has been created using' '\(TestCluster.lab)'/run/patroni.node*.log | tail -1")
+        let n = (target.port ?? 5432) - 5431
+        let log = try Shell.must("grep 'replica has been created using' '\(TestCluster.lab)/run/patroni.node\(n).log' | tail -1")
         #expect(log.contains("basebackup"))
     }
 
