@@ -17,6 +17,9 @@ CONF="$LAB/conf"        # generated node1..3.yml
 RUN="$LAB/run"          # pidfiles, unix sockets, pgpass, logs
 DATA="$LAB/data"        # data directories node1..node3
 ETCD_DATA="$LAB/etcd-data"
-export LAB VENV PGBIN SCOPE ETCD_CLIENT_PORT ETCD_PEER_PORT PG_PORT_BASE API_PORT_BASE REPL_PASS SU_PASS API_USER API_PASS CLUSTER_SCRIPTS CONF RUN DATA ETCD_DATA
+# Every member sees its own directory at $TBLSPC (a per-member bind mount in a private mount namespace), as if
+# each ran on a host of its own: tablespaces created under it never collide between members.
+TBLSPC="$LAB/tblspc"
+export LAB VENV PGBIN SCOPE ETCD_CLIENT_PORT ETCD_PEER_PORT PG_PORT_BASE API_PORT_BASE REPL_PASS SU_PASS API_USER API_PASS CLUSTER_SCRIPTS CONF RUN DATA ETCD_DATA TBLSPC
 pg_port()  { echo $((PG_PORT_BASE + $1 - 1)); }
 api_port() { echo $((API_PORT_BASE + $1 - 1)); }

@@ -45,7 +45,11 @@ start_node() {  # $1 = 1..3
   alive "$pm" || { port_busy "$(pg_port $i)" && { echo "port $(pg_port $i) busy" >&2; return 1; }; }
   port_busy "$(api_port $i)" && { echo "port $(api_port $i) busy" >&2; return 1; }
   mkdir -p "$DATA"; chown postgres:postgres "$DATA"; chmod 700 "$DATA"
-  setsid setpriv --reuid=postgres --regid=postgres --init-groups \
+  install -d -o postgres -g postgres -m 0755 "$TBLSPC" "$LAB/ts" "$LAB/ts/node$i"
+  # unshare and bash exec in turn, so the recorded PID is Patroni's own.
+  setsid unshare --mount --propagation private -- /bin/bash -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' _ \
+    "$LAB/ts/node$i" "$TBLSPC" \
+    setpriv --reuid=postgres --regid=postgres --init-groups \
     env -i HOME=/var/lib/postgresql LANG=C.UTF-8 LC_ALL=C.UTF-8 PATH="$VENV/bin:$PGBIN:/usr/bin:/bin" \
     "$VENV/bin/patroni" "$CONF/node$i.yml" >> "$RUN/patroni.node$i.log" 2>&1 < /dev/null &
   echo $! > "$RUN/patroni.node$i.pid"

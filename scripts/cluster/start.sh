@@ -9,7 +9,7 @@ mkdir -p "$LAB"; chmod 755 "$LAB"
 mkdir -p "$RUN"; chown postgres:postgres "$RUN"; chmod 700 "$RUN"
 if [ "${1:-}" = "--fresh" ]; then
   for f in "$RUN"/*.pid; do [ -f "$f" ] && alive "$(cat "$f")" && { echo "start.sh: $f is running; run stop.sh first" >&2; exit 1; }; done
-  rm -rf "$DATA" "$ETCD_DATA" "$RUN"/*.log "$RUN"/pgpass.* "$CONF"
+  rm -rf "$DATA" "$ETCD_DATA" "$RUN"/*.log "$RUN"/pgpass.* "$CONF" "$LAB/ts"
 fi
 [ -f "$CONF/node1.yml" ] || "$D/gen-configs.sh"
 T0=$(date +%s.%N)
