@@ -59,6 +59,7 @@ struct Verify: AsyncParsableCommand {
                     .joined(separator: ", ")
                 print("\(record.backupID)  \(record.level.rawValue)  \(record.ok ? "OK" : "FAILED")  (\(steps))")
                 for problem in record.problems { print("  - \(problem)") }
+                for note in record.notes ?? [] { print("  note: \(note)") }
             }
         }
         if records.contains(where: { !$0.ok }) { throw ExitCode(ExitStatus.failure.rawValue) }

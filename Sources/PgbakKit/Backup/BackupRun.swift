@@ -30,7 +30,7 @@ public struct BackupRun: Sendable {
         let probe = LeaderProbe(config: context.config, logger: context.logger)
         let credentials = try RunCredentials(directory: context.repository.runDirectory(), configFile: context.config.file)
         defer { credentials.remove() }
-        let leader = try await probe.discover(credentials: credentials)
+        let leader = try await probe.discover()
         if let member = context.config.thisHost.member, member != leader.choice.name {
             let message = "this host's member \(member) is not the leader (\(leader.choice.name) is); no backup taken"
             if context.config.thisHost.whenNotLeader == .skip { return .skipped(message) }

@@ -19,7 +19,7 @@ public struct LeaderProbe: Sendable {
         self.logger = logger
     }
 
-    public func discover(credentials: RunCredentials) async throws -> ConfirmedLeader {
+    public func discover() async throws -> ConfirmedLeader {
         let client = PatroniClient(config: config.patroni, configFile: config.file, logger: logger)
         let (cluster, url) = try await client.cluster()
         let choice = try LeaderSelection.choose(from: cluster, scope: config.scope)

@@ -48,7 +48,7 @@ public struct DatabaseRestore: Sendable {
                                              configFile: context.config.file)
         defer { credentials.remove() }
         let probe = LeaderProbe(config: context.config, logger: context.logger)
-        let leader = try await probe.discover(credentials: credentials)
+        let leader = try await probe.discover()
         let admin = try probe.connect(leader.choice, database: "postgres")
         let target = request.newName ?? request.database
         let exists = try !admin.query("select 1 from pg_database where datname = $1", [target]).isEmpty

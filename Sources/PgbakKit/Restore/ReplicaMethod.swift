@@ -13,6 +13,7 @@ public struct ReplicaMethod: Sendable {
 
     public func execute(dataDirectory: String, member: String?, scope: String?) async throws -> RestoreResult {
         let started = Date()
+        try context.repository.prepare()
         if let scope, scope != context.config.scope {
             throw RestoreError(problem: "Patroni asks for scope \(scope), but \(context.config.file) is for scope \(context.config.scope)")
         }

@@ -12,11 +12,8 @@ public struct ReplicaSeeder: Sendable {
 
     /// The leader's horizon and the chosen backup; fails (naming each backup's reason) when none qualifies.
     public func choose(requested: String?) async throws -> (StoredBackup, WALHorizon, ConfirmedLeader) {
-        let credentials = try RunCredentials(directory: context.repository.runDirectory() + "/credentials",
-                                             configFile: context.config.file)
-        defer { credentials.remove() }
         let probe = LeaderProbe(config: context.config, logger: context.logger)
-        let leader = try await probe.discover(credentials: credentials)
+        let leader = try await probe.discover()
         let horizon = try WALHorizonReader.read(probe.connect(leader.choice, database: "postgres"),
                                                 identity: leader.identity)
         let backups = try context.repository.backups().backups

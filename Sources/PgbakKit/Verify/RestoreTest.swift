@@ -27,6 +27,7 @@ struct RestoreTest: Sendable {
         try? FileManager.default.removeItem(atPath: scratch)
         record.steps += steps.steps
         record.problems += steps.problems.map { "\(backup.id): restore test: \($0)" }
+        if !steps.notes.isEmpty { record.notes = (record.notes ?? []) + steps.notes }
         record.ok = record.problems.isEmpty
         record.finishedAt = Date()
         return record
@@ -81,7 +82,8 @@ struct RestoreTest: Sendable {
             for db in manifest.logical.databases where db.status == .complete {
                 context.progress("restore test: restoring the dump of \(db.name)")
                 try await steps.run("restore dump of \(db.name)") {
-                    try await restoreAndCompare(db, backup: backup, server: server, tools: tools, scratch: scratch)
+                    try await restoreAndCompare(db, backup: backup, server: server, tools: tools, scratch: scratch,
+                                                steps: steps)
                 }
             }
         } catch {
@@ -92,7 +94,7 @@ struct RestoreTest: Sendable {
     }
 
     private func restoreAndCompare(_ db: Manifest.Database, backup: StoredBackup, server: ScratchServer,
-                                   tools: PostgresTools, scratch: String) async throws {
+                                   tools: PostgresTools, scratch: String, steps: StepLog) async throws {
         guard let file = db.file, let record = backup.manifest.files.first(where: { $0.path == file }) else { return }
         let dumpPath = "\(scratch)/\(db.oid).dump"
         try DumpFile.decompress(context.repository.directory(of: backup.id) + "/" + file, expectedSHA256: record.sha256,
@@ -121,10 +123,8 @@ struct RestoreTest: Sendable {
                 mismatches.append("\(table.schema).\(table.name) has \(count) rows, the dump had \(expected)")
             }
         }
-        let skipped = (db.tables ?? []).filter { $0.rows == nil }.map { "\($0.schema).\($0.name)" }
-        if !skipped.isEmpty {
-            context.logger.notice("tables not compared (not counted while dumping)",
-                          metadata: ["database": "\(db.name)", "tables": "\(skipped.joined(separator: ", "))"])
+        for table in (db.tables ?? []) where table.rows == nil {
+            steps.note("\(db.name): \(table.schema).\(table.name) not compared: \(table.note ?? "not counted while dumping")")
         }
         guard mismatches.isEmpty else {
             throw RestoreError(problem: "database \(db.name): " + mismatches.joined(separator: "; "))
@@ -154,8 +154,14 @@ final class StepLog: @unchecked Sendable {
         }
     }
 
+    private(set) var notes: [String] = []
+
     func fail(_ problem: String) {
         lock.withLock { problems.append(problem) }
+    }
+
+    func note(_ text: String) {
+        lock.withLock { notes.append(text) }
     }
 }
 

@@ -20,9 +20,11 @@ public struct VerificationRecord: Codable, Sendable, Equatable {
     public var ok: Bool
     public var problems: [String]
     public var steps: [Step]
+    /// What the check left out, and why (e.g. tables too large to have been counted while dumping).
+    public var notes: [String]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case level, startedAt, finishedAt, ok, problems, steps
+        case level, startedAt, finishedAt, ok, problems, steps, notes
         case backupID = "backupId"
     }
 
