@@ -46,14 +46,16 @@ struct Now: AsyncParsableCommand {
         case .skipped(let message):
             print("pgbak: \(message)")
         case .complete(let manifest, let pruned):
-            print("backup \(manifest.backupID) complete: leader \(manifest.leader.name), timeline "
-                + "\(manifest.cluster.timeline), \(manifest.logical.databases.count) databases, "
-                + "\(manifest.totalBytes) bytes in \(seconds) s"
-                + (pruned.isEmpty ? "" : "; retention removed \(pruned.joined(separator: ", "))"))
+            print(
+                "backup \(manifest.backupID) complete: leader \(manifest.leader.name), timeline "
+                    + "\(manifest.cluster.timeline), \(manifest.logical.databases.count) databases, "
+                    + "\(manifest.totalBytes) bytes in \(seconds) s"
+                    + (pruned.isEmpty ? "" : "; retention removed \(pruned.joined(separator: ", "))"))
         case .partial(let manifest):
             let failed = manifest.logical.databases.filter { $0.status == .failed }.map(\.name)
-            print("backup \(manifest.backupID) PARTIAL: physical part complete, dumps failed for "
-                + "\(failed.isEmpty ? "the globals" : failed.joined(separator: ", ")); retention not run")
+            print(
+                "backup \(manifest.backupID) PARTIAL: physical part complete, dumps failed for "
+                    + "\(failed.isEmpty ? "the globals" : failed.joined(separator: ", ")); retention not run")
             throw ExitCode(ExitStatus.partial.rawValue)
         }
     }

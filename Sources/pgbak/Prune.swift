@@ -22,9 +22,11 @@ struct Prune: AsyncParsableCommand {
             try context.repository.prepare()
             let lock = try context.repository.lock()
             defer { lock.release() }
-            let plan = try Pruner(repository: context.repository, policy: context.config.retention,
-                                  logger: context.logger)
-                .prune(protecting: [], dryRun: dryRun)
+            let plan = try Pruner(
+                repository: context.repository, policy: context.config.retention,
+                logger: context.logger
+            )
+            .prune(protecting: [], dryRun: dryRun)
             for decision in plan.decisions {
                 let verb = decision.keep ? "keep  " : (dryRun ? "would remove" : "removed")
                 print("\(verb) \(decision.id)  (\(decision.reason))")

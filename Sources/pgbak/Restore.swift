@@ -71,38 +71,50 @@ struct Restore: AsyncParsableCommand {
             let (context, progress) = try options.context(label: "restore")
             if let database {
                 let report = try await DatabaseRestore(context: context)
-                    .execute(.init(database: database, newName: newName, backupID: backupID, replace: replace,
-                                   globals: globals, jobs: jobs))
+                    .execute(
+                        .init(
+                            database: database, newName: newName, backupID: backupID, replace: replace,
+                            globals: globals, jobs: jobs))
                 progress.clear()
-                print("restored database \(database) from backup \(report.backupID) as \(report.target) in "
-                    + String(format: "%.1f s", report.seconds)
-                    + (report.rolesCreated.isEmpty ? "" : "; created roles \(report.rolesCreated.joined(separator: ", "))")
-                    + (report.previousRenamedTo.map { "; the previous \(report.target) is now \($0)" } ?? ""))
+                print(
+                    "restored database \(database) from backup \(report.backupID) as \(report.target) in "
+                        + String(format: "%.1f s", report.seconds)
+                        + (report.rolesCreated.isEmpty
+                            ? "" : "; created roles \(report.rolesCreated.joined(separator: ", "))")
+                        + (report.previousRenamedTo.map { "; the previous \(report.target) is now \($0)" } ?? ""))
             } else if let node {
                 let report = try await NodeRestore(context: context)
                     .execute(member: node, backupID: backupID, timeout: Double(timeout))
                 progress.clear()
                 let seconds = String(format: "%.1f s", report.seconds)
                 guard let result = report.result, result.ok, result.backupID == report.backupID else {
-                    let why = report.result?.error.map { ": pgbak's replica method failed: \($0)" }
+                    let why =
+                        report.result?.error.map { ": pgbak's replica method failed: \($0)" }
                         ?? ": Patroni did not run pgbak's replica method (is it first in create_replica_methods?)"
-                    FileHandle.standardError.write(Data(("pgbak: error: \(node) streams again after \(seconds), but "
-                        + "Patroni fell back to another method (basebackup from the leader)\(why)\n").utf8))
+                    FileHandle.standardError.write(
+                        Data(
+                            ("pgbak: error: \(node) streams again after \(seconds), but "
+                                + "Patroni fell back to another method (basebackup from the leader)\(why)\n").utf8))
                     throw ExitCode(ExitStatus.failure.rawValue)
                 }
-                print("re-seeded \(node) from backup \(report.backupID) through Patroni; streaming again after \(seconds)")
+                print(
+                    "re-seeded \(node) from backup \(report.backupID) through Patroni; streaming again after \(seconds)"
+                )
             } else if let datadir {
                 let restore = DirectRestore(context: context)
                 if standalone {
-                    let report = try restore.standalone(dataDirectory: datadir, backupID: backupID, wipe: wipe,
-                                                        port: port)
-                    print("materialized backup \(report.backupID) in \(datadir) as an independent server ("
-                        + String(format: "%.1f s", report.seconds) + "); start it with: pg_ctl -D \(datadir) start "
-                        + "(port \(port), localhost only; archiving and replication off)")
+                    let report = try restore.standalone(
+                        dataDirectory: datadir, backupID: backupID, wipe: wipe,
+                        port: port)
+                    print(
+                        "materialized backup \(report.backupID) in \(datadir) as an independent server ("
+                            + String(format: "%.1f s", report.seconds) + "); start it with: pg_ctl -D \(datadir) start "
+                            + "(port \(port), localhost only; archiving and replication off)")
                 } else {
                     let report = try await restore.replica(dataDirectory: datadir, backupID: backupID, wipe: wipe)
-                    print("filled \(datadir) from backup \(report.backupID) (" + String(format: "%.1f s", report.seconds)
-                        + "); start Patroni on this member and it comes back as a replica")
+                    print(
+                        "filled \(datadir) from backup \(report.backupID) (" + String(format: "%.1f s", report.seconds)
+                            + "); start Patroni on this member and it comes back as a replica")
                 }
             }
         } catch {

@@ -3,256 +3,270 @@ import Testing
 
 /// `pgbak now`, `list` and `prune` against the real 3-node Patroni cluster.
 extension ClusterTests {
-@Suite struct BackupIntegrationTests {
-    init() throws {
-        try TestData.prepare()
-    }
-
-    @Test func backupIsCompleteVerifiableAndRestoresTheSameData() throws {
-        let config = try TestCluster.config("full", keepLast: 2)
-        let leader = try TestCluster.leader()
-        let result = try config.now()
-        #expect(result.status == 0, "\(result)")
-        #expect(result.stdout.contains("complete"))
-        let ids = try config.backupIDs()
-        try #require(ids.count == 1)
-        let dir = "\(config.repository)/backups/\(ids[0])"
-        let manifest = try config.manifest(ids[0])
-
-        // The manifest names the member and the cluster the database itself reports.
-        let leaderInfo = manifest["leader"] as? [String: Any]
-        #expect(leaderInfo?["name"] as? String == leader.name)
-        let cluster = manifest["cluster"] as? [String: Any]
-        #expect(cluster?["system_identifier"] as? String
-            == (try TestCluster.psql("select system_identifier from pg_control_system()")))
-        #expect(cluster?["timeline"] as? Int == leader.timeline)
-        #expect(manifest["status"] as? String == "complete")
-
-        // Every file is listed with the right size and SHA-256, and nothing else is there.
-        let files = manifest["files"] as? [[String: Any]] ?? []
-        for file in files {
-            let path = file["path"] as? String ?? ""
-            let sum = try Shell.must("sha256sum '\(dir)/\(path)' | cut -d' ' -f1")
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-            #expect(sum == file["sha256"] as? String, "\(path)")
-            let size = try Shell.must("stat -c %s '\(dir)/\(path)'").trimmingCharacters(in: .whitespacesAndNewlines)
-            #expect(Int(size) == file["bytes"] as? Int, "\(path)")
-        }
-        let onDisk = try Shell.must("cd '\(dir)' && find . -type f | sed 's#^./##' | sort").split(separator: "\n")
-            .map(String.init)
-        #expect(onDisk == (files.compactMap { $0["path"] as? String } + ["manifest.json", "manifest.sha256"]).sorted())
-        #expect(!onDisk.contains { $0.hasSuffix(".tar") }, "no uncompressed tar may remain")
-        #expect(try Shell.must("stat -c %a '\(dir)' '\(dir)/physical/base.tar.zst' '\(dir)/logical/globals.sql.zst'")
-            .split(separator: "\n") == ["700", "600", "600"])
-
-        // Every zstd file decompresses; the physical backup passes pg_verifybackup.
-        try Shell.must("cd '\(dir)' && for f in $(find . -name '*.zst'); do zstd -qt \"$f\" || exit 1; done")
-        let scratch = "\(TestCluster.lab)/it/full/verify"
-        try Shell.must("""
-            rm -rf '\(scratch)' && mkdir -p '\(scratch)/pg_wal' && tar --zstd -xf '\(dir)/physical/base.tar.zst' -C '\(scratch)' && \
-            zstd -qdc '\(dir)/physical/pg_wal.tar.zst' | tar -xf - -C '\(scratch)/pg_wal' && \
-            /usr/lib/postgresql/15/bin/pg_verifybackup -q -m '\(dir)/physical/backup_manifest' '\(scratch)' && rm -rf '\(scratch)'
-            """)
-
-        // Every dump reads to the end and, restored, holds the same data as the source.
-        let databases = (manifest["logical"] as? [String: Any])?["databases"] as? [[String: Any]] ?? []
-        #expect(Set(databases.compactMap { $0["name"] as? String }).isSuperset(of: ["bench", "app2", "postgres"]))
-        for db in databases {
-            let name = db["name"] as? String ?? ""
-            let file = "\(dir)/\(db["file"] as? String ?? "")"
-            #expect(db["status"] as? String == "complete")
-            try Shell.must("zstd -qdc '\(file)' > /tmp/pgbak-it.dump && pg_restore -f /dev/null /tmp/pgbak-it.dump")
-            guard name != "postgres" else { continue }
-            try TestCluster.psql("drop database if exists \"restored_\(name)\"")
-            try TestCluster.psql("create database \"restored_\(name)\"")
-            let port = leader.port ?? 5432
-            try Shell.must("""
-                pg_restore -h 127.0.0.1 -p \(port) -U postgres --no-owner -d 'restored_\(name)' /tmp/pgbak-it.dump
-                """, environment: ["PGPASSWORD": TestCluster.superuserPassword])
-            for table in TestData.tables[name] ?? [] {
-                let sql = "select count(*) || ':' || md5(coalesce(string_agg(t::text, '|' order by t::text), '')) "
-                    + "from \(table) t"
-                let source = try TestCluster.psql(sql, database: name)
-                let restored = try TestCluster.psql(sql, database: "restored_\(name)")
-                #expect(source == restored, "\(name).\(table)")
-                #expect(!source.hasPrefix("0:"), "\(name).\(table) must hold rows for the comparison to mean much")
-            }
-            try TestCluster.psql("drop database \"restored_\(name)\"")
+    @Suite struct BackupIntegrationTests {
+        init() throws {
+            try TestData.prepare()
         }
 
-        // The globals hold the extra role (with its password hash: the file is a secret).
-        let globals = try Shell.must("zstd -qdc '\(dir)/logical/globals.sql.zst'")
-        #expect(globals.contains("CREATE ROLE \(TestData.role);"))
-        #expect(globals.contains("SCRAM-SHA-256$"))
-
-        // `list` shows it.
-        let list = try TestCluster.pgbak(["list", "--config", config.file, "--json"])
-        #expect(list.status == 0, "\(list)")
-        let rows = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]] ?? []
-        #expect(rows.map { $0["id"] as? String } == [ids[0]])
-        #expect(rows.first?["leader"] as? String == leader.name)
-    }
-
-    @Test func retentionKeepsTheNewestTwoOfThree() throws {
-        let config = try TestCluster.config("retention", keepLast: 2)
-        var taken: [String] = []
-        for _ in 0..<3 {
+        @Test func backupIsCompleteVerifiableAndRestoresTheSameData() throws {
+            let config = try TestCluster.config("full", keepLast: 2)
+            let leader = try TestCluster.leader()
             let result = try config.now()
             #expect(result.status == 0, "\(result)")
-            taken += try config.backupIDs().filter { !taken.contains($0) }
+            #expect(result.stdout.contains("complete"))
+            let ids = try config.backupIDs()
+            try #require(ids.count == 1)
+            let dir = "\(config.repository)/backups/\(ids[0])"
+            let manifest = try config.manifest(ids[0])
+
+            // The manifest names the member and the cluster the database itself reports.
+            let leaderInfo = manifest["leader"] as? [String: Any]
+            #expect(leaderInfo?["name"] as? String == leader.name)
+            let cluster = manifest["cluster"] as? [String: Any]
+            #expect(
+                cluster?["system_identifier"] as? String
+                    == (try TestCluster.psql("select system_identifier from pg_control_system()")))
+            #expect(cluster?["timeline"] as? Int == leader.timeline)
+            #expect(manifest["status"] as? String == "complete")
+
+            // Every file is listed with the right size and SHA-256, and nothing else is there.
+            let files = manifest["files"] as? [[String: Any]] ?? []
+            for file in files {
+                let path = file["path"] as? String ?? ""
+                let sum = try Shell.must("sha256sum '\(dir)/\(path)' | cut -d' ' -f1")
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                #expect(sum == file["sha256"] as? String, "\(path)")
+                let size = try Shell.must("stat -c %s '\(dir)/\(path)'").trimmingCharacters(in: .whitespacesAndNewlines)
+                #expect(Int(size) == file["bytes"] as? Int, "\(path)")
+            }
+            let onDisk = try Shell.must("cd '\(dir)' && find . -type f | sed 's#^./##' | sort").split(separator: "\n")
+                .map(String.init)
+            #expect(
+                onDisk == (files.compactMap { $0["path"] as? String } + ["manifest.json", "manifest.sha256"]).sorted())
+            #expect(!onDisk.contains { $0.hasSuffix(".tar") }, "no uncompressed tar may remain")
+            #expect(
+                try Shell.must("stat -c %a '\(dir)' '\(dir)/physical/base.tar.zst' '\(dir)/logical/globals.sql.zst'")
+                    .split(separator: "\n") == ["700", "600", "600"])
+
+            // Every zstd file decompresses; the physical backup passes pg_verifybackup.
+            try Shell.must("cd '\(dir)' && for f in $(find . -name '*.zst'); do zstd -qt \"$f\" || exit 1; done")
+            let scratch = "\(TestCluster.lab)/it/full/verify"
+            try Shell.must(
+                """
+                rm -rf '\(scratch)' && mkdir -p '\(scratch)/pg_wal' && tar --zstd -xf '\(dir)/physical/base.tar.zst' -C '\(scratch)' && \
+                zstd -qdc '\(dir)/physical/pg_wal.tar.zst' | tar -xf - -C '\(scratch)/pg_wal' && \
+                /usr/lib/postgresql/15/bin/pg_verifybackup -q -m '\(dir)/physical/backup_manifest' '\(scratch)' && rm -rf '\(scratch)'
+                """)
+
+            // Every dump reads to the end and, restored, holds the same data as the source.
+            let databases = (manifest["logical"] as? [String: Any])?["databases"] as? [[String: Any]] ?? []
+            #expect(Set(databases.compactMap { $0["name"] as? String }).isSuperset(of: ["bench", "app2", "postgres"]))
+            for db in databases {
+                let name = db["name"] as? String ?? ""
+                let file = "\(dir)/\(db["file"] as? String ?? "")"
+                #expect(db["status"] as? String == "complete")
+                try Shell.must("zstd -qdc '\(file)' > /tmp/pgbak-it.dump && pg_restore -f /dev/null /tmp/pgbak-it.dump")
+                guard name != "postgres" else { continue }
+                try TestCluster.psql("drop database if exists \"restored_\(name)\"")
+                try TestCluster.psql("create database \"restored_\(name)\"")
+                let port = leader.port ?? 5432
+                try Shell.must(
+                    """
+                    pg_restore -h 127.0.0.1 -p \(port) -U postgres --no-owner -d 'restored_\(name)' /tmp/pgbak-it.dump
+                    """, environment: ["PGPASSWORD": TestCluster.superuserPassword])
+                for table in TestData.tables[name] ?? [] {
+                    let sql =
+                        "select count(*) || ':' || md5(coalesce(string_agg(t::text, '|' order by t::text), '')) "
+                        + "from \(table) t"
+                    let source = try TestCluster.psql(sql, database: name)
+                    let restored = try TestCluster.psql(sql, database: "restored_\(name)")
+                    #expect(source == restored, "\(name).\(table)")
+                    #expect(!source.hasPrefix("0:"), "\(name).\(table) must hold rows for the comparison to mean much")
+                }
+                try TestCluster.psql("drop database \"restored_\(name)\"")
+            }
+
+            // The globals hold the extra role (with its password hash: the file is a secret).
+            let globals = try Shell.must("zstd -qdc '\(dir)/logical/globals.sql.zst'")
+            #expect(globals.contains("CREATE ROLE \(TestData.role);"))
+            #expect(globals.contains("SCRAM-SHA-256$"))
+
+            // `list` shows it.
+            let list = try TestCluster.pgbak(["list", "--config", config.file, "--json"])
+            #expect(list.status == 0, "\(list)")
+            let rows = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]] ?? []
+            #expect(rows.map { $0["id"] as? String } == [ids[0]])
+            #expect(rows.first?["leader"] as? String == leader.name)
         }
-        #expect(taken.count == 3)
-        #expect(try config.backupIDs() == Array(taken.suffix(2)))
-        #expect(config.staging().isEmpty)
 
-        let dry = try TestCluster.pgbak(["prune", "--config", config.file, "--dry-run"])
-        #expect(dry.status == 0, "\(dry)")
-        #expect(dry.stdout.contains("keep"))
-        #expect(try config.backupIDs() == Array(taken.suffix(2)))
-    }
+        @Test func retentionKeepsTheNewestTwoOfThree() throws {
+            let config = try TestCluster.config("retention", keepLast: 2)
+            var taken: [String] = []
+            for _ in 0..<3 {
+                let result = try config.now()
+                #expect(result.status == 0, "\(result)")
+                taken += try config.backupIDs().filter { !taken.contains($0) }
+            }
+            #expect(taken.count == 3)
+            #expect(try config.backupIDs() == Array(taken.suffix(2)))
+            #expect(config.staging().isEmpty)
 
-    @Test func secondRunIsRefusedSecretsStayOffArgvAndSIGTERMCleansUp() throws {
-        // A slow base backup (rate-limited) keeps the first run busy.
-        let config = try TestCluster.config("concurrent", extra: "base_backup:\n  max_rate: 1M\n")
-        // The dump password comes from an environment variable here (elsewhere from a password file).
-        try Shell.must("sed -i '/^  dump:/,/passfile/ s#    passfile: .*#    password_env: PGBAK_DUMP_PASSWORD#' '\(config.file)'")
-        #expect(try Shell.must("cat '\(config.file)'").contains("password_env: PGBAK_DUMP_PASSWORD"))
-        let first = try TestCluster.startPgbak(["now", "--config", config.file])
-        var staged = false
-        for _ in 0..<200 where !staged {
-            staged = FileManager.default.fileExists(atPath: "\(config.repository)/staging/"
-                + (config.staging().first ?? "none") + "/physical")
-            usleep(100_000)
+            let dry = try TestCluster.pgbak(["prune", "--config", config.file, "--dry-run"])
+            #expect(dry.status == 0, "\(dry)")
+            #expect(dry.stdout.contains("keep"))
+            #expect(try config.backupIDs() == Array(taken.suffix(2)))
         }
-        try #require(staged, "the first run never started its base backup")
-        usleep(500_000)
 
-        // No password on any command line while the backup runs.
-        let cmdlines = try Shell.must("cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '")
-        for secret in ["postgres-pass", "rep-pass", "patroni-pass"] {
-            #expect(!cmdlines.contains(secret), "\(secret) appears in a command line")
+        @Test func secondRunIsRefusedSecretsStayOffArgvAndSIGTERMCleansUp() throws {
+            // A slow base backup (rate-limited) keeps the first run busy.
+            let config = try TestCluster.config("concurrent", extra: "base_backup:\n  max_rate: 1M\n")
+            // The dump password comes from an environment variable here (elsewhere from a password file).
+            try Shell.must(
+                "sed -i '/^  dump:/,/passfile/ s#    passfile: .*#    password_env: PGBAK_DUMP_PASSWORD#' '\(config.file)'"
+            )
+            #expect(try Shell.must("cat '\(config.file)'").contains("password_env: PGBAK_DUMP_PASSWORD"))
+            let first = try TestCluster.startPgbak(["now", "--config", config.file])
+            var staged = false
+            for _ in 0..<200 where !staged {
+                staged = FileManager.default.fileExists(
+                    atPath: "\(config.repository)/staging/"
+                        + (config.staging().first ?? "none") + "/physical")
+                usleep(100_000)
+            }
+            try #require(staged, "the first run never started its base backup")
+            usleep(500_000)
+
+            // No password on any command line while the backup runs.
+            let cmdlines = try Shell.must("cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '")
+            for secret in ["postgres-pass", "rep-pass", "patroni-pass"] {
+                #expect(!cmdlines.contains(secret), "\(secret) appears in a command line")
+            }
+            #expect(cmdlines.contains("pg_basebackup"))
+
+            let second = try config.now()
+            #expect(second.status == 3, "\(second)")
+            #expect(second.stderr.contains("PID \(first.pid)"), "\(second)")
+
+            kill(first.pid, SIGTERM)
+            let ended = try #require(first.wait(seconds: 30), "pgbak did not stop on SIGTERM")
+            #expect(ended.status == 143, "\(ended)")
+            #expect(config.staging().isEmpty)
+            #expect(try config.backupIDs().isEmpty)
+            usleep(300_000)
+            let leftovers = try Shell.bash("pgrep -f 'pg_basebackup.*\(config.repository)'")
+            #expect(leftovers.stdout.isEmpty, "pg_basebackup outlived pgbak: \(leftovers.stdout)")
         }
-        #expect(cmdlines.contains("pg_basebackup"))
 
-        let second = try config.now()
-        #expect(second.status == 3, "\(second)")
-        #expect(second.stderr.contains("PID \(first.pid)"), "\(second)")
-
-        kill(first.pid, SIGTERM)
-        let ended = try #require(first.wait(seconds: 30), "pgbak did not stop on SIGTERM")
-        #expect(ended.status == 143, "\(ended)")
-        #expect(config.staging().isEmpty)
-        #expect(try config.backupIDs().isEmpty)
-        usleep(300_000)
-        let leftovers = try Shell.bash("pgrep -f 'pg_basebackup.*\(config.repository)'")
-        #expect(leftovers.stdout.isEmpty, "pg_basebackup outlived pgbak: \(leftovers.stdout)")
-    }
-
-    @Test func aDumpBlockedByALockMakesAPartialBackup() throws {
-        let config = try TestCluster.config("partial", extra: "dumps:\n  lock_wait_timeout_seconds: 1\n")
-        let leader = try TestCluster.leader()
-        // A migration-like session holds ACCESS EXCLUSIVE on a table of app2.
-        let blocker = try Shell.start("/usr/bin/psql", [
-            "-h", "127.0.0.1", "-p", String(leader.port ?? 5432), "-U", "postgres", "-d", "app2", "-qAtX",
-            "-c", "begin; lock table items in access exclusive mode; select pg_sleep(20); commit;",
-        ], environment: ["PGPASSWORD": TestCluster.superuserPassword])
-        defer { kill(blocker.pid, SIGTERM) }
-        var locked = false
-        for _ in 0..<50 where !locked {
-            locked = (try? TestCluster.psql("select count(*) from pg_locks l join pg_class c on c.oid = l.relation "
-                + "where c.relname = 'items' and l.mode = 'AccessExclusiveLock' and l.granted", database: "app2"))
-                == "1"
-            usleep(100_000)
+        @Test func aDumpBlockedByALockMakesAPartialBackup() throws {
+            let config = try TestCluster.config("partial", extra: "dumps:\n  lock_wait_timeout_seconds: 1\n")
+            let leader = try TestCluster.leader()
+            // A migration-like session holds ACCESS EXCLUSIVE on a table of app2.
+            let blocker = try Shell.start(
+                "/usr/bin/psql",
+                [
+                    "-h", "127.0.0.1", "-p", String(leader.port ?? 5432), "-U", "postgres", "-d", "app2", "-qAtX",
+                    "-c", "begin; lock table items in access exclusive mode; select pg_sleep(20); commit;",
+                ], environment: ["PGPASSWORD": TestCluster.superuserPassword])
+            defer { kill(blocker.pid, SIGTERM) }
+            var locked = false
+            for _ in 0..<50 where !locked {
+                locked =
+                    (try? TestCluster.psql(
+                        "select count(*) from pg_locks l join pg_class c on c.oid = l.relation "
+                            + "where c.relname = 'items' and l.mode = 'AccessExclusiveLock' and l.granted",
+                        database: "app2"))
+                    == "1"
+                usleep(100_000)
+            }
+            try #require(locked)
+            let result = try config.now()
+            #expect(result.status == 2, "\(result)")
+            #expect(result.stdout.contains("PARTIAL"))
+            #expect(result.stdout.contains("app2"))
+            let ids = try config.backupIDs()
+            try #require(ids.count == 1)
+            let manifest = try config.manifest(ids[0])
+            #expect(manifest["status"] as? String == "partial")
+            #expect((manifest["physical"] as? [String: Any])?["status"] as? String == "complete")
+            let dbs = (manifest["logical"] as? [String: Any])?["databases"] as? [[String: Any]] ?? []
+            let app2 = dbs.first { $0["name"] as? String == "app2" }
+            #expect(app2?["status"] as? String == "failed")
+            #expect((app2?["error"] as? String)?.contains("LOCK TABLE public.items") == true)
+            #expect(dbs.first { $0["name"] as? String == "bench" }?["status"] as? String == "complete")
         }
-        try #require(locked)
-        let result = try config.now()
-        #expect(result.status == 2, "\(result)")
-        #expect(result.stdout.contains("PARTIAL"))
-        #expect(result.stdout.contains("app2"))
-        let ids = try config.backupIDs()
-        try #require(ids.count == 1)
-        let manifest = try config.manifest(ids[0])
-        #expect(manifest["status"] as? String == "partial")
-        #expect((manifest["physical"] as? [String: Any])?["status"] as? String == "complete")
-        let dbs = (manifest["logical"] as? [String: Any])?["databases"] as? [[String: Any]] ?? []
-        let app2 = dbs.first { $0["name"] as? String == "app2" }
-        #expect(app2?["status"] as? String == "failed")
-        #expect((app2?["error"] as? String)?.contains("LOCK TABLE public.items") == true)
-        #expect(dbs.first { $0["name"] as? String == "bench" }?["status"] as? String == "complete")
+
+        @Test func aHostWhoseMemberDoesNotLeadSkipsQuietly() throws {
+            let replica = try #require(try TestCluster.members().first { $0.role != "leader" })
+            let config = try TestCluster.config("guard", extra: "this_host:\n  member: \(replica.name)\n")
+            let result = try config.now()
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdout.contains("is not the leader"))
+            #expect(try config.backupIDs().isEmpty)
+
+            try Shell.must("printf '  when_not_leader: fail\\n' >> '\(config.file)'")
+            let strict = try config.now()
+            #expect(strict.status == 1, "\(strict)")
+            #expect(try config.backupIDs().isEmpty)
+        }
+
+        @Test func badConfigurationAndUsageExitWithTheirCodes() throws {
+            let config = try TestCluster.config("badconfig", extra: "dumps:\n  lock_wait: 3\n")
+            let result = try config.now()
+            #expect(result.status == 78, "\(result)")
+            #expect(result.stderr.contains(config.file))
+            #expect(result.stderr.contains("dumps.lock_wait"))
+            #expect(try config.backupIDs().isEmpty)
+
+            let usage = try TestCluster.pgbak(["now", "--no-such-flag"])
+            #expect(usage.status == 64, "\(usage)")
+
+            let missing = try TestCluster.pgbak(["list", "--config", "/nonexistent/pgbak.yml"])
+            #expect(missing.status == 78)
+            #expect(missing.stderr.contains("/nonexistent/pgbak.yml"))
+        }
+
+        @Test func wrongUserOrOwnerIsAClearErrorAndNothingIsCreated() throws {
+            let config = try TestCluster.config("owner")
+            let asRoot = try TestCluster.pgbak(["now", "--config", config.file], asPostgres: false)
+            #expect(asRoot.status == 1, "\(asRoot)")
+            #expect(asRoot.stderr.contains("runs as 'root'"))
+            #expect(asRoot.stderr.contains("sudo -u postgres"))
+
+            try Shell.must("mkdir -p '\(config.repository)' && chown root:root '\(config.repository)'")
+            let wrongOwner = try config.now()
+            #expect(wrongOwner.status == 1, "\(wrongOwner)")
+            #expect(wrongOwner.stderr.contains("owned by 'root'"))
+            #expect(try config.backupIDs().isEmpty)
+        }
+
+        @Test func noReachablePatroniIsAClearErrorAndNothingIsCreated() throws {
+            let config = try TestCluster.config("nopatroni")
+            try Shell.must("sed -i 's#http://127.0.0.1:80[0-9]*#http://127.0.0.1:1#' '\(config.file)'")
+            let result = try config.now()
+            #expect(result.status == 1, "\(result)")
+            #expect(result.stderr.contains("no Patroni REST URL answered"))
+            #expect(result.stderr.contains("connection refused"))
+            #expect(try config.backupIDs().isEmpty)
+            #expect(config.staging().isEmpty)
+        }
+
+        @Test func afterASwitchoverTheNextRunBacksUpTheNewLeader() throws {
+            let config = try TestCluster.config("switchover")
+            let before = try TestCluster.leader()
+            try Shell.must("'\(TestCluster.scripts)/failover.sh' switchover >/dev/null 2>&1")
+            let after = try TestCluster.leader()
+            try #require(after.name != before.name)
+            let result = try config.now()
+            #expect(result.status == 0, "\(result)")
+            let ids = try config.backupIDs()
+            try #require(ids.count == 1)
+            let manifest = try config.manifest(ids[0])
+            #expect((manifest["leader"] as? [String: Any])?["name"] as? String == after.name)
+            let timeline = (manifest["cluster"] as? [String: Any])?["timeline"] as? Int ?? 0
+            #expect(timeline > (before.timeline ?? 0))
+            #expect(timeline == after.timeline)
+        }
     }
-
-    @Test func aHostWhoseMemberDoesNotLeadSkipsQuietly() throws {
-        let replica = try #require(try TestCluster.members().first { $0.role != "leader" })
-        let config = try TestCluster.config("guard", extra: "this_host:\n  member: \(replica.name)\n")
-        let result = try config.now()
-        #expect(result.status == 0, "\(result)")
-        #expect(result.stdout.contains("is not the leader"))
-        #expect(try config.backupIDs().isEmpty)
-
-        try Shell.must("printf '  when_not_leader: fail\\n' >> '\(config.file)'")
-        let strict = try config.now()
-        #expect(strict.status == 1, "\(strict)")
-        #expect(try config.backupIDs().isEmpty)
-    }
-
-    @Test func badConfigurationAndUsageExitWithTheirCodes() throws {
-        let config = try TestCluster.config("badconfig", extra: "dumps:\n  lock_wait: 3\n")
-        let result = try config.now()
-        #expect(result.status == 78, "\(result)")
-        #expect(result.stderr.contains(config.file))
-        #expect(result.stderr.contains("dumps.lock_wait"))
-        #expect(try config.backupIDs().isEmpty)
-
-        let usage = try TestCluster.pgbak(["now", "--no-such-flag"])
-        #expect(usage.status == 64, "\(usage)")
-
-        let missing = try TestCluster.pgbak(["list", "--config", "/nonexistent/pgbak.yml"])
-        #expect(missing.status == 78)
-        #expect(missing.stderr.contains("/nonexistent/pgbak.yml"))
-    }
-
-    @Test func wrongUserOrOwnerIsAClearErrorAndNothingIsCreated() throws {
-        let config = try TestCluster.config("owner")
-        let asRoot = try TestCluster.pgbak(["now", "--config", config.file], asPostgres: false)
-        #expect(asRoot.status == 1, "\(asRoot)")
-        #expect(asRoot.stderr.contains("runs as 'root'"))
-        #expect(asRoot.stderr.contains("sudo -u postgres"))
-
-        try Shell.must("mkdir -p '\(config.repository)' && chown root:root '\(config.repository)'")
-        let wrongOwner = try config.now()
-        #expect(wrongOwner.status == 1, "\(wrongOwner)")
-        #expect(wrongOwner.stderr.contains("owned by 'root'"))
-        #expect(try config.backupIDs().isEmpty)
-    }
-
-    @Test func noReachablePatroniIsAClearErrorAndNothingIsCreated() throws {
-        let config = try TestCluster.config("nopatroni")
-        try Shell.must("sed -i 's#http://127.0.0.1:80[0-9]*#http://127.0.0.1:1#' '\(config.file)'")
-        let result = try config.now()
-        #expect(result.status == 1, "\(result)")
-        #expect(result.stderr.contains("no Patroni REST URL answered"))
-        #expect(result.stderr.contains("connection refused"))
-        #expect(try config.backupIDs().isEmpty)
-        #expect(config.staging().isEmpty)
-    }
-
-    @Test func afterASwitchoverTheNextRunBacksUpTheNewLeader() throws {
-        let config = try TestCluster.config("switchover")
-        let before = try TestCluster.leader()
-        try Shell.must("'\(TestCluster.scripts)/failover.sh' switchover >/dev/null 2>&1")
-        let after = try TestCluster.leader()
-        try #require(after.name != before.name)
-        let result = try config.now()
-        #expect(result.status == 0, "\(result)")
-        let ids = try config.backupIDs()
-        try #require(ids.count == 1)
-        let manifest = try config.manifest(ids[0])
-        #expect((manifest["leader"] as? [String: Any])?["name"] as? String == after.name)
-        let timeline = (manifest["cluster"] as? [String: Any])?["timeline"] as? Int ?? 0
-        #expect(timeline > (before.timeline ?? 0))
-        #expect(timeline == after.timeline)
-    }
-}
 }
 
 /// The data the integration tests back up and compare.
@@ -272,9 +286,11 @@ enum TestData {
             try TestCluster.psql("create database bench")
             try TestCluster.psql("create database app2")
             let port = try TestCluster.leader().port ?? 5432
-            try Shell.must("pgbench -h 127.0.0.1 -p \(port) -U postgres -i -s 2 -q bench >/dev/null 2>&1",
-                           environment: ["PGPASSWORD": TestCluster.superuserPassword])
-            try TestCluster.psql("""
+            try Shell.must(
+                "pgbench -h 127.0.0.1 -p \(port) -U postgres -i -s 2 -q bench >/dev/null 2>&1",
+                environment: ["PGPASSWORD": TestCluster.superuserPassword])
+            try TestCluster.psql(
+                """
                 create table items (id uuid primary key default gen_random_uuid(), name text not null,
                   price numeric(12,2), tags text[], attrs jsonb, created timestamptz default now());
                 insert into items (name, price, tags, attrs)

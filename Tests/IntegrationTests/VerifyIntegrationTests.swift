@@ -3,186 +3,208 @@ import Testing
 
 /// `pgbak verify` on a real backup and on copies of it, each damaged one way.
 extension ClusterTests {
-@Suite struct VerifyIntegrationTests {
-    init() throws {
-        try TestData.prepare()
-    }
+    @Suite struct VerifyIntegrationTests {
+        init() throws {
+            try TestData.prepare()
+        }
 
-    /// Copies backup `id` to a new id (manifest and its checksum adjusted), applies `damage` inside the copy's
-    /// directory, and returns the new id.
-    func damagedCopy(_ config: TestConfig, of id: String, suffix: Int, damage: String,
-                     rechecksum: [String] = []) throws -> String {
-        // A damage starting with "after:" is applied once the manifest and its checksum are consistent again.
-        let after = damage.hasPrefix("after:") ? String(damage.dropFirst(6)) : "true"
-        let damage = damage.hasPrefix("after:") ? "true" : damage
-        let newID = String(id.dropLast(3)) + String(format: "%02dZ", suffix)
-        let from = "\(config.repository)/backups/\(id)"
-        let to = "\(config.repository)/backups/\(newID)"
-        try Shell.must("rm -rf '\(to)' && cp -a '\(from)' '\(to)' && rm -rf '\(to)/verification'")
-        try Shell.must("cd '\(to)' && \(damage)")
-        // Re-record sizes and SHA-256 of the named files, as an attacker or a buggy tool would, so that only the
-        // deeper checks can see the damage; then fix the manifest's own checksum.
-        try Shell.must("""
-            cd '\(to)' && python3 - \(rechecksum.map { "'\($0)'" }.joined(separator: " ")) <<'PY'
-            import hashlib, json, os, sys
-            m = json.load(open('manifest.json'))
-            m['backup_id'] = os.path.basename(os.getcwd())
-            for f in m['files']:
-                if f['path'] in sys.argv[1:]:
-                    data = open(f['path'], 'rb').read()
-                    f['bytes'] = len(data); f['sha256'] = hashlib.sha256(data).hexdigest()
-            open('manifest.json', 'w').write(json.dumps(m, indent=2, sort_keys=True))
-            open('manifest.sha256', 'w').write(hashlib.sha256(open('manifest.json', 'rb').read()).hexdigest() + '\\n')
+        /// Copies backup `id` to a new id (manifest and its checksum adjusted), applies `damage` inside the copy's
+        /// directory, and returns the new id.
+        func damagedCopy(
+            _ config: TestConfig, of id: String, suffix: Int, damage: String,
+            rechecksum: [String] = []
+        ) throws -> String {
+            // A damage starting with "after:" is applied once the manifest and its checksum are consistent again.
+            let after = damage.hasPrefix("after:") ? String(damage.dropFirst(6)) : "true"
+            let damage = damage.hasPrefix("after:") ? "true" : damage
+            let newID = String(id.dropLast(3)) + String(format: "%02dZ", suffix)
+            let from = "\(config.repository)/backups/\(id)"
+            let to = "\(config.repository)/backups/\(newID)"
+            try Shell.must("rm -rf '\(to)' && cp -a '\(from)' '\(to)' && rm -rf '\(to)/verification'")
+            try Shell.must("cd '\(to)' && \(damage)")
+            // Re-record sizes and SHA-256 of the named files, as an attacker or a buggy tool would, so that only the
+            // deeper checks can see the damage; then fix the manifest's own checksum.
+            try Shell.must(
+                """
+                cd '\(to)' && python3 - \(rechecksum.map { "'\($0)'" }.joined(separator: " ")) <<'PY'
+                import hashlib, json, os, sys
+                m = json.load(open('manifest.json'))
+                m['backup_id'] = os.path.basename(os.getcwd())
+                for f in m['files']:
+                    if f['path'] in sys.argv[1:]:
+                        data = open(f['path'], 'rb').read()
+                        f['bytes'] = len(data); f['sha256'] = hashlib.sha256(data).hexdigest()
+                open('manifest.json', 'w').write(json.dumps(m, indent=2, sort_keys=True))
+                open('manifest.sha256', 'w').write(hashlib.sha256(open('manifest.json', 'rb').read()).hexdigest() + '\\n')
+                PY
+                \(after) && chown -R postgres:postgres '\(to)'
+                """)
+            return newID
+        }
+
+        /// Corrupts one 8 KiB page of a user table inside base.tar and re-records every checksum that could see it
+        /// (backup_manifest's CRC-32C and its own checksum, the manifest's size and SHA-256), so that only a restore
+        /// test can tell.
+        static let corruptPageEverywhere = #"""
+            zstd -qd --rm physical/base.tar.zst && python3 - "$RELFILE" <<'PY'
+            import tarfile, io, json, hashlib, sys
+            def crc32c(data, table=[]):
+                if not table:
+                    for i in range(256):
+                        c = i
+                        for _ in range(8): c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+                        table.append(c)
+                crc = 0xFFFFFFFF
+                for b in data: crc = (crc >> 8) ^ table[(crc ^ b) & 0xFF]
+                return (~crc) & 0xFFFFFFFF
+            target = sys.argv[1]
+            src = tarfile.open('physical/base.tar'); dst = tarfile.open('physical/new.tar', 'w', format=tarfile.USTAR_FORMAT)
+            changed = None
+            for m in src.getmembers():
+                data = src.extractfile(m).read() if m.isfile() else None
+                if m.name == target:
+                    data = bytearray(data); data[8192 + 300:8192 + 340] = b'\xde\xad\xbe\xef' * 10; data = bytes(data); changed = data
+                dst.addfile(m, io.BytesIO(data) if data is not None else None)
+            dst.close()
+            assert changed is not None, 'relation file not found: ' + target
+            text = open('physical/backup_manifest').read()
+            man = json.loads(text)
+            for f in man['Files']:
+                if f.get('Path') == target:
+                    f['Checksum'] = crc32c(changed).to_bytes(4, 'little').hex()
+            head = text[:text.index('"Files": [')]
+            lines = [json.dumps(f, separators=(', ', ': ')) for f in man['Files']]
+            body = head + '"Files": [\n' + ',\n'.join(lines) + '\n],\n"WAL-Ranges": [\n' + ',\n'.join(
+                json.dumps(w, separators=(', ', ': ')) for w in man['WAL-Ranges']) + '\n],\n'
+            open('physical/backup_manifest', 'w').write(body + '"Manifest-Checksum": "' + hashlib.sha256(body.encode()).hexdigest() + '"}\n')
             PY
-            \(after) && chown -R postgres:postgres '\(to)'
-            """)
-        return newID
-    }
+            mv physical/new.tar physical/base.tar && zstd -q --rm physical/base.tar
+            """#
 
-    /// Corrupts one 8 KiB page of a user table inside base.tar and re-records every checksum that could see it
-    /// (backup_manifest's CRC-32C and its own checksum, the manifest's size and SHA-256), so that only a restore
-    /// test can tell.
-    static let corruptPageEverywhere = #"""
-        zstd -qd --rm physical/base.tar.zst && python3 - "$RELFILE" <<'PY'
-        import tarfile, io, json, hashlib, sys
-        def crc32c(data, table=[]):
-            if not table:
-                for i in range(256):
-                    c = i
-                    for _ in range(8): c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-                    table.append(c)
-            crc = 0xFFFFFFFF
-            for b in data: crc = (crc >> 8) ^ table[(crc ^ b) & 0xFF]
-            return (~crc) & 0xFFFFFFFF
-        target = sys.argv[1]
-        src = tarfile.open('physical/base.tar'); dst = tarfile.open('physical/new.tar', 'w', format=tarfile.USTAR_FORMAT)
-        changed = None
-        for m in src.getmembers():
-            data = src.extractfile(m).read() if m.isfile() else None
-            if m.name == target:
-                data = bytearray(data); data[8192 + 300:8192 + 340] = b'\xde\xad\xbe\xef' * 10; data = bytes(data); changed = data
-            dst.addfile(m, io.BytesIO(data) if data is not None else None)
-        dst.close()
-        assert changed is not None, 'relation file not found: ' + target
-        text = open('physical/backup_manifest').read()
-        man = json.loads(text)
-        for f in man['Files']:
-            if f.get('Path') == target:
-                f['Checksum'] = crc32c(changed).to_bytes(4, 'little').hex()
-        head = text[:text.index('"Files": [')]
-        lines = [json.dumps(f, separators=(', ', ': ')) for f in man['Files']]
-        body = head + '"Files": [\n' + ',\n'.join(lines) + '\n],\n"WAL-Ranges": [\n' + ',\n'.join(
-            json.dumps(w, separators=(', ', ': ')) for w in man['WAL-Ranges']) + '\n],\n'
-        open('physical/backup_manifest', 'w').write(body + '"Manifest-Checksum": "' + hashlib.sha256(body.encode()).hexdigest() + '"}\n')
-        PY
-        mv physical/new.tar physical/base.tar && zstd -q --rm physical/base.tar
-        """#
+        func verify(_ config: TestConfig, _ id: String) throws -> CommandResult {
+            try TestCluster.pgbak(["verify", id, "--config", config.file])
+        }
 
-    func verify(_ config: TestConfig, _ id: String) throws -> CommandResult {
-        try TestCluster.pgbak(["verify", id, "--config", config.file])
-    }
+        @Test func aGoodBackupPassesAndEachKindOfDamageIsNamed() throws {
+            let config = try TestCluster.config("verify")
+            let taken = try config.now()
+            try #require(taken.status == 0, "\(taken)")
+            let id = try #require(try config.backupIDs().first)
+            let good = try verify(config, id)
+            #expect(good.status == 0, "\(good)")
+            #expect(good.stdout.contains("\(id)  default  OK"))
 
-    @Test func aGoodBackupPassesAndEachKindOfDamageIsNamed() throws {
-        let config = try TestCluster.config("verify")
-        let taken = try config.now()
-        try #require(taken.status == 0, "\(taken)")
-        let id = try #require(try config.backupIDs().first)
-        let good = try verify(config, id)
-        #expect(good.status == 0, "\(good)")
-        #expect(good.stdout.contains("\(id)  default  OK"))
+            let manifest = try config.manifest(id)
+            let dumps = ((manifest["logical"] as? [String: Any])?["databases"] as? [[String: Any]] ?? [])
+            let benchDump = try #require(dumps.first { $0["name"] as? String == "bench" }?["file"] as? String)
 
-        let manifest = try config.manifest(id)
-        let dumps = ((manifest["logical"] as? [String: Any])?["databases"] as? [[String: Any]] ?? [])
-        let benchDump = try #require(dumps.first { $0["name"] as? String == "bench" }?["file"] as? String)
-
-        let cases: [(name: String, damage: String, rechecksum: [String], expect: [String])] = [
-            ("flipped byte in the base archive",
-             "printf '\\x5a' | dd of=physical/base.tar.zst bs=1 seek=$(( $(stat -c %s physical/base.tar.zst) / 2 )) conv=notrunc status=none",
-             [], ["physical/base.tar.zst", "SHA-256 differs"]),
-            ("truncated dump, sizes re-recorded",
-             "truncate -s $(( $(stat -c %s \(benchDump)) / 2 )) \(benchDump)", [benchDump],
-             [benchDump, "truncated"]),
-            ("truncated dump", "truncate -s 1000 \(benchDump)", [], [benchDump, "bytes on disk"]),
-            ("dump archive cut short inside, recompressed and re-recorded",
-             "zstd -qdc \(benchDump) | head -c -300 | zstd -q -o \(benchDump).new && mv \(benchDump).new \(benchDump)",
-             [benchDump], [benchDump, "truncated"]),
-            ("missing file", "rm logical/globals.sql.zst", [], ["logical/globals.sql.zst", "missing"]),
-            ("extra file", "echo x > physical/notes.txt", [], ["physical/notes.txt", "not listed"]),
-            ("edited manifest", "after:sed -i 's/\"port\": 54/\"port\": 64/' manifest.json", [],
-             ["manifest.json", "edited or corrupt"]),
-            ("a relation file inside the base archive differs from backup_manifest",
-             """
-             zstd -qd --rm physical/base.tar.zst && python3 - <<'PY'
-             import tarfile, io
-             src = tarfile.open('physical/base.tar'); dst = tarfile.open('physical/new.tar', 'w', format=tarfile.USTAR_FORMAT)
-             done = False
-             for m in src.getmembers():
-                 data = src.extractfile(m).read() if m.isfile() else None
-                 if not done and m.isfile() and m.name.startswith('base/') and m.size >= 8192:
-                     data = bytearray(data); data[4000] ^= 0xFF; data = bytes(data); done = True
-                 dst.addfile(m, io.BytesIO(data) if data is not None else None)
-             dst.close()
-             PY
-             mv physical/new.tar physical/base.tar && zstd -q --rm physical/base.tar
-             """, ["physical/base.tar.zst"], ["differs from backup_manifest"]),
-        ]
-        for (index, c) in cases.enumerated() {
-            let damaged = try damagedCopy(config, of: id, suffix: 10 + index, damage: c.damage,
-                                          rechecksum: c.rechecksum)
-            let result = try verify(config, damaged)
-            #expect(result.status == 1, "\(c.name): \(result)")
-            for text in c.expect {
-                #expect(result.stdout.contains(text), "\(c.name): expected '\(text)' in\n\(result)")
+            let cases: [(name: String, damage: String, rechecksum: [String], expect: [String])] = [
+                (
+                    "flipped byte in the base archive",
+                    "printf '\\x5a' | dd of=physical/base.tar.zst bs=1 seek=$(( $(stat -c %s physical/base.tar.zst) / 2 )) conv=notrunc status=none",
+                    [], ["physical/base.tar.zst", "SHA-256 differs"]
+                ),
+                (
+                    "truncated dump, sizes re-recorded",
+                    "truncate -s $(( $(stat -c %s \(benchDump)) / 2 )) \(benchDump)", [benchDump],
+                    [benchDump, "truncated"]
+                ),
+                ("truncated dump", "truncate -s 1000 \(benchDump)", [], [benchDump, "bytes on disk"]),
+                (
+                    "dump archive cut short inside, recompressed and re-recorded",
+                    "zstd -qdc \(benchDump) | head -c -300 | zstd -q -o \(benchDump).new && mv \(benchDump).new \(benchDump)",
+                    [benchDump], [benchDump, "truncated"]
+                ),
+                ("missing file", "rm logical/globals.sql.zst", [], ["logical/globals.sql.zst", "missing"]),
+                ("extra file", "echo x > physical/notes.txt", [], ["physical/notes.txt", "not listed"]),
+                (
+                    "edited manifest", "after:sed -i 's/\"port\": 54/\"port\": 64/' manifest.json", [],
+                    ["manifest.json", "edited or corrupt"]
+                ),
+                (
+                    "a relation file inside the base archive differs from backup_manifest",
+                    """
+                    zstd -qd --rm physical/base.tar.zst && python3 - <<'PY'
+                    import tarfile, io
+                    src = tarfile.open('physical/base.tar'); dst = tarfile.open('physical/new.tar', 'w', format=tarfile.USTAR_FORMAT)
+                    done = False
+                    for m in src.getmembers():
+                        data = src.extractfile(m).read() if m.isfile() else None
+                        if not done and m.isfile() and m.name.startswith('base/') and m.size >= 8192:
+                            data = bytearray(data); data[4000] ^= 0xFF; data = bytes(data); done = True
+                        dst.addfile(m, io.BytesIO(data) if data is not None else None)
+                    dst.close()
+                    PY
+                    mv physical/new.tar physical/base.tar && zstd -q --rm physical/base.tar
+                    """, ["physical/base.tar.zst"], ["differs from backup_manifest"]
+                ),
+            ]
+            for (index, c) in cases.enumerated() {
+                let damaged = try damagedCopy(
+                    config, of: id, suffix: 10 + index, damage: c.damage,
+                    rechecksum: c.rechecksum)
+                let result = try verify(config, damaged)
+                #expect(result.status == 1, "\(c.name): \(result)")
+                for text in c.expect {
+                    #expect(result.stdout.contains(text), "\(c.name): expected '\(text)' in\n\(result)")
+                }
+                #expect(result.stdout.contains(damaged), "\(c.name): the report names the backup")
             }
-            #expect(result.stdout.contains(damaged), "\(c.name): the report names the backup")
+
+            // The outcomes are recorded next to each backup and show in `list`; the good backup still passes.
+            let list = try TestCluster.pgbak(["list", "--config", config.file, "--json"])
+            let rows = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]] ?? []
+            let verdicts = Dictionary(
+                uniqueKeysWithValues: rows.map {
+                    ($0["id"] as? String ?? "", ($0["last_verification"] as? [String: Any])?["ok"] as? Bool)
+                })
+            #expect(verdicts[id] == true)
+            #expect(verdicts.filter { $0.key != id }.values.allSatisfy { $0 == false })
+            #expect(verdicts.count == cases.count + 1)
+            let again = try verify(config, id)
+            #expect(again.status == 0, "\(again)")
+            let records = try FileManager.default.contentsOfDirectory(
+                atPath: "\(config.repository)/backups/\(id)/verification")
+            #expect(records.count == 2)
         }
 
-        // The outcomes are recorded next to each backup and show in `list`; the good backup still passes.
-        let list = try TestCluster.pgbak(["list", "--config", config.file, "--json"])
-        let rows = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]] ?? []
-        let verdicts = Dictionary(uniqueKeysWithValues: rows.map {
-            ($0["id"] as? String ?? "", ($0["last_verification"] as? [String: Any])?["ok"] as? Bool)
-        })
-        #expect(verdicts[id] == true)
-        #expect(verdicts.filter { $0.key != id }.values.allSatisfy { $0 == false })
-        #expect(verdicts.count == cases.count + 1)
-        let again = try verify(config, id)
-        #expect(again.status == 0, "\(again)")
-        let records = try FileManager.default.contentsOfDirectory(atPath: "\(config.repository)/backups/\(id)/verification")
-        #expect(records.count == 2)
-    }
+        @Test func restoreTestPassesUnderWritesAndCatchesWhatOnlyARestoreCanSee() throws {
+            let config = try TestCluster.config("restoretest")
+            let leader = try TestCluster.leader()
+            // pgbench writes into bench for the whole backup.
+            let load = try Shell.start(
+                "/usr/bin/pgbench",
+                [
+                    "-h", "127.0.0.1", "-p", String(leader.port ?? 5432), "-U", "postgres", "-c", "2", "-T", "8", "-n",
+                    "bench",
+                ], environment: ["PGPASSWORD": TestCluster.superuserPassword])
+            usleep(500_000)
+            let taken = try config.now()
+            _ = load.wait(seconds: 20)
+            try #require(taken.status == 0, "\(taken)")
+            let id = try #require(try config.backupIDs().first)
+            let good = try TestCluster.pgbak(["verify", id, "--restore-test", "--config", config.file])
+            #expect(good.status == 0, "\(good)")
+            for step in [
+                "materialize", "pg_verifybackup", "start to consistency", "pg_amcheck", "restore dump of bench",
+            ] {
+                #expect(good.stdout.contains(step), "\(step) missing from \(good.stdout)")
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: config.repository + "/scratch").isEmpty)
 
-    @Test func restoreTestPassesUnderWritesAndCatchesWhatOnlyARestoreCanSee() throws {
-        let config = try TestCluster.config("restoretest")
-        let leader = try TestCluster.leader()
-        // pgbench writes into bench for the whole backup.
-        let load = try Shell.start("/usr/bin/pgbench", [
-            "-h", "127.0.0.1", "-p", String(leader.port ?? 5432), "-U", "postgres", "-c", "2", "-T", "8", "-n", "bench",
-        ], environment: ["PGPASSWORD": TestCluster.superuserPassword])
-        usleep(500_000)
-        let taken = try config.now()
-        _ = load.wait(seconds: 20)
-        try #require(taken.status == 0, "\(taken)")
-        let id = try #require(try config.backupIDs().first)
-        let good = try TestCluster.pgbak(["verify", id, "--restore-test", "--config", config.file])
-        #expect(good.status == 0, "\(good)")
-        for step in ["materialize", "pg_verifybackup", "start to consistency", "pg_amcheck", "restore dump of bench"] {
-            #expect(good.stdout.contains(step), "\(step) missing from \(good.stdout)")
+            let relfile = try TestCluster.psql("select pg_relation_filepath('items')", database: "app2")
+            let damaged = try damagedCopy(
+                config, of: id, suffix: 30,
+                damage: "RELFILE='\(relfile)'; " + Self.corruptPageEverywhere,
+                rechecksum: ["physical/base.tar.zst", "physical/backup_manifest"])
+            let standard = try verify(config, damaged)
+            #expect(standard.status == 0, "only a restore test can see this damage: \(standard)")
+            let deep = try TestCluster.pgbak(["verify", damaged, "--restore-test", "--config", config.file])
+            #expect(deep.status == 1, "\(deep)")
+            #expect(deep.stdout.contains("pg_amcheck"), "\(deep)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: config.repository + "/scratch").isEmpty)
+            let leftover = try Shell.bash("pgrep -f 'postgres -D \(config.repository)/scratch'")
+            #expect(leftover.stdout.isEmpty, "the scratch server outlived the restore test")
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: config.repository + "/scratch").isEmpty)
-
-        let relfile = try TestCluster.psql("select pg_relation_filepath('items')", database: "app2")
-        let damaged = try damagedCopy(config, of: id, suffix: 30,
-                                      damage: "RELFILE='\(relfile)'; " + Self.corruptPageEverywhere,
-                                      rechecksum: ["physical/base.tar.zst", "physical/backup_manifest"])
-        let standard = try verify(config, damaged)
-        #expect(standard.status == 0, "only a restore test can see this damage: \(standard)")
-        let deep = try TestCluster.pgbak(["verify", damaged, "--restore-test", "--config", config.file])
-        #expect(deep.status == 1, "\(deep)")
-        #expect(deep.stdout.contains("pg_amcheck"), "\(deep)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: config.repository + "/scratch").isEmpty)
-        let leftover = try Shell.bash("pgrep -f 'postgres -D \(config.repository)/scratch'")
-        #expect(leftover.stdout.isEmpty, "the scratch server outlived the restore test")
     }
-}
 }

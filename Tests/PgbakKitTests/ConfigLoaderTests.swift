@@ -56,28 +56,34 @@ import Testing
         #expect(error?.keyPath == "compression.level")
         #expect(error?.problem.contains("integer") == true)
         #expect(problem(Self.minimal + "\npatroni2: 1\n")?.keyPath == "patroni2")
-        #expect(problem(Self.minimal.replacingOccurrences(of: "keep_last: 7", with: "keep_last: [1]"))?.keyPath
-            == "retention.keep_last")
+        #expect(
+            problem(Self.minimal.replacingOccurrences(of: "keep_last: 7", with: "keep_last: [1]"))?.keyPath
+                == "retention.keep_last")
     }
 
     @Test func missingRequiredKeys() {
         #expect(problem("patroni:\n  urls: [http://a:1]\n")?.keyPath == "scope")
         #expect(problem("scope: x\nrepository:\n  path: /r\nretention:\n  keep_last: 1\n")?.keyPath == "patroni.urls")
-        #expect(problem(Self.minimal.replacingOccurrences(of: "  path: /var/backups/pgbak", with: ""))?.keyPath
-            == "repository.path")
-        #expect(problem(Self.minimal.replacingOccurrences(of: "  keep_last: 7", with: ""))?.keyPath
-            == "retention.keep_last")
+        #expect(
+            problem(Self.minimal.replacingOccurrences(of: "  path: /var/backups/pgbak", with: ""))?.keyPath
+                == "repository.path")
+        #expect(
+            problem(Self.minimal.replacingOccurrences(of: "  keep_last: 7", with: ""))?.keyPath
+                == "retention.keep_last")
     }
 
     @Test func outOfRangeAndBadValues() {
         #expect(problem(Self.minimal + "\ncompression:\n  level: 40\n")?.problem.contains("out of range") == true)
-        #expect(problem(Self.minimal + "\nbase_backup:\n  checkpoint: slow\n")?.problem.contains("fast, spread")
-            == true)
+        #expect(
+            problem(Self.minimal + "\nbase_backup:\n  checkpoint: slow\n")?.problem.contains("fast, spread")
+                == true)
         #expect(problem(Self.minimal + "\nbase_backup:\n  max_rate: lots\n")?.keyPath == "base_backup.max_rate")
-        #expect(problem(Self.minimal.replacingOccurrences(of: "/var/backups/pgbak", with: "backups"))?.keyPath
-            == "repository.path")
-        #expect(problem(Self.minimal.replacingOccurrences(of: "http://10.0.0.1:8008", with: "10.0.0.1:8008"))?.keyPath
-            == "patroni.urls[0]")
+        #expect(
+            problem(Self.minimal.replacingOccurrences(of: "/var/backups/pgbak", with: "backups"))?.keyPath
+                == "repository.path")
+        #expect(
+            problem(Self.minimal.replacingOccurrences(of: "http://10.0.0.1:8008", with: "10.0.0.1:8008"))?.keyPath
+                == "patroni.urls[0]")
     }
 
     @Test func inlinePasswordsAreRefused() {
@@ -87,15 +93,16 @@ import Testing
     }
 
     @Test func passwordSources() throws {
-        let config = try parse(Self.minimal + """
+        let config = try parse(
+            Self.minimal + """
 
-            postgres:
-              replication:
-                passfile: /etc/pgbak/pgpass
-              dump:
-                user: backup
-                password_env: PGBAK_DUMP_PASSWORD
-            """)
+                postgres:
+                  replication:
+                    passfile: /etc/pgbak/pgpass
+                  dump:
+                    user: backup
+                    password_env: PGBAK_DUMP_PASSWORD
+                """)
         #expect(config.postgres.replication.password == .passfile("/etc/pgbak/pgpass"))
         #expect(config.postgres.dump.password == .environment("PGBAK_DUMP_PASSWORD"))
         #expect(config.postgres.dump.user == "backup")
@@ -114,8 +121,9 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pgbak-policy-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir + "/policies", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try "description: two\nkeep_last: 2\n".write(toFile: dir + "/policies/two.yml", atomically: true,
-                                                     encoding: .utf8)
+        try "description: two\nkeep_last: 2\n".write(
+            toFile: dir + "/policies/two.yml", atomically: true,
+            encoding: .utf8)
         let yaml = Self.minimal.replacingOccurrences(of: "keep_last: 7", with: "policy: policies/two.yml")
         let config = try parse(yaml, base: dir)
         #expect(config.retention == RetentionPolicy(keepLast: 2, policyFile: dir + "/policies/two.yml"))

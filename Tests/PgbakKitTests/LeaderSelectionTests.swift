@@ -27,8 +27,11 @@ import Testing
 
     @Test func picksTheLeaderOfPatroni4() throws {
         let choice = try LeaderSelection.choose(from: cluster(Self.patroni4), scope: "pgbak-test")
-        #expect(choice == LeaderChoice(name: "node1", host: "127.0.0.1", port: 5432, timeline: 1,
-                                       apiURL: "http://127.0.0.1:8008/patroni"))
+        #expect(
+            choice
+                == LeaderChoice(
+                    name: "node1", host: "127.0.0.1", port: 5432, timeline: 1,
+                    apiURL: "http://127.0.0.1:8008/patroni"))
     }
 
     @Test func readsThePatroni3ShapeWithUnknownLag() throws {

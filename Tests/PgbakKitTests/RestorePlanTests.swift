@@ -6,8 +6,10 @@ import Testing
 @Suite struct RestorePlanTests {
     static let segment: UInt64 = 16 << 20
 
-    func backup(_ id: String, sysid: String = "7713706775396651014", stop: String, timeline: Int,
-                physical: Manifest.PartStatus = .complete) -> Manifest {
+    func backup(
+        _ id: String, sysid: String = "7713706775396651014", stop: String, timeline: Int,
+        physical: Manifest.PartStatus = .complete
+    ) -> Manifest {
         var m = ManifestTests.sample()
         m.backupID = id
         m.cluster.systemIdentifier = sysid
@@ -18,8 +20,9 @@ import Testing
     }
 
     func horizon(timeline: Int = 3, history: [WALHorizon.Switch] = [], oldest: UInt64? = 5) -> WALHorizon {
-        WALHorizon(systemIdentifier: "7713706775396651014", timeline: timeline, history: history,
-                   oldestSegment: oldest, segmentSize: Self.segment)
+        WALHorizon(
+            systemIdentifier: "7713706775396651014", timeline: timeline, history: history,
+            oldestSegment: oldest, segmentSize: Self.segment)
     }
 
     @Test func lsnsSegmentsAndHistories() {
@@ -27,8 +30,9 @@ import Testing
         #expect(ReplicaPlanner.parseLSN("1/0") == 1 << 32)
         #expect(ReplicaPlanner.parseLSN("bogus") == nil)
         #expect(ReplicaPlanner.segmentNumber(walFileName: "000000030000000000000005", segmentSize: Self.segment) == 5)
-        #expect(ReplicaPlanner.segmentNumber(walFileName: "000000030000000100000002", segmentSize: Self.segment)
-            == 256 + 2)
+        #expect(
+            ReplicaPlanner.segmentNumber(walFileName: "000000030000000100000002", segmentSize: Self.segment)
+                == 256 + 2)
         #expect(ReplicaPlanner.segmentNumber(walFileName: "00000003.history", segmentSize: Self.segment) == nil)
         let history = ReplicaPlanner.parseHistory("1\t0/5000160\tno recovery target specified\n\n2\t0/7000A0\tx\n")
         #expect(history == [.init(timeline: 1, switchLSN: 0x5000160), .init(timeline: 2, switchLSN: 0x7000A0)])
@@ -39,21 +43,26 @@ import Testing
     }
 
     @Test func anotherClustersBackupIsRefused() {
-        let reason = ReplicaPlanner.problem(with: backup("a", sysid: "1", stop: "0/6000100", timeline: 3),
-                                            horizon: horizon())
+        let reason = ReplicaPlanner.problem(
+            with: backup("a", sysid: "1", stop: "0/6000100", timeline: 3),
+            horizon: horizon())
         #expect(reason?.contains("another cluster") == true)
     }
 
     @Test func recycledWALIsRefused() {
-        let reason = ReplicaPlanner.problem(with: backup("a", stop: "0/4000100", timeline: 3), horizon: horizon(oldest: 5))
+        let reason = ReplicaPlanner.problem(
+            with: backup("a", stop: "0/4000100", timeline: 3), horizon: horizon(oldest: 5))
         #expect(reason?.contains("no longer holds the WAL") == true)
         // Without knowing the oldest segment there is nothing to refuse on.
-        #expect(ReplicaPlanner.problem(with: backup("a", stop: "0/4000100", timeline: 3), horizon: horizon(oldest: nil))
-            == nil)
+        #expect(
+            ReplicaPlanner.problem(with: backup("a", stop: "0/4000100", timeline: 3), horizon: horizon(oldest: nil))
+                == nil)
     }
 
     @Test func timelinesMustBeInTheLeadersHistoryAndEndAfterTheBackup() {
-        let history: [WALHorizon.Switch] = [.init(timeline: 1, switchLSN: 0x5000160), .init(timeline: 2, switchLSN: 0x9000000)]
+        let history: [WALHorizon.Switch] = [
+            .init(timeline: 1, switchLSN: 0x5000160), .init(timeline: 2, switchLSN: 0x9000000),
+        ]
         let h = horizon(timeline: 3, history: history, oldest: 5)
         #expect(ReplicaPlanner.problem(with: backup("a", stop: "0/6000100", timeline: 2), horizon: h) == nil)
         let past = ReplicaPlanner.problem(with: backup("a", stop: "0/9100000", timeline: 2), horizon: h)
@@ -63,15 +72,18 @@ import Testing
     }
 
     @Test func incompletePhysicalPartIsRefused() {
-        let reason = ReplicaPlanner.problem(with: backup("a", stop: "0/6000100", timeline: 3, physical: .failed),
-                                            horizon: horizon())
+        let reason = ReplicaPlanner.problem(
+            with: backup("a", stop: "0/6000100", timeline: 3, physical: .failed),
+            horizon: horizon())
         #expect(reason?.contains("not complete") == true)
     }
 
     @Test func choosesTheNewestThatQualifiesAndSaysWhyOthersDoNot() {
-        let backups = [backup("20260101T000000Z", stop: "0/6000100", timeline: 3),
-                       backup("20260102T000000Z", sysid: "9", stop: "0/7000100", timeline: 3),
-                       backup("20260103T000000Z", stop: "0/8000100", timeline: 7)]
+        let backups = [
+            backup("20260101T000000Z", stop: "0/6000100", timeline: 3),
+            backup("20260102T000000Z", sysid: "9", stop: "0/7000100", timeline: 3),
+            backup("20260103T000000Z", stop: "0/8000100", timeline: 7),
+        ]
         let (chosen, rejected) = ReplicaPlanner.choose(backups, requested: nil, horizon: horizon())
         #expect(chosen?.backupID == "20260101T000000Z")
         #expect(rejected.map(\.id) == ["20260103T000000Z", "20260102T000000Z"])
@@ -105,17 +117,22 @@ import Testing
     @Test func databasePropertiesBecomeStatements() {
         let sql = DatabaseProperties.statements(
             database: "shop",
-            settings: [DatabaseSetting(role: nil, setting: "work_mem=12MB"),
-                       DatabaseSetting(role: "app", setting: "search_path=\"$user\", public")],
-            grants: [DatabaseGrant(grantee: "PUBLIC", privilege: "TEMPORARY", grantable: false),
-                     DatabaseGrant(grantee: "app", privilege: "CONNECT", grantable: true)])
-        #expect(sql == [
-            "ALTER DATABASE \"shop\" SET work_mem = '12MB'",
-            "ALTER ROLE \"app\" IN DATABASE \"shop\" SET search_path = \"$user\", public",
-            "REVOKE ALL ON DATABASE \"shop\" FROM PUBLIC",
-            "GRANT TEMPORARY ON DATABASE \"shop\" TO PUBLIC",
-            "GRANT CONNECT ON DATABASE \"shop\" TO \"app\" WITH GRANT OPTION",
-        ])
+            settings: [
+                DatabaseSetting(role: nil, setting: "work_mem=12MB"),
+                DatabaseSetting(role: "app", setting: "search_path=\"$user\", public"),
+            ],
+            grants: [
+                DatabaseGrant(grantee: "PUBLIC", privilege: "TEMPORARY", grantable: false),
+                DatabaseGrant(grantee: "app", privilege: "CONNECT", grantable: true),
+            ])
+        #expect(
+            sql == [
+                "ALTER DATABASE \"shop\" SET work_mem = '12MB'",
+                "ALTER ROLE \"app\" IN DATABASE \"shop\" SET search_path = \"$user\", public",
+                "REVOKE ALL ON DATABASE \"shop\" FROM PUBLIC",
+                "GRANT TEMPORARY ON DATABASE \"shop\" TO PUBLIC",
+                "GRANT CONNECT ON DATABASE \"shop\" TO \"app\" WITH GRANT OPTION",
+            ])
         #expect(DatabaseProperties.statements(database: "x", settings: [], grants: nil).isEmpty)
     }
 

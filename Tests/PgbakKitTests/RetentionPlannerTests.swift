@@ -17,16 +17,20 @@ import Testing
 
     @Test func partialBackupsDoNotCountTowardsN() {
         let plan = RetentionPlanner.plan(
-            backups: backups([("20260101T000000Z", true), ("20260102T000000Z", true), ("20260103T000000Z", false),
-                              ("20260104T000000Z", false)]),
+            backups: backups([
+                ("20260101T000000Z", true), ("20260102T000000Z", true), ("20260103T000000Z", false),
+                ("20260104T000000Z", false),
+            ]),
             policy: RetentionPolicy(keepLast: 2))
         #expect(plan.deletions.isEmpty)
     }
 
     @Test func partialsOlderThanTheOldestKeptCompleteGo() {
         let plan = RetentionPlanner.plan(
-            backups: backups([("20260101T000000Z", false), ("20260102T000000Z", true), ("20260103T000000Z", true),
-                              ("20260104T000000Z", true)]),
+            backups: backups([
+                ("20260101T000000Z", false), ("20260102T000000Z", true), ("20260103T000000Z", true),
+                ("20260104T000000Z", true),
+            ]),
             policy: RetentionPolicy(keepLast: 2))
         #expect(Set(plan.deletions) == ["20260101T000000Z", "20260102T000000Z"])
     }

@@ -15,20 +15,24 @@ import Testing
     }
 
     @Test func spaceEstimate() {
-        #expect(SpaceEstimate.requiredBytes(databaseBytes: 1000, lastBackupBytes: nil, lastDatabaseBytes: nil)
-            == 1000 + SpaceEstimate.walHeadroom)
+        #expect(
+            SpaceEstimate.requiredBytes(databaseBytes: 1000, lastBackupBytes: nil, lastDatabaseBytes: nil)
+                == 1000 + SpaceEstimate.walHeadroom)
         // The databases doubled since the last backup: twice its size plus a quarter.
-        #expect(SpaceEstimate.requiredBytes(databaseBytes: 2000, lastBackupBytes: 400, lastDatabaseBytes: 1000)
-            == 1000 + SpaceEstimate.walHeadroom)
+        #expect(
+            SpaceEstimate.requiredBytes(databaseBytes: 2000, lastBackupBytes: 400, lastDatabaseBytes: 1000)
+                == 1000 + SpaceEstimate.walHeadroom)
         // Shrinking databases never lower the estimate below the last backup's size.
-        #expect(SpaceEstimate.requiredBytes(databaseBytes: 10, lastBackupBytes: 400, lastDatabaseBytes: 1000)
-            == 500 + SpaceEstimate.walHeadroom)
+        #expect(
+            SpaceEstimate.requiredBytes(databaseBytes: 10, lastBackupBytes: 400, lastDatabaseBytes: 1000)
+                == 500 + SpaceEstimate.walHeadroom)
     }
 
     @Test func databaseSelection() {
         func db(_ name: String) -> DatabaseInfo {
-            DatabaseInfo(oid: 1, name: name, owner: "o", encoding: "UTF8", collate: "C", ctype: "C",
-                         collationVersion: nil, sizeBytes: 1)
+            DatabaseInfo(
+                oid: 1, name: name, owner: "o", encoding: "UTF8", collate: "C", ctype: "C",
+                collationVersion: nil, sizeBytes: 1)
         }
         let all = [db("a"), db("b"), db("c")]
         #expect(DatabaseInfo.select(all, include: [], exclude: ["b"]).map(\.name) == ["a", "c"])
@@ -84,7 +88,8 @@ import Testing
         #expect(ExitStatus.of(ConfigError(file: "f", keyPath: "k", problem: "p")) == .config)
         #expect(ExitStatus.of(RepositoryLocked(lockFile: "l", holderPID: 1)) == .locked)
         #expect(ExitStatus.of(BackupError(problem: "x")) == .failure)
-        #expect(RepositoryLocked(lockFile: "/r/pgbak.lock", holderPID: 4242).errorDescription?.contains("PID 4242")
-            == true)
+        #expect(
+            RepositoryLocked(lockFile: "/r/pgbak.lock", holderPID: 4242).errorDescription?.contains("PID 4242")
+                == true)
     }
 }

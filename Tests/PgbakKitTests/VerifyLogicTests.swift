@@ -7,7 +7,9 @@ import Testing
 
 @Suite struct VerifyLogicTests {
     @Test func crc32cKnownVector() {
-        let crc = Array("123456789".utf8).withUnsafeBytes { ~pgbak_crc32c_update(0xFFFF_FFFF, $0.baseAddress, $0.count) }
+        let crc = Array("123456789".utf8).withUnsafeBytes {
+            ~pgbak_crc32c_update(0xFFFF_FFFF, $0.baseAddress, $0.count)
+        }
         #expect(crc == 0xE306_9283)
         // Chunking does not change the result.
         var split: UInt32 = 0xFFFF_FFFF
@@ -19,14 +21,16 @@ import Testing
 
     @Test func manifestConsistencyNamesEachProblem() {
         let manifest = ManifestTests.sample()
-        #expect(ManifestConsistency.check(manifest, actual: ["physical/base.tar.zst": 10]).filter {
-            !$0.contains("backup_manifest") && !$0.contains("globals") && !$0.contains("dump is not listed")
-        }.isEmpty)
+        #expect(
+            ManifestConsistency.check(manifest, actual: ["physical/base.tar.zst": 10]).filter {
+                !$0.contains("backup_manifest") && !$0.contains("globals") && !$0.contains("dump is not listed")
+            }.isEmpty)
         let problems = ManifestConsistency.check(manifest, actual: ["physical/base.tar.zst": 9, "extra": 1])
         #expect(problems.contains("physical/base.tar.zst: 9 bytes on disk, 10 in the manifest"))
         #expect(problems.contains("extra: present but not listed in the manifest"))
-        #expect(ManifestConsistency.check(manifest, actual: [:]).contains(
-            "physical/base.tar.zst: listed in the manifest but missing"))
+        #expect(
+            ManifestConsistency.check(manifest, actual: [:]).contains(
+                "physical/base.tar.zst: listed in the manifest but missing"))
     }
 
     /// A ustar archive with one file, built by hand.
@@ -55,8 +59,9 @@ import Testing
             var names: [String] = []
             var data: [UInt8] = []
             var ends = 0
-            let reader = TarReader(onMember: { names.append($0.name) }, onData: { data.append(contentsOf: $0) },
-                                   onMemberEnd: { ends += 1 })
+            let reader = TarReader(
+                onMember: { names.append($0.name) }, onData: { data.append(contentsOf: $0) },
+                onMemberEnd: { ends += 1 })
             for start in stride(from: 0, to: archive.count, by: chunk) {
                 try archive[start..<min(start + chunk, archive.count)].withUnsafeBytes { try reader.feed($0) }
             }

@@ -28,7 +28,8 @@ public struct BackupRun: Sendable {
         for line in try context.repository.cleanStaleStaging() { context.logger.info("\(line)") }
 
         let probe = LeaderProbe(config: context.config, logger: context.logger)
-        let credentials = try RunCredentials(directory: context.repository.runDirectory(), configFile: context.config.file)
+        let credentials = try RunCredentials(
+            directory: context.repository.runDirectory(), configFile: context.config.file)
         defer { credentials.remove() }
         let leader = try await probe.discover()
         if let member = context.config.thisHost.member, member != leader.choice.name {
@@ -36,12 +37,14 @@ public struct BackupRun: Sendable {
             if context.config.thisHost.whenNotLeader == .skip { return .skipped(message) }
             throw BackupError(problem: message + " (this_host.when_not_leader: fail)")
         }
-        let tools = try await PostgresTools.locate(configured: context.config.postgres.binDir,
-                                                   serverMajor: leader.identity.majorVersion, configFile: context.config.file)
+        let tools = try await PostgresTools.locate(
+            configured: context.config.postgres.binDir,
+            serverMajor: leader.identity.majorVersion, configFile: context.config.file)
         let catalog = try probe.connect(leader.choice, database: "postgres")
         let allDatabases = try DatabaseInfo.list(catalog)
-        let databases = DatabaseInfo.select(allDatabases, include: context.config.postgres.includeDatabases,
-                                            exclude: context.config.postgres.excludeDatabases)
+        let databases = DatabaseInfo.select(
+            allDatabases, include: context.config.postgres.includeDatabases,
+            exclude: context.config.postgres.excludeDatabases)
         let databaseBytes = allDatabases.reduce(0) { $0 + $1.sizeBytes }
         let existing = try context.repository.backups().backups
         try checkSpace(databaseBytes: databaseBytes, last: existing.last { $0.manifest.status == .complete })
@@ -67,20 +70,24 @@ public struct BackupRun: Sendable {
     }
 
     func checkSpace(databaseBytes: Int64, last: StoredBackup?) throws {
-        let needed = SpaceEstimate.requiredBytes(databaseBytes: databaseBytes, lastBackupBytes: last?.manifest.totalBytes,
-                                                 lastDatabaseBytes: last?.manifest.cluster.databaseBytes)
+        let needed = SpaceEstimate.requiredBytes(
+            databaseBytes: databaseBytes, lastBackupBytes: last?.manifest.totalBytes,
+            lastDatabaseBytes: last?.manifest.cluster.databaseBytes)
         let free = try context.repository.freeBytes()
         guard free >= needed else {
-            throw BackupError(problem: "context.repository \(context.repository.location) has \(ByteFormat.text(free)) free, but the "
-                + "next backup needs about \(ByteFormat.text(needed)) (databases: \(ByteFormat.text(databaseBytes))"
-                + (last.map { ", last backup: \(ByteFormat.text($0.manifest.totalBytes))" } ?? "")
-                + "); free some space or lower retention.keep_last")
+            throw BackupError(
+                problem: "context.repository \(context.repository.location) has \(ByteFormat.text(free)) free, but the "
+                    + "next backup needs about \(ByteFormat.text(needed)) (databases: \(ByteFormat.text(databaseBytes))"
+                    + (last.map { ", last backup: \(ByteFormat.text($0.manifest.totalBytes))" } ?? "")
+                    + "); free some space or lower retention.keep_last")
         }
     }
 
-    private func take(id: String, staging: String, leader: ConfirmedLeader, tools: PostgresTools,
-                      databases: [DatabaseInfo], databaseBytes: Int64, credentials: RunCredentials,
-                      probe: LeaderProbe, logger: Logger) async throws -> Manifest {
+    private func take(
+        id: String, staging: String, leader: ConfirmedLeader, tools: PostgresTools,
+        databases: [DatabaseInfo], databaseBytes: Int64, credentials: RunCredentials,
+        probe: LeaderProbe, logger: Logger
+    ) async throws -> Manifest {
         let started = Date()
         let physical = try await PhysicalPart(
             tools: tools, target: probe.replicationTarget(leader.choice),
@@ -90,10 +97,11 @@ public struct BackupRun: Sendable {
         try reconfirm(leader, probe: probe, after: "the base backup")
 
         let logical = try await LogicalPart(
-            dump: PgDump(tools: tools, target: probe.dumpTarget(leader.choice),
-                         environment: try credentials.environment(for: context.config.postgres.dump),
-                         lockWaitTimeoutSeconds: context.config.lockWaitTimeoutSeconds, zstdLevel: context.config.zstdLevel,
-                         zstdThreads: context.config.zstdThreads),
+            dump: PgDump(
+                tools: tools, target: probe.dumpTarget(leader.choice),
+                environment: try credentials.environment(for: context.config.postgres.dump),
+                lockWaitTimeoutSeconds: context.config.lockWaitTimeoutSeconds, zstdLevel: context.config.zstdLevel,
+                zstdThreads: context.config.zstdThreads),
             probe: probe, leader: leader.choice, logger: context.logger, progress: context.progress,
             maxCountedTableBytes: Int64(context.config.countRowsMaxTableMB) << 20
         ).run(staging: staging, databases: databases)
@@ -104,11 +112,13 @@ public struct BackupRun: Sendable {
         let manifest = Manifest(
             format: Manifest.formatName, version: Manifest.currentVersion, backupID: id, pgbakVersion: pgbakVersion,
             status: status, startedAt: started, finishedAt: Date(),
-            cluster: .init(scope: context.config.scope, systemIdentifier: identity.systemIdentifier,
-                           timeline: physical.walRange.stopTimeline, serverVersion: identity.version,
-                           serverVersionNum: identity.versionNumber, databaseBytes: databaseBytes),
-            leader: .init(name: leader.choice.name, host: leader.choice.host, port: leader.choice.port,
-                          patroniVersion: leader.patroniVersion),
+            cluster: .init(
+                scope: context.config.scope, systemIdentifier: identity.systemIdentifier,
+                timeline: physical.walRange.stopTimeline, serverVersion: identity.version,
+                serverVersionNum: identity.versionNumber, databaseBytes: databaseBytes),
+            leader: .init(
+                name: leader.choice.name, host: leader.choice.host, port: leader.choice.port,
+                patroniVersion: leader.patroniVersion),
             physical: physical.section(toolVersion: tools.clientVersion),
             logical: logical.section,
             files: (physical.files + logical.files).sorted { $0.path < $1.path })
@@ -127,13 +137,15 @@ public struct BackupRun: Sendable {
         do {
             now = try probe.confirm(leader.choice)
         } catch {
-            throw BackupError(problem: "after \(step), \(leader.choice.name) is no longer a reachable primary "
-                + "(\(error.localizedDescription)); the partial backup was discarded")
+            throw BackupError(
+                problem: "after \(step), \(leader.choice.name) is no longer a reachable primary "
+                    + "(\(error.localizedDescription)); the partial backup was discarded")
         }
         guard now.systemIdentifier == leader.identity.systemIdentifier, now.timeline == leader.identity.timeline else {
-            throw BackupError(problem: "after \(step), \(leader.choice.name) moved from timeline "
-                + "\(leader.identity.timeline ?? 0) to \(now.timeline ?? 0) (a failover happened); the partial backup "
-                + "was discarded")
+            throw BackupError(
+                problem: "after \(step), \(leader.choice.name) moved from timeline "
+                    + "\(leader.identity.timeline ?? 0) to \(now.timeline ?? 0) (a failover happened); the partial backup "
+                    + "was discarded")
         }
     }
 }

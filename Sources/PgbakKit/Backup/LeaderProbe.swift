@@ -30,8 +30,9 @@ public struct LeaderProbe: Sendable {
         }
         let identity = try confirm(choice)
         if let dcsTimeline = choice.timeline, let dbTimeline = identity.timeline, dcsTimeline != dbTimeline {
-            throw BackupError(problem: "Patroni says leader \(choice.name) is on timeline \(dcsTimeline), but its "
-                + "database is on timeline \(dbTimeline); the cluster is changing, try again in a minute")
+            throw BackupError(
+                problem: "Patroni says leader \(choice.name) is on timeline \(dcsTimeline), but its "
+                    + "database is on timeline \(dbTimeline); the cluster is changing, try again in a minute")
         }
         return ConfirmedLeader(choice: choice, identity: identity, patroniVersion: patroniVersion, patroniURL: url)
     }
@@ -41,9 +42,10 @@ public struct LeaderProbe: Sendable {
         let connection = try connect(choice, database: "postgres")
         let identity = try ServerIdentity.read(connection)
         guard !identity.inRecovery else {
-            throw BackupError(problem: "Patroni names \(choice.name) (\(choice.host):\(choice.port)) as leader, but "
-                + "its database is in recovery: Patroni's view is stale or a failover is under way; nothing was "
-                + "backed up")
+            throw BackupError(
+                problem: "Patroni names \(choice.name) (\(choice.host):\(choice.port)) as leader, but "
+                    + "its database is in recovery: Patroni's view is stale or a failover is under way; nothing was "
+                    + "backed up")
         }
         return identity
     }
@@ -52,19 +54,23 @@ public struct LeaderProbe: Sendable {
     public func connect(_ choice: LeaderChoice, database: String) throws -> PGConnection {
         let target = dumpTarget(choice)
         let credentials = try RunCredentials.connectionParameters(for: config.postgres.dump, configFile: config.file)
-        let context = "connecting to \(choice.name) at \(choice.host):\(choice.port) as \(target.user) "
+        let context =
+            "connecting to \(choice.name) at \(choice.host):\(choice.port) as \(target.user) "
             + "(\(config.postgres.dump.configKey) in \(config.file))"
-        return try PGConnection(parameters: target.parameters(database: database).merging(credentials) { $1 },
-                                context: context)
+        return try PGConnection(
+            parameters: target.parameters(database: database).merging(credentials) { $1 },
+            context: context)
     }
 
     public func dumpTarget(_ choice: LeaderChoice) -> ConnectionTarget {
-        ConnectionTarget(host: choice.host, port: choice.port, user: config.postgres.dump.user,
-                         connectTimeout: config.postgres.connectTimeoutSeconds)
+        ConnectionTarget(
+            host: choice.host, port: choice.port, user: config.postgres.dump.user,
+            connectTimeout: config.postgres.connectTimeoutSeconds)
     }
 
     public func replicationTarget(_ choice: LeaderChoice) -> ConnectionTarget {
-        ConnectionTarget(host: choice.host, port: choice.port, user: config.postgres.replication.user,
-                         connectTimeout: config.postgres.connectTimeoutSeconds)
+        ConnectionTarget(
+            host: choice.host, port: choice.port, user: config.postgres.replication.user,
+            connectTimeout: config.postgres.connectTimeoutSeconds)
     }
 }

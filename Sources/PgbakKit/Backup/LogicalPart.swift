@@ -61,8 +61,12 @@ struct LogicalPart: Sendable {
                     entry.status = .failed
                     entry.error = error.localizedDescription
                     failed = true
-                    logger.error("dump failed", metadata: ["database": "\(db.name)",
-                                                           "error": "\(error.localizedDescription)"])
+                    logger.error(
+                        "dump failed",
+                        metadata: [
+                            "database": "\(db.name)",
+                            "error": "\(error.localizedDescription)",
+                        ])
                 }
             }
             entries.append(entry)
@@ -74,18 +78,22 @@ struct LogicalPart: Sendable {
     }
 
     /// pg_dump inside an exported snapshot while the exporting session counts the rows of every table in it.
-    private func dumpCounting(_ db: DatabaseInfo, to path: String,
-                              relative: String) async throws -> (FileRecord, [TableCount]) {
-        let counter = try SnapshotCounter(connection: probe.connect(leader, database: db.name),
-                                          lockTimeoutSeconds: dump.lockWaitTimeoutSeconds)
+    private func dumpCounting(
+        _ db: DatabaseInfo, to path: String,
+        relative: String
+    ) async throws -> (FileRecord, [TableCount]) {
+        let counter = try SnapshotCounter(
+            connection: probe.connect(leader, database: db.name),
+            lockTimeoutSeconds: dump.lockWaitTimeoutSeconds)
         defer { counter.finish() }
         let limit = maxCountedTableBytes
         // The counting thread owns the connection until it returns: always wait for it before finishing.
         let counting = Task { try await Blocking.run { try counter.count(maxTableBytes: limit) } }
         let record: FileRecord
         do {
-            record = try await dump.dump(database: db.name, snapshot: counter.snapshotID, to: path,
-                                         relativePath: relative)
+            record = try await dump.dump(
+                database: db.name, snapshot: counter.snapshotID, to: path,
+                relativePath: relative)
         } catch {
             _ = try? await counting.value
             throw error

@@ -118,8 +118,10 @@ public struct Manifest: Codable, Sendable, Equatable {
             throw ManifestError(source: source, problem: "is not a pgbak manifest (format '\(header.format ?? "")')")
         }
         guard header.version == currentVersion else {
-            throw ManifestError(source: source, problem: "has manifest version \(header.version ?? -1); this pgbak "
-                + "\(PgbakKit.pgbakVersion) reads version \(currentVersion)")
+            throw ManifestError(
+                source: source,
+                problem: "has manifest version \(header.version ?? -1); this pgbak "
+                    + "\(PgbakKit.pgbakVersion) reads version \(currentVersion)")
         }
         do {
             return try decoder.decode(Manifest.self, from: data)

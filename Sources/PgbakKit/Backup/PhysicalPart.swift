@@ -12,9 +12,10 @@ struct PhysicalPart: Sendable {
         var label: String
 
         func section(toolVersion: String) -> Manifest.Physical {
-            Manifest.Physical(status: .complete, label: label, startLSN: walRange.startLSN, stopLSN: walRange.stopLSN,
-                              startTimeline: walRange.startTimeline, stopTimeline: walRange.stopTimeline,
-                              toolVersion: toolVersion, files: files.map(\.path), seconds: seconds)
+            Manifest.Physical(
+                status: .complete, label: label, startLSN: walRange.startLSN, stopLSN: walRange.stopLSN,
+                startTimeline: walRange.startTimeline, stopTimeline: walRange.stopTimeline,
+                toolVersion: toolVersion, files: files.map(\.path), seconds: seconds)
         }
     }
 
@@ -28,9 +29,10 @@ struct PhysicalPart: Sendable {
     func run(staging: String) async throws -> Result {
         let started = Date()
         let dir = staging + "/" + Self.directory
-        let basebackup = PgBaseBackup(tools: tools, target: target, environment: environment,
-                                      checkpoint: config.checkpoint, maxRate: config.maxRate,
-                                      zstdLevel: config.zstdLevel, zstdThreads: config.zstdThreads, label: label)
+        let basebackup = PgBaseBackup(
+            tools: tools, target: target, environment: environment,
+            checkpoint: config.checkpoint, maxRate: config.maxRate,
+            zstdLevel: config.zstdLevel, zstdThreads: config.zstdThreads, label: label)
         try await basebackup.run(into: dir) { line in progress("base backup: " + line) }
 
         // pg_basebackup's client-side zstd leaves pg_wal.tar (and, depending on the version, tablespace tars)
@@ -50,14 +52,17 @@ struct PhysicalPart: Sendable {
                                 source: path, path: path + ".zst", relativePath: "\(Self.directory)/\(name).zst",
                                 level: level, threads: threads)
                             guard unlink(path) == 0 else {
-                                throw BackupError(problem: "cannot remove \(path) after compressing it: \(Errno.text())")
+                                throw BackupError(
+                                    problem: "cannot remove \(path) after compressing it: \(Errno.text())")
                             }
                             return record
                         }
                     }
                 } else {
                     group.addTask {
-                        try await Blocking.run { try FileDigest.sha256(path: path, relativePath: "\(Self.directory)/\(name)") }
+                        try await Blocking.run {
+                            try FileDigest.sha256(path: path, relativePath: "\(Self.directory)/\(name)")
+                        }
                     }
                 }
             }
@@ -66,7 +71,8 @@ struct PhysicalPart: Sendable {
         guard let manifestData = FileManager.default.contents(atPath: dir + "/backup_manifest") else {
             throw BackupError(problem: "pg_basebackup finished without writing backup_manifest in \(dir)")
         }
-        return Result(files: files, walRange: try WALRange.parse(backupManifest: manifestData),
-                      seconds: Date().timeIntervalSince(started), label: label)
+        return Result(
+            files: files, walRange: try WALRange.parse(backupManifest: manifestData),
+            seconds: Date().timeIntervalSince(started), label: label)
     }
 }

@@ -5,8 +5,10 @@ public enum SpaceEstimate {
 
     /// With a previous backup: its size scaled by how much the databases grew, plus a quarter. Without one: the
     /// databases' on-disk size (compression is not counted on).
-    public static func requiredBytes(databaseBytes: Int64, lastBackupBytes: Int64?,
-                                     lastDatabaseBytes: Int64?) -> Int64 {
+    public static func requiredBytes(
+        databaseBytes: Int64, lastBackupBytes: Int64?,
+        lastDatabaseBytes: Int64?
+    ) -> Int64 {
         guard let lastBackupBytes, let lastDatabaseBytes, lastDatabaseBytes > 0, lastBackupBytes > 0 else {
             return databaseBytes + walHeadroom
         }

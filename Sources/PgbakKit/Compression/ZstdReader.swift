@@ -34,8 +34,10 @@ public final class ZstdStreamDecoder {
             var outBuffer = ZSTD_outBuffer(dst: output.baseAddress, size: output.count, pos: 0)
             lastResult = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
             if ZSTD_isError(lastResult) != 0 {
-                throw CompressionError(path: source, problem: "corrupt zstd data after \(decompressedBytes) "
-                    + "decompressed bytes: " + String(cString: ZSTD_getErrorName(lastResult)))
+                throw CompressionError(
+                    path: source,
+                    problem: "corrupt zstd data after \(decompressedBytes) "
+                        + "decompressed bytes: " + String(cString: ZSTD_getErrorName(lastResult)))
             }
             if outBuffer.pos > 0 {
                 try consume(UnsafeRawBufferPointer(rebasing: output[0..<outBuffer.pos]))
@@ -59,8 +61,10 @@ public enum ZstdReader {
     /// Decompresses `path` to the end, handing each decompressed chunk to `consume`; fails on corruption,
     /// a bad frame checksum or a truncated last frame. Returns the decompressed size.
     @discardableResult
-    public static func decompress(path: String,
-                                  consume: (UnsafeRawBufferPointer) throws -> Void = { _ in }) throws -> Int64 {
+    public static func decompress(
+        path: String,
+        consume: (UnsafeRawBufferPointer) throws -> Void = { _ in }
+    ) throws -> Int64 {
         let decoder = try ZstdStreamDecoder(source: path)
         try FileChunks.read(path: path) { try decoder.feed($0, consume: consume) }
         try decoder.finish()

@@ -18,8 +18,10 @@ public final class ZstdWriter: @unchecked Sendable {
         self.context = context
         let bounds = ZSTD_cParam_getBounds(ZSTD_c_nbWorkers)
         let workers = ZSTD_isError(bounds.error) != 0 ? 0 : min(max(Int32(threads), 0), bounds.upperBound)
-        for (param, value) in [(ZSTD_c_compressionLevel, Int32(level)), (ZSTD_c_checksumFlag, 1),
-                               (ZSTD_c_nbWorkers, workers)] {
+        for (param, value) in [
+            (ZSTD_c_compressionLevel, Int32(level)), (ZSTD_c_checksumFlag, 1),
+            (ZSTD_c_nbWorkers, workers),
+        ] {
             let rc = ZSTD_CCtx_setParameter(context, param, value)
             if ZSTD_isError(rc) != 0 {
                 ZSTD_freeCCtx(context)
@@ -65,15 +67,18 @@ public final class ZstdWriter: @unchecked Sendable {
         var out = ZSTD_outBuffer(dst: output.baseAddress, size: output.count, pos: 0)
         let remaining = ZSTD_compressStream2(context, &out, &input, mode)
         if ZSTD_isError(remaining) != 0 {
-            throw CompressionError(path: sink.path, problem: "libzstd: " + String(cString: ZSTD_getErrorName(remaining)))
+            throw CompressionError(
+                path: sink.path, problem: "libzstd: " + String(cString: ZSTD_getErrorName(remaining)))
         }
         try sink.write(UnsafeRawBufferPointer(rebasing: output[0..<out.pos]))
         return remaining
     }
 
     /// Compresses an existing file into `path` (used for pg_basebackup's uncompressed tars).
-    public static func compressFile(source: String, path: String, relativePath: String, level: Int,
-                                    threads: Int) throws -> FileRecord {
+    public static func compressFile(
+        source: String, path: String, relativePath: String, level: Int,
+        threads: Int
+    ) throws -> FileRecord {
         let writer = try ZstdWriter(path: path, relativePath: relativePath, level: level, threads: threads)
         do {
             try FileChunks.read(path: source) { try writer.write($0) }

@@ -13,7 +13,9 @@ public enum ConfigLoader {
 
     public static func load(path: String) throws -> PgbakConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read (check its permissions)"
+            let reason =
+                FileManager.default.fileExists(atPath: path)
+                ? "cannot be read (check its permissions)"
                 : "does not exist (pass --config PATH or set PGBAK_CONFIG)"
             throw ConfigError(file: path, keyPath: "", problem: reason)
         }
@@ -32,11 +34,13 @@ public enum ConfigLoader {
         var patroniSection = try root.section("patroni")
         let urls = try patroniSection.stringList("urls") ?? []
         if urls.isEmpty {
-            throw patroniSection.error("urls", "is required: list at least one Patroni REST URL, e.g. http://10.0.0.1:8008")
+            throw patroniSection.error(
+                "urls", "is required: list at least one Patroni REST URL, e.g. http://10.0.0.1:8008")
         }
         for (i, url) in urls.enumerated() where !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
-            throw ConfigError(file: file, keyPath: "patroni.urls[\(i)]",
-                              problem: "'\(url)' is not an http:// or https:// URL")
+            throw ConfigError(
+                file: file, keyPath: "patroni.urls[\(i)]",
+                problem: "'\(url)' is not an http:// or https:// URL")
         }
         let patroni = PgbakConfig.Patroni(
             urls: urls.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
@@ -120,8 +124,9 @@ public enum ConfigLoader {
         try root.finish()
         return PgbakConfig(
             file: file, scope: scope, patroni: patroni,
-            postgres: .init(binDir: binDir, connectTimeoutSeconds: connectTimeout, replication: replication, dump: dump,
-                            includeDatabases: include, excludeDatabases: exclude),
+            postgres: .init(
+                binDir: binDir, connectTimeoutSeconds: connectTimeout, replication: replication, dump: dump,
+                includeDatabases: include, excludeDatabases: exclude),
             repositoryPath: repoPath.count > 1 && repoPath.hasSuffix("/") ? String(repoPath.dropLast()) : repoPath,
             repositoryOwner: owner, retention: retention, zstdLevel: level, zstdThreads: threads,
             checkpoint: checkpoint, maxRate: maxRate, lockWaitTimeoutSeconds: lockWait,
@@ -134,14 +139,19 @@ public enum ConfigLoader {
         let passfile = allowPassfile ? try section.string("passfile") : nil
         let file = allowPassfile ? nil : try section.string("password_file")
         if try section.string("password") != nil {
-            throw section.error("password", "passwords are not accepted inline: use password_env (an environment "
-                + "variable's name) or \(allowPassfile ? "passfile (a libpq password file)" : "password_file")")
+            throw section.error(
+                "password",
+                "passwords are not accepted inline: use password_env (an environment "
+                    + "variable's name) or \(allowPassfile ? "passfile (a libpq password file)" : "password_file")")
         }
-        let given = [env.map { PasswordSource.environment($0) }, passfile.map { .passfile($0) }, file.map { .file($0) }]
-            .compactMap { $0 }
+        let given = [
+            env.map { PasswordSource.environment($0) }, passfile.map { .passfile($0) }, file.map { .file($0) },
+        ]
+        .compactMap { $0 }
         guard given.count <= 1 else {
-            throw section.error(allowPassfile ? "passfile" : "password_file",
-                                "set only one of password_env and \(allowPassfile ? "passfile" : "password_file")")
+            throw section.error(
+                allowPassfile ? "passfile" : "password_file",
+                "set only one of password_env and \(allowPassfile ? "passfile" : "password_file")")
         }
         return given.first ?? .none
     }

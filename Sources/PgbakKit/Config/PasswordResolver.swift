@@ -10,8 +10,9 @@ public struct CredentialError: LocalizedError, Sendable {
 public enum PasswordResolver {
     static func readEnvironment(_ name: String, key: String, configFile: String) throws -> String {
         guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
-            throw CredentialError(problem: "environment variable \(name) (\(key).password_env in \(configFile)) "
-                + "is not set or empty")
+            throw CredentialError(
+                problem: "environment variable \(name) (\(key).password_env in \(configFile)) "
+                    + "is not set or empty")
         }
         return value
     }
@@ -78,7 +79,9 @@ public final class RunCredentials: @unchecked Sendable {
         case .passfile(let path), .file(let path):
             return ["passfile": path]
         case .environment(let name):
-            return ["password": try PasswordResolver.readEnvironment(name, key: login.configKey, configFile: configFile)]
+            return [
+                "password": try PasswordResolver.readEnvironment(name, key: login.configKey, configFile: configFile)
+            ]
         case .none:
             return [:]
         }
@@ -91,8 +94,9 @@ public final class RunCredentials: @unchecked Sendable {
             let path = directory + "/" + login.configKey.replacingOccurrences(of: ".", with: "-") + ".pgpass"
             let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
-                throw CredentialError(problem: "cannot create a private password file in \(directory): "
-                    + String(cString: strerror(errno)))
+                throw CredentialError(
+                    problem: "cannot create a private password file in \(directory): "
+                        + String(cString: strerror(errno)))
             }
             defer { Glibc.close(fd) }
             let line = PasswordResolver.passfileLine(user: login.user, password: password)

@@ -19,11 +19,13 @@ struct YAMLReader {
             mapping = nil
         case .some(.mapping(let m)):
             mapping = m
-        case .some(.scalar(let s)) where s.tag == .implicit && (s.string == "" || s.string == "~" || s.string == "null"):
+        case .some(.scalar(let s))
+        where s.tag == .implicit && (s.string == "" || s.string == "~" || s.string == "null"):
             mapping = nil
         case .some(let other):
-            throw ConfigError(file: file, keyPath: path, problem: "expected a mapping, found \(Self.kindName(other))",
-                              line: other.mark?.line)
+            throw ConfigError(
+                file: file, keyPath: path, problem: "expected a mapping, found \(Self.kindName(other))",
+                line: other.mark?.line)
         }
     }
 
@@ -140,8 +142,9 @@ struct YAMLReader {
         case .sequence(let seq):
             return try seq.enumerated().map { index, item in
                 guard case .scalar(let s) = item else {
-                    throw ConfigError(file: file, keyPath: "\(keyPath(key))[\(index)]",
-                                      problem: "expected a string, found \(Self.kindName(item))", line: item.mark?.line)
+                    throw ConfigError(
+                        file: file, keyPath: "\(keyPath(key))[\(index)]",
+                        problem: "expected a string, found \(Self.kindName(item))", line: item.mark?.line)
                 }
                 return s.string
             }
@@ -161,8 +164,9 @@ struct YAMLReader {
         guard let mapping else { return }
         for (k, _) in mapping where !readKeys.contains(k.string ?? "") {
             let known = readKeys.sorted().joined(separator: ", ")
-            throw ConfigError(file: file, keyPath: keyPath(k.string ?? "?"),
-                              problem: "unknown key (known keys here: \(known))", line: k.mark?.line)
+            throw ConfigError(
+                file: file, keyPath: keyPath(k.string ?? "?"),
+                problem: "unknown key (known keys here: \(known))", line: k.mark?.line)
         }
     }
 }

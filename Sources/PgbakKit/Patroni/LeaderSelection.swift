@@ -59,7 +59,8 @@ public enum LeaderSelection {
         guard let host = leader.host, let port = leader.port else {
             throw LeaderSelectionError.leaderWithoutAddress(name: leader.name)
         }
-        return LeaderChoice(name: leader.name, host: host, port: port, timeline: leader.timeline,
-                            apiURL: leader.apiURL)
+        return LeaderChoice(
+            name: leader.name, host: host, port: port, timeline: leader.timeline,
+            apiURL: leader.apiURL)
     }
 }

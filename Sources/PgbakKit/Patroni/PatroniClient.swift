@@ -31,7 +31,8 @@ public struct PatroniClient: Sendable {
                 do {
                     return (try PatroniCluster.decode(response.body), base)
                 } catch {
-                    throw PatroniError(url: base, problem: "GET /cluster answered with JSON pgbak cannot read: \(error)")
+                    throw PatroniError(
+                        url: base, problem: "GET /cluster answered with JSON pgbak cannot read: \(error)")
                 }
             } catch let error as PatroniError {
                 logger.debug("Patroni URL failed", metadata: ["url": "\(base)", "error": "\(error.problem)"])
@@ -71,9 +72,11 @@ public struct PatroniClient: Sendable {
         let timeout = String(format: "%.1f", config.timeoutSeconds)
         let command = ChildCommand(
             executable: "/usr/bin/curl",
-            arguments: ["--silent", "--show-error", "--config", "-", "--request", method,
-                        "--connect-timeout", timeout, "--max-time", timeout,
-                        "--output", "-", "--write-out", "\n%{http_code}", url],
+            arguments: [
+                "--silent", "--show-error", "--config", "-", "--request", method,
+                "--connect-timeout", timeout, "--max-time", timeout,
+                "--output", "-", "--write-out", "\n%{http_code}", url,
+            ],
             input: curlConfig.joined(separator: "\n") + "\n")
         let collector = ByteCollector(limit: 8 << 20)
         let outcome: ChildOutcome
@@ -83,12 +86,15 @@ public struct PatroniClient: Sendable {
             throw PatroniError(url: url, problem: "cannot run curl: \(error.localizedDescription)")
         }
         guard outcome.succeeded else {
-            throw PatroniError(url: url, problem: Self.explain(curlExit: outcome.exitCode ?? -1,
-                                                              stderr: outcome.stderrTail, timeout: timeout))
+            throw PatroniError(
+                url: url,
+                problem: Self.explain(
+                    curlExit: outcome.exitCode ?? -1,
+                    stderr: outcome.stderrTail, timeout: timeout))
         }
         var body = collector.data
         guard let newline = body.lastIndex(of: 0x0A),
-              let status = Int(String(decoding: body[(newline + 1)...], as: UTF8.self))
+            let status = Int(String(decoding: body[(newline + 1)...], as: UTF8.self))
         else {
             throw PatroniError(url: url, problem: "answered something that is not HTTP")
         }

@@ -33,8 +33,10 @@ public struct PatroniMember: Sendable, Equatable, Decodable {
         case apiURL = "api_url"
     }
 
-    public init(name: String, role: String, state: String?, apiURL: String? = nil, host: String?, port: Int?,
-                timeline: Int? = nil, lag: PatroniLag? = nil) {
+    public init(
+        name: String, role: String, state: String?, apiURL: String? = nil, host: String?, port: Int?,
+        timeline: Int? = nil, lag: PatroniLag? = nil
+    ) {
         self.name = name
         self.role = role
         self.state = state

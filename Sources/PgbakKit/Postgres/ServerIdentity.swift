@@ -22,12 +22,13 @@ public struct ServerIdentity: Sendable, Equatable, Codable {
     public static func read(_ connection: PGConnection) throws -> ServerIdentity {
         let row = try connection.query(sql).first ?? []
         guard row.count == 5, let recovery = row[0], let sysid = row[1], let num = row[2].flatMap({ Int($0) }),
-              let version = row[3]
+            let version = row[3]
         else {
             throw PostgresError(context: "reading the server identity", message: "unexpected answer \(row)")
         }
-        return ServerIdentity(inRecovery: recovery == "t", systemIdentifier: sysid,
-                              timeline: row[4].flatMap { Int($0, radix: 16) }, versionNumber: num, version: version)
+        return ServerIdentity(
+            inRecovery: recovery == "t", systemIdentifier: sysid,
+            timeline: row[4].flatMap { Int($0, radix: 16) }, versionNumber: num, version: version)
     }
 }
 
@@ -66,11 +67,12 @@ public struct DatabaseInfo: Sendable, Equatable, Codable {
     /// Databases that can be dumped: not templates, and allowing connections.
     public static func list(_ connection: PGConnection) throws -> [DatabaseInfo] {
         try connection.query(sql).map { r in
-            DatabaseInfo(oid: UInt32(r[0] ?? "") ?? 0, name: r[1] ?? "", owner: r[2] ?? "", encoding: r[3] ?? "",
-                         collate: r[4] ?? "", ctype: r[5] ?? "", collationVersion: r[6],
-                         sizeBytes: Int64(r[7] ?? "") ?? 0,
-                         settings: (try? JSONDecoder().decode([DatabaseSetting].self, from: Data((r[8] ?? "[]").utf8))) ?? [],
-                         grants: r[9].flatMap { try? JSONDecoder().decode([DatabaseGrant].self, from: Data($0.utf8)) })
+            DatabaseInfo(
+                oid: UInt32(r[0] ?? "") ?? 0, name: r[1] ?? "", owner: r[2] ?? "", encoding: r[3] ?? "",
+                collate: r[4] ?? "", ctype: r[5] ?? "", collationVersion: r[6],
+                sizeBytes: Int64(r[7] ?? "") ?? 0,
+                settings: (try? JSONDecoder().decode([DatabaseSetting].self, from: Data((r[8] ?? "[]").utf8))) ?? [],
+                grants: r[9].flatMap { try? JSONDecoder().decode([DatabaseGrant].self, from: Data($0.utf8)) })
         }
     }
 

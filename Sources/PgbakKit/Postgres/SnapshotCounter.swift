@@ -42,8 +42,9 @@ public final class SnapshotCounter: @unchecked Sendable {
             let schema = row[0] ?? "", name = row[1] ?? ""
             let size = Int64(row[2] ?? "") ?? 0
             guard size <= maxTableBytes else {
-                return TableCount(schema: schema, name: name, rows: nil,
-                                  note: "not counted: \(ByteFormat.text(size)) is larger than dumps.count_rows_max_table_mb")
+                return TableCount(
+                    schema: schema, name: name, rows: nil,
+                    note: "not counted: \(ByteFormat.text(size)) is larger than dumps.count_rows_max_table_mb")
             }
             let sql = "select count(*)::text from only \(Self.quote(schema)).\(Self.quote(name))"
             // A savepoint keeps the transaction, and so the exported snapshot, alive if one count fails.

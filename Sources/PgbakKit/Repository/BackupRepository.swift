@@ -50,4 +50,3 @@ public protocol BackupRepository: Sendable {
 
 /// Where verification records live inside a backup's directory; never listed in, nor checked against, the manifest.
 public let verificationDirectoryName = "verification"
-

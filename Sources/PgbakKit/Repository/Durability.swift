@@ -36,8 +36,10 @@ enum RepositoryOwnership {
         guard stat(path, &st) == 0 else { throw RepositoryError(path: path, problem: "cannot stat: \(Errno.text())") }
         let actual = getpwuid(st.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(st.st_uid)"
         guard actual == owner else {
-            throw RepositoryError(path: path, problem: "is owned by '\(actual)', not by the PostgreSQL OS user "
-                + "'\(owner)' (repository.owner); fix with: chown -R \(owner): \(path)")
+            throw RepositoryError(
+                path: path,
+                problem: "is owned by '\(actual)', not by the PostgreSQL OS user "
+                    + "'\(owner)' (repository.owner); fix with: chown -R \(owner): \(path)")
         }
     }
 }
@@ -55,10 +57,13 @@ enum OpenFiles {
         for entry in (try? fm.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = Int32(entry), pid != getpid() else { continue }
             var links = ["/proc/\(entry)/cwd"]
-            links += ((try? fm.contentsOfDirectory(atPath: "/proc/\(entry)/fd")) ?? []).map { "/proc/\(entry)/fd/\($0)" }
+            links += ((try? fm.contentsOfDirectory(atPath: "/proc/\(entry)/fd")) ?? []).map {
+                "/proc/\(entry)/fd/\($0)"
+            }
             for link in links {
                 if let target = try? fm.destinationOfSymbolicLink(atPath: link),
-                   target == directory || target.hasPrefix(directory + "/") {
+                    target == directory || target.hasPrefix(directory + "/")
+                {
                     uses.append(Use(pid: pid, path: target))
                 }
             }

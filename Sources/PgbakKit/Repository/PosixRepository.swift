@@ -18,23 +18,31 @@ public struct PosixRepository: BackupRepository {
     public func prepare() throws {
         let user = RepositoryOwnership.currentUserName()
         guard user == owner else {
-            throw RepositoryError(path: root, problem: "pgbak runs as '\(user)', but the repository belongs to the "
-                + "PostgreSQL OS user '\(owner)' (repository.owner): run it as that user, e.g. sudo -u \(owner) pgbak ...")
+            throw RepositoryError(
+                path: root,
+                problem: "pgbak runs as '\(user)', but the repository belongs to the "
+                    + "PostgreSQL OS user '\(owner)' (repository.owner): run it as that user, e.g. sudo -u \(owner) pgbak ..."
+            )
         }
         let fm = FileManager.default
         if !fm.fileExists(atPath: root) {
             do {
-                try fm.createDirectory(atPath: root, withIntermediateDirectories: true,
-                                       attributes: [.posixPermissions: 0o700])
+                try fm.createDirectory(
+                    atPath: root, withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: 0o700])
             } catch {
-                throw RepositoryError(path: root, problem: "does not exist and cannot be created: "
-                    + "\(error.localizedDescription); create it owned by \(owner) with mode 0700")
+                throw RepositoryError(
+                    path: root,
+                    problem: "does not exist and cannot be created: "
+                        + "\(error.localizedDescription); create it owned by \(owner) with mode 0700")
             }
         }
         try RepositoryOwnership.check(path: root, owner: owner)
         guard access(root, R_OK | W_OK | X_OK) == 0 else {
-            throw RepositoryError(path: root, problem: "is not readable, writable and searchable for \(owner): "
-                + "fix with: chmod 0700 \(root)")
+            throw RepositoryError(
+                path: root,
+                problem: "is not readable, writable and searchable for \(owner): "
+                    + "fix with: chmod 0700 \(root)")
         }
         for dir in [backupsDir, stagingDir, root + "/run"] {
             if !fm.fileExists(atPath: dir), mkdir(dir, 0o700) != 0 {

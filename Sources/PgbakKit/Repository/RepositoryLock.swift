@@ -22,8 +22,9 @@ public final class RepositoryLock: @unchecked Sendable {
                 throw RepositoryError(path: path, problem: "cannot lock: \(Errno.text(code))")
             }
             let text = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
-            throw RepositoryLocked(lockFile: path,
-                                   holderPID: Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+            throw RepositoryLocked(
+                lockFile: path,
+                holderPID: Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
         }
         let pid = "\(getpid())\n"
         _ = ftruncate(fd, 0)

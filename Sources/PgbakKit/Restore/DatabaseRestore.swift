@@ -44,8 +44,9 @@ public struct DatabaseRestore: Sendable {
         try context.repository.markInUse(id: backup.id)
         defer { context.repository.releaseUse(id: backup.id) }
 
-        let credentials = try RunCredentials(directory: context.repository.runDirectory() + "/credentials",
-                                             configFile: context.config.file)
+        let credentials = try RunCredentials(
+            directory: context.repository.runDirectory() + "/credentials",
+            configFile: context.config.file)
         defer { credentials.remove() }
         let probe = LeaderProbe(config: context.config, logger: context.logger)
         let leader = try await probe.discover()
@@ -53,29 +54,37 @@ public struct DatabaseRestore: Sendable {
         let target = request.newName ?? request.database
         let exists = try !admin.query("select 1 from pg_database where datname = $1", [target]).isEmpty
         if exists && !request.replace {
-            throw RestoreError(problem: "database \(target) exists on \(leader.choice.name); nothing was changed. "
-                + "Restore beside it with --as NEWNAME, or replace it with --replace (it is kept under another name)")
+            throw RestoreError(
+                problem: "database \(target) exists on \(leader.choice.name); nothing was changed. "
+                    + "Restore beside it with --as NEWNAME, or replace it with --replace (it is kept under another name)"
+            )
         }
         var rolesCreated: [String] = []
         if request.globals, let globals = backup.manifest.logical.globalsFile {
-            rolesCreated = try createMissingRoles(globalsFile: context.repository.directory(of: backup.id) + "/" + globals,
-                                                  sha256: backup.manifest.files.first { $0.path == globals }?.sha256,
-                                                  admin: admin)
+            rolesCreated = try createMissingRoles(
+                globalsFile: context.repository.directory(of: backup.id) + "/" + globals,
+                sha256: backup.manifest.files.first { $0.path == globals }?.sha256,
+                admin: admin)
         }
         guard try !admin.query("select 1 from pg_roles where rolname = $1", [entry.owner]).isEmpty else {
-            throw RestoreError(problem: "the owner of \(entry.name), role \(entry.owner), does not exist on "
-                + "\(leader.choice.name): add --globals to create the missing roles from the backup")
+            throw RestoreError(
+                problem: "the owner of \(entry.name), role \(entry.owner), does not exist on "
+                    + "\(leader.choice.name): add --globals to create the missing roles from the backup")
         }
         let staging = exists ? "\(target)_pgbak_restoring" : target
         if exists, try !admin.query("select 1 from pg_database where datname = $1", [staging]).isEmpty {
-            throw RestoreError(problem: "database \(staging) exists (left by an earlier --replace?): drop or rename it first")
+            throw RestoreError(
+                problem: "database \(staging) exists (left by an earlier --replace?): drop or rename it first")
         }
         try admin.query(DatabaseCreation.sql(name: staging, like: entry, owner: entry.owner))
         do {
-            try await fill(staging, from: backup, entry: entry, leader: leader, probe: probe,
-                           credentials: credentials, jobs: request.jobs)
-            for statement in DatabaseProperties.statements(database: staging, settings: entry.settings ?? [],
-                                                           grants: entry.grants) {
+            try await fill(
+                staging, from: backup, entry: entry, leader: leader, probe: probe,
+                credentials: credentials, jobs: request.jobs)
+            for statement in DatabaseProperties.statements(
+                database: staging, settings: entry.settings ?? [],
+                grants: entry.grants)
+            {
                 try admin.query(statement)
             }
         } catch {
@@ -87,17 +96,21 @@ public struct DatabaseRestore: Sendable {
         if exists {
             let aside = "\(target)_pgbak_replaced_\(BackupID.make(Date()).lowercased())"
             do {
-                try admin.query("alter database \(SnapshotCounter.quote(target)) rename to \(SnapshotCounter.quote(aside))")
+                try admin.query(
+                    "alter database \(SnapshotCounter.quote(target)) rename to \(SnapshotCounter.quote(aside))")
             } catch let error as PostgresError {
-                throw RestoreError(problem: "the restored copy is ready as \(staging), but \(target) cannot be renamed "
-                    + "aside (\(error.message)); disconnect its sessions and run: ALTER DATABASE \(target) RENAME TO "
-                    + "\(aside); ALTER DATABASE \(staging) RENAME TO \(target);")
+                throw RestoreError(
+                    problem: "the restored copy is ready as \(staging), but \(target) cannot be renamed "
+                        + "aside (\(error.message)); disconnect its sessions and run: ALTER DATABASE \(target) RENAME TO "
+                        + "\(aside); ALTER DATABASE \(staging) RENAME TO \(target);")
             }
-            try admin.query("alter database \(SnapshotCounter.quote(staging)) rename to \(SnapshotCounter.quote(target))")
+            try admin.query(
+                "alter database \(SnapshotCounter.quote(staging)) rename to \(SnapshotCounter.quote(target))")
             renamedTo = aside
         }
-        return Report(backupID: backup.id, target: target, rolesCreated: rolesCreated, previousRenamedTo: renamedTo,
-                      seconds: Date().timeIntervalSince(started))
+        return Report(
+            backupID: backup.id, target: target, rolesCreated: rolesCreated, previousRenamedTo: renamedTo,
+            seconds: Date().timeIntervalSince(started))
     }
 
     func choose(_ request: Request, from backups: [StoredBackup]) throws -> (StoredBackup, Manifest.Database) {
@@ -112,33 +125,42 @@ public struct DatabaseRestore: Sendable {
                 return (backup, db)
             }
         }
-        throw RestoreError(problem: "no backup in \(context.repository.location) holds a complete dump of database "
-            + "\(request.database)" + (request.backupID.map { " (looked in \($0))" } ?? "") + "; see pgbak list")
+        throw RestoreError(
+            problem: "no backup in \(context.repository.location) holds a complete dump of database "
+                + "\(request.database)" + (request.backupID.map { " (looked in \($0))" } ?? "") + "; see pgbak list")
     }
 
-    private func fill(_ database: String, from backup: StoredBackup, entry: Manifest.Database, leader: ConfirmedLeader,
-                      probe: LeaderProbe, credentials: RunCredentials, jobs: Int?) async throws {
+    private func fill(
+        _ database: String, from backup: StoredBackup, entry: Manifest.Database, leader: ConfirmedLeader,
+        probe: LeaderProbe, credentials: RunCredentials, jobs: Int?
+    ) async throws {
         guard let file = entry.file, let record = backup.manifest.files.first(where: { $0.path == file }) else {
             throw RestoreError(problem: "backup \(backup.id) lists no dump file for \(entry.name)")
         }
-        try FileManager.default.createDirectory(atPath: context.config.scratchDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: context.config.scratchDirectory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         let dumpPath = "\(context.config.scratchDirectory)/\(getpid())-\(entry.oid).dump"
         defer { unlink(dumpPath) }
         context.progress("decompressing the dump of \(entry.name)")
-        try DumpFile.decompress(context.repository.directory(of: backup.id) + "/" + file, expectedSHA256: record.sha256,
-                                to: dumpPath)
-        let tools = try await PostgresTools.locate(configured: context.config.postgres.binDir,
-                                                   serverMajor: leader.identity.majorVersion, configFile: context.config.file)
+        try DumpFile.decompress(
+            context.repository.directory(of: backup.id) + "/" + file, expectedSHA256: record.sha256,
+            to: dumpPath)
+        let tools = try await PostgresTools.locate(
+            configured: context.config.postgres.binDir,
+            serverMajor: leader.identity.majorVersion, configFile: context.config.file)
         let size = (try? FileManager.default.attributesOfItem(atPath: dumpPath)[.size] as? Int64) ?? 0
         let parallel = jobs ?? (size > 64 << 20 ? min(4, ProcessInfo.processInfo.activeProcessorCount) : 1)
         context.progress("pg_restore into \(database) (\(parallel) jobs)")
         let target = probe.dumpTarget(leader.choice)
-        let outcome = try await ChildProcess.run(ChildCommand(
-            executable: tools.path("pg_restore"),
-            arguments: ["--dbname=\(target.conninfo(database: database))", "--jobs=\(parallel)", "--exit-on-error",
-                        "--no-password", dumpPath],
-            environment: try credentials.environment(for: context.config.postgres.dump)))
+        let outcome = try await ChildProcess.run(
+            ChildCommand(
+                executable: tools.path("pg_restore"),
+                arguments: [
+                    "--dbname=\(target.conninfo(database: database))", "--jobs=\(parallel)", "--exit-on-error",
+                    "--no-password", dumpPath,
+                ],
+                environment: try credentials.environment(for: context.config.postgres.dump)))
         guard outcome.succeeded else {
             throw ChildFailure(tool: "pg_restore", status: outcome.statusText, stderrTail: outcome.stderrTail)
         }

@@ -27,8 +27,9 @@ public struct DirectRestore: Sendable {
         let (backup, _, _) = try await seeder.choose(requested: backupID)
         if wipe { try Self.empty(dataDirectory) }
         let done = try seeder.seed(backup, into: dataDirectory)
-        return Report(backupID: backup.id, files: done.files, bytes: done.bytes, tablespaces: done.tablespaces,
-                      seconds: Date().timeIntervalSince(started))
+        return Report(
+            backupID: backup.id, files: done.files, bytes: done.bytes, tablespaces: done.tablespaces,
+            seconds: Date().timeIntervalSince(started))
     }
 
     public func standalone(dataDirectory: String, backupID: String?, wipe: Bool, port: Int) throws -> Report {
@@ -37,8 +38,9 @@ public struct DirectRestore: Sendable {
         try Self.checkTarget(dataDirectory, wipe: wipe)
         let backups = try context.repository.backups().backups.filter { $0.manifest.physical.status == .complete }
         guard let backup = backupID.map({ id in backups.first { $0.id == id } }) ?? backups.last else {
-            throw RestoreError(problem: backupID.map { "backup \($0) is not in \(context.repository.location) (see pgbak list)" }
-                ?? "\(context.repository.location) holds no backup with a complete physical part")
+            throw RestoreError(
+                problem: backupID.map { "backup \($0) is not in \(context.repository.location) (see pgbak list)" }
+                    ?? "\(context.repository.location) holds no backup with a complete physical part")
         }
         if wipe { try Self.empty(dataDirectory) }
         try context.repository.markInUse(id: backup.id)
@@ -47,8 +49,9 @@ public struct DirectRestore: Sendable {
             .materialize(into: dataDirectory, tablespaces: .remapped(under: dataDirectory + "/pgbak_tablespaces"))
         try Materializer.rewriteTablespaceMap(dataDirectory, done.tablespaces)
         try Self.writeStandaloneConfiguration(dataDirectory, port: port)
-        return Report(backupID: backup.id, files: done.files, bytes: done.bytes, tablespaces: done.tablespaces,
-                      seconds: Date().timeIntervalSince(started))
+        return Report(
+            backupID: backup.id, files: done.files, bytes: done.bytes, tablespaces: done.tablespaces,
+            seconds: Date().timeIntervalSince(started))
     }
 
     /// Replaces Patroni's configuration with a minimal one of its own: a port of its own on localhost, archiving off,
@@ -78,8 +81,9 @@ public struct DirectRestore: Sendable {
             try "local all all peer\nhost all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256\n"
                 .write(toFile: dir + "/pg_hba.conf", atomically: true, encoding: .utf8)
             try "".write(toFile: dir + "/pg_ident.conf", atomically: true, encoding: .utf8)
-            try "# emptied by pgbak restore --standalone\n".write(toFile: dir + "/postgresql.auto.conf",
-                                                                  atomically: true, encoding: .utf8)
+            try "# emptied by pgbak restore --standalone\n".write(
+                toFile: dir + "/postgresql.auto.conf",
+                atomically: true, encoding: .utf8)
         } catch {
             throw RestoreError(problem: "cannot write the configuration in \(dir): \(error.localizedDescription)")
         }
@@ -95,14 +99,16 @@ public struct DirectRestore: Sendable {
         guard dir.hasPrefix("/") else { throw RestoreError(problem: "--datadir \(dir) must be an absolute path") }
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
         if !entries.isEmpty && !wipe {
-            throw RestoreError(problem: "\(dir) is not empty (\(entries.count) entries); nothing was changed. Empty it, "
-                + "or pass --wipe to have pgbak empty it")
+            throw RestoreError(
+                problem: "\(dir) is not empty (\(entries.count) entries); nothing was changed. Empty it, "
+                    + "or pass --wipe to have pgbak empty it")
         }
         if FileManager.default.fileExists(atPath: dir + "/postmaster.pid") {
             let pid = (try? String(contentsOfFile: dir + "/postmaster.pid", encoding: .utf8))?
                 .split(separator: "\n").first.flatMap { Int32($0) }
             if let pid, kill(pid, 0) == 0 {
-                throw RestoreError(problem: "PostgreSQL (PID \(pid)) is running on \(dir); stop Patroni on this member first")
+                throw RestoreError(
+                    problem: "PostgreSQL (PID \(pid)) is running on \(dir); stop Patroni on this member first")
             }
         }
     }

@@ -25,8 +25,9 @@ enum DumpFile {
         }
         try decoder.finish()
         guard hasher.hex == expectedSHA256 else {
-            throw RestoreError(problem: "\(source) does not match its SHA-256 in the manifest: the backup is corrupt "
-                + "(run pgbak verify)")
+            throw RestoreError(
+                problem: "\(source) does not match its SHA-256 in the manifest: the backup is corrupt "
+                    + "(run pgbak verify)")
         }
     }
 }
@@ -34,7 +35,8 @@ enum DumpFile {
 /// `CREATE DATABASE` for a restored copy: from template0, with the encoding and locale the manifest recorded.
 enum DatabaseCreation {
     static func sql(name: String, like db: Manifest.Database, owner: String? = nil) -> String {
-        var sql = "create database \(SnapshotCounter.quote(name)) template template0 encoding \(literal(db.encoding)) "
+        var sql =
+            "create database \(SnapshotCounter.quote(name)) template template0 encoding \(literal(db.encoding)) "
             + "lc_collate \(literal(db.collate)) lc_ctype \(literal(db.ctype))"
         if let owner { sql += " owner \(SnapshotCounter.quote(owner))" }
         return sql

@@ -39,11 +39,15 @@ public enum GlobalsPlan {
 /// SQL that gives a restored database the settings and privileges its source had.
 public enum DatabaseProperties {
     /// Settings whose values are lists and are stored already quoted (`search_path="$user", public`).
-    static let listSettings: Set<String> = ["search_path", "temp_tablespaces", "session_preload_libraries",
-                                            "local_preload_libraries", "shared_preload_libraries"]
+    static let listSettings: Set<String> = [
+        "search_path", "temp_tablespaces", "session_preload_libraries",
+        "local_preload_libraries", "shared_preload_libraries",
+    ]
 
-    public static func statements(database: String, settings: [DatabaseSetting],
-                                  grants: [DatabaseGrant]?) -> [String] {
+    public static func statements(
+        database: String, settings: [DatabaseSetting],
+        grants: [DatabaseGrant]?
+    ) -> [String] {
         let db = SnapshotCounter.quote(database)
         var sql: [String] = []
         for s in settings {
@@ -61,7 +65,8 @@ public enum DatabaseProperties {
             sql.append("REVOKE ALL ON DATABASE \(db) FROM PUBLIC")
             for g in grants {
                 let grantee = g.grantee == "PUBLIC" ? "PUBLIC" : SnapshotCounter.quote(g.grantee)
-                sql.append("GRANT \(g.privilege) ON DATABASE \(db) TO \(grantee)" + (g.grantable ? " WITH GRANT OPTION" : ""))
+                sql.append(
+                    "GRANT \(g.privilege) ON DATABASE \(db) TO \(grantee)" + (g.grantable ? " WITH GRANT OPTION" : ""))
             }
         }
         return sql

@@ -44,15 +44,17 @@ public struct Materializer: Sendable {
         guard let base = physical.first(where: { $0.path == "\(PhysicalPart.directory)/base.tar.zst" }) else {
             throw RestoreError(problem: "backup \(manifest.backupID) has no physical/base.tar.zst")
         }
-        var total = try TarExtractor.extract(archive: directory + "/" + base.path, expectedSHA256: base.sha256,
-                                             into: dataDirectory)
+        var total = try TarExtractor.extract(
+            archive: directory + "/" + base.path, expectedSHA256: base.sha256,
+            into: dataDirectory)
         if let wal = physical.first(where: { $0.path == "\(PhysicalPart.directory)/pg_wal.tar.zst" }) {
             // base.tar brings pg_wal/ with only archive_status/ in it.
             guard mkdir(dataDirectory + "/pg_wal", 0o700) == 0 || errno == EEXIST else {
                 throw RestoreError(problem: "cannot create \(dataDirectory)/pg_wal: \(Errno.text())")
             }
-            let r = try TarExtractor.extract(archive: directory + "/" + wal.path, expectedSHA256: wal.sha256,
-                                             into: dataDirectory + "/pg_wal")
+            let r = try TarExtractor.extract(
+                archive: directory + "/" + wal.path, expectedSHA256: wal.sha256,
+                into: dataDirectory + "/pg_wal")
             total.files += r.files
             total.bytes += r.bytes
         }
@@ -60,7 +62,8 @@ public struct Materializer: Sendable {
         for entry in try Self.readTablespaceMap(dataDirectory) {
             let archive = "\(PhysicalPart.directory)/\(entry.oid).tar.zst"
             guard let expected = sha[archive] else {
-                throw RestoreError(problem: "tablespace_map names tablespace \(entry.oid), but the backup has no \(archive)")
+                throw RestoreError(
+                    problem: "tablespace_map names tablespace \(entry.oid), but the backup has no \(archive)")
             }
             let target: String
             switch placement {
@@ -82,8 +85,9 @@ public struct Materializer: Sendable {
         guard chmod(dataDirectory, 0o700) == 0 else {
             throw RestoreError(problem: "cannot set mode 0700 on \(dataDirectory): \(Errno.text())")
         }
-        return Result(files: total.files, bytes: total.bytes, tablespaces: mappings,
-                      seconds: Date().timeIntervalSince(started))
+        return Result(
+            files: total.files, bytes: total.bytes, tablespaces: mappings,
+            seconds: Date().timeIntervalSince(started))
     }
 
     /// Points `tablespace_map` at the remapped paths, so PostgreSQL links the tablespaces there on start-up.
@@ -113,8 +117,9 @@ public struct Materializer: Sendable {
             guard isDir.boolValue else { throw RestoreError(problem: "\(what) \(path) exists and is not a directory") }
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
             guard entries.isEmpty else {
-                throw RestoreError(problem: "\(what) \(path) is not empty (\(entries.count) entries); refusing to "
-                    + "write into it: empty it first (or pass --wipe where offered)")
+                throw RestoreError(
+                    problem: "\(what) \(path) is not empty (\(entries.count) entries); refusing to "
+                        + "write into it: empty it first (or pass --wipe where offered)")
             }
             return
         }
@@ -122,6 +127,8 @@ public struct Materializer: Sendable {
         if !FileManager.default.fileExists(atPath: parent) {
             try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         }
-        guard mkdir(path, 0o700) == 0 else { throw RestoreError(problem: "cannot create \(what) \(path): \(Errno.text())") }
+        guard mkdir(path, 0o700) == 0 else {
+            throw RestoreError(problem: "cannot create \(what) \(path): \(Errno.text())")
+        }
     }
 }

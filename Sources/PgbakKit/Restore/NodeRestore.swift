@@ -21,16 +21,19 @@ public struct NodeRestore: Sendable {
     public func execute(member name: String, backupID: String?, timeout: Double) async throws -> Report {
         let started = Date()
         try context.repository.prepare()
-        let client = PatroniClient(config: context.config.patroni, configFile: context.config.file, logger: context.logger)
+        let client = PatroniClient(
+            config: context.config.patroni, configFile: context.config.file, logger: context.logger)
         let (cluster, _) = try await client.cluster()
         let leader = try LeaderSelection.choose(from: cluster, scope: context.config.scope)
         guard let member = cluster.members.first(where: { $0.name == name }) else {
-            throw RestoreError(problem: "\(name) is not a member of cluster \(context.config.scope) (members: "
-                + cluster.members.map(\.name).joined(separator: ", ") + "); nothing was changed")
+            throw RestoreError(
+                problem: "\(name) is not a member of cluster \(context.config.scope) (members: "
+                    + cluster.members.map(\.name).joined(separator: ", ") + "); nothing was changed")
         }
         guard member.name != leader.name else {
-            throw RestoreError(problem: "\(name) is the current leader; re-seeding it would take the cluster's "
-                + "primary down. Switch over first (patronictl switchover), then re-seed it as a replica")
+            throw RestoreError(
+                problem: "\(name) is the current leader; re-seeding it would take the cluster's "
+                    + "primary down. Switch over first (patronictl switchover), then re-seed it as a replica")
         }
         guard let apiURL = member.apiURL else {
             throw RestoreError(problem: "Patroni does not say where \(name)'s REST API is (no api_url in /cluster)")
@@ -41,8 +44,9 @@ public struct NodeRestore: Sendable {
         defer { context.repository.releaseUse(id: backup.id) }
 
         let store = RequestStore(repositoryRoot: context.repository.location)
-        let request = RestoreRequest(requestID: UUID().uuidString.lowercased(), member: name, backupID: backup.id,
-                                     requestedAt: Date())
+        let request = RestoreRequest(
+            requestID: UUID().uuidString.lowercased(), member: name, backupID: backup.id,
+            requestedAt: Date())
         try store.post(request)
         defer { store.withdraw(request) }
         context.progress("asking \(name)'s Patroni to reinitialize from backup \(backup.id)")
@@ -51,12 +55,14 @@ public struct NodeRestore: Sendable {
         switch response.status {
         case 200: break
         case 401, 403:
-            throw RestoreError(problem: "Patroni at \(base) answered \(response.status) to POST /reinitialize: set "
-                + "patroni.username and patroni.password_file (or password_env) in \(context.config.file) to its "
-                + "restapi.authentication")
+            throw RestoreError(
+                problem: "Patroni at \(base) answered \(response.status) to POST /reinitialize: set "
+                    + "patroni.username and patroni.password_file (or password_env) in \(context.config.file) to its "
+                    + "restapi.authentication")
         default:
             let body = String(decoding: response.body, as: UTF8.self)
-            throw RestoreError(problem: "Patroni at \(base) refused POST /reinitialize (HTTP \(response.status)): \(body)")
+            throw RestoreError(
+                problem: "Patroni at \(base) refused POST /reinitialize (HTTP \(response.status)): \(body)")
         }
         let deadline = Date().addingTimeInterval(timeout)
         var sawCreating = false
@@ -67,8 +73,9 @@ public struct NodeRestore: Sendable {
             context.progress("\(name): \(state)")
             let result = store.result(for: request.requestID)
             if state == "streaming", sawCreating || result != nil {
-                return Report(member: name, backupID: backup.id, seconds: Date().timeIntervalSince(started),
-                              result: result)
+                return Report(
+                    member: name, backupID: backup.id, seconds: Date().timeIntervalSince(started),
+                    result: result)
             }
         }
         throw RestoreError(problem: "\(name) did not stream again within \(Int(timeout)) s; see its Patroni log")

@@ -15,21 +15,26 @@ public struct ReplicaMethod: Sendable {
         let started = Date()
         try context.repository.prepare()
         if let scope, scope != context.config.scope {
-            throw RestoreError(problem: "Patroni asks for scope \(scope), but \(context.config.file) is for scope \(context.config.scope)")
+            throw RestoreError(
+                problem:
+                    "Patroni asks for scope \(scope), but \(context.config.file) is for scope \(context.config.scope)")
         }
         let store = RequestStore(repositoryRoot: context.repository.location)
         let request = store.pending(member: member)
-        var result = RestoreResult(requestID: request?.requestID, member: member ?? request?.member,
-                                   backupID: request?.backupID, dataDirectory: dataDirectory, ok: false, error: nil,
-                                   startedAt: started, finishedAt: started)
+        var result = RestoreResult(
+            requestID: request?.requestID, member: member ?? request?.member,
+            backupID: request?.backupID, dataDirectory: dataDirectory, ok: false, error: nil,
+            startedAt: started, finishedAt: started)
         do {
             let seeder = ReplicaSeeder(context: context)
             let (backup, _, _) = try await seeder.choose(requested: request?.backupID)
             result.backupID = backup.id
             let done = try seeder.seed(backup, into: dataDirectory)
-            context.logger.info("replica data directory filled", metadata: [
-                "backup.id": "\(backup.id)", "files": "\(done.files)", "bytes": "\(done.bytes)",
-            ])
+            context.logger.info(
+                "replica data directory filled",
+                metadata: [
+                    "backup.id": "\(backup.id)", "files": "\(done.files)", "bytes": "\(done.bytes)",
+                ])
             result.ok = true
         } catch {
             result.error = error.localizedDescription

@@ -13,8 +13,10 @@ public struct WALHorizon: Sendable, Equatable {
     public var oldestSegment: UInt64?
     public var segmentSize: UInt64
 
-    public init(systemIdentifier: String, timeline: Int, history: [Switch], oldestSegment: UInt64?,
-                segmentSize: UInt64) {
+    public init(
+        systemIdentifier: String, timeline: Int, history: [Switch], oldestSegment: UInt64?,
+        segmentSize: UInt64
+    ) {
         self.systemIdentifier = systemIdentifier
         self.timeline = timeline
         self.history = history
@@ -37,7 +39,7 @@ public enum ReplicaPlanner {
     /// The segment number in a WAL file name (`TTTTTTTTXXXXXXXXYYYYYYYY`).
     public static func segmentNumber(walFileName name: String, segmentSize: UInt64) -> UInt64? {
         guard name.count == 24, let log = UInt64(name.dropFirst(8).prefix(8), radix: 16),
-              let seg = UInt64(name.suffix(8), radix: 16), segmentSize > 0
+            let seg = UInt64(name.suffix(8), radix: 16), segmentSize > 0
         else { return nil }
         return log * (0x1_0000_0000 / segmentSize) + seg
     }
@@ -58,7 +60,7 @@ public enum ReplicaPlanner {
                 + "\(horizon.systemIdentifier))"
         }
         guard backup.physical.status == .complete, let stopText = backup.physical.stopLSN,
-              let stop = parseLSN(stopText), let tli = backup.physical.stopTimeline
+            let stop = parseLSN(stopText), let tli = backup.physical.stopTimeline
         else { return "its physical part is not complete" }
         if tli != horizon.timeline {
             guard let ended = horizon.history.first(where: { $0.timeline == tli }) else {
@@ -79,8 +81,10 @@ public enum ReplicaPlanner {
     }
 
     /// The newest usable backup (or the requested one), with the reasons the others were passed over.
-    public static func choose(_ backups: [Manifest], requested: String?,
-                              horizon: WALHorizon) -> (chosen: Manifest?, rejected: [(id: String, reason: String)]) {
+    public static func choose(
+        _ backups: [Manifest], requested: String?,
+        horizon: WALHorizon
+    ) -> (chosen: Manifest?, rejected: [(id: String, reason: String)]) {
         var rejected: [(String, String)] = []
         let candidates = backups.filter { requested == nil || $0.backupID == requested }
             .sorted { $0.backupID > $1.backupID }

@@ -14,19 +14,23 @@ public struct ReplicaSeeder: Sendable {
     public func choose(requested: String?) async throws -> (StoredBackup, WALHorizon, ConfirmedLeader) {
         let probe = LeaderProbe(config: context.config, logger: context.logger)
         let leader = try await probe.discover()
-        let horizon = try WALHorizonReader.read(probe.connect(leader.choice, database: "postgres"),
-                                                identity: leader.identity)
+        let horizon = try WALHorizonReader.read(
+            probe.connect(leader.choice, database: "postgres"),
+            identity: leader.identity)
         let backups = try context.repository.backups().backups
         if let requested, !backups.contains(where: { $0.id == requested }) {
             throw RestoreError(problem: "backup \(requested) is not in \(context.repository.location); see pgbak list")
         }
-        let (chosen, rejected) = ReplicaPlanner.choose(backups.map(\.manifest), requested: requested,
-                                                       horizon: horizon)
+        let (chosen, rejected) = ReplicaPlanner.choose(
+            backups.map(\.manifest), requested: requested,
+            horizon: horizon)
         guard let chosen, let backup = backups.first(where: { $0.id == chosen.backupID }) else {
             let reasons = rejected.map { "  - \($0.id): \($0.reason)" }.joined(separator: "\n")
-            throw RestoreError(problem: "no backup can seed a replica of leader \(leader.choice.name) (timeline "
-                + "\(horizon.timeline))" + (reasons.isEmpty ? ": the context.repository holds no backup" : ":\n" + reasons)
-                + "\nTake a new backup (pgbak now) or let Patroni's next method (basebackup) copy from the leader")
+            throw RestoreError(
+                problem: "no backup can seed a replica of leader \(leader.choice.name) (timeline "
+                    + "\(horizon.timeline))"
+                    + (reasons.isEmpty ? ": the context.repository holds no backup" : ":\n" + reasons)
+                    + "\nTake a new backup (pgbak now) or let Patroni's next method (basebackup) copy from the leader")
         }
         return (backup, horizon, leader)
     }

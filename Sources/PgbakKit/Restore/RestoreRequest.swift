@@ -70,7 +70,8 @@ public struct RequestStore: Sendable {
         for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix(".result.json") {
             let path = "\(directory)/\(name)"
             if let modified = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
-               Date().timeIntervalSince(modified) > age {
+                Date().timeIntervalSince(modified) > age
+            {
                 unlink(path)
             }
         }

@@ -54,12 +54,14 @@ final class ScratchServer: @unchecked Sendable {
             """
         do {
             try conf.write(toFile: configFile, atomically: true, encoding: .utf8)
-            try "local all all trust\n".write(toFile: socketDirectory + "/pg_hba.conf", atomically: true,
-                                                 encoding: .utf8)
+            try "local all all trust\n".write(
+                toFile: socketDirectory + "/pg_hba.conf", atomically: true,
+                encoding: .utf8)
             try "".write(toFile: socketDirectory + "/pg_ident.conf", atomically: true, encoding: .utf8)
             try "".write(toFile: dataDirectory + "/postgresql.auto.conf", atomically: true, encoding: .utf8)
         } catch {
-            throw RestoreError(problem: "cannot write the scratch server's configuration: \(error.localizedDescription)")
+            throw RestoreError(
+                problem: "cannot write the scratch server's configuration: \(error.localizedDescription)")
         }
         for name in ["standby.signal", "recovery.signal", "postmaster.pid", "postmaster.opts"] {
             unlink(dataDirectory + "/" + name)
@@ -68,10 +70,12 @@ final class ScratchServer: @unchecked Sendable {
 
     /// Starts the server and waits until it accepts connections (recovery reached consistency and ended).
     func start(timeout: Double) async throws {
-        let command = ChildCommand(executable: tools.path("postgres"),
-                                   arguments: ["-D", dataDirectory, "-c", "config_file=\(configFile)"])
+        let command = ChildCommand(
+            executable: tools.path("postgres"),
+            arguments: ["-D", dataDirectory, "-c", "config_file=\(configFile)"])
         task = Task {
-            let outcome = try await ChildProcess.run(command, onStart: { [self] pid in lock.withLock { self.pid = pid } })
+            let outcome = try await ChildProcess.run(
+                command, onStart: { [self] pid in lock.withLock { self.pid = pid } })
             lock.withLock { exited = outcome }
             return outcome
         }
@@ -80,8 +84,9 @@ final class ScratchServer: @unchecked Sendable {
             try Task.checkCancellation()
             if (try? connect(database: "postgres")) != nil { return }
             if let outcome = lock.withLock({ exited }) {
-                throw RestoreError(problem: "the scratch server \(outcome.statusText) before accepting "
-                    + "connections:\n\(outcome.stderrTail.suffix(1500))")
+                throw RestoreError(
+                    problem: "the scratch server \(outcome.statusText) before accepting "
+                        + "connections:\n\(outcome.stderrTail.suffix(1500))")
             }
             try await Task.sleep(for: .milliseconds(200))
         }
@@ -91,9 +96,12 @@ final class ScratchServer: @unchecked Sendable {
     private var exited: ChildOutcome?
 
     func connect(database: String) throws -> PGConnection {
-        try PGConnection(parameters: ["host": socketDirectory, "port": String(port), "user": user,
-                                      "dbname": database, "connect_timeout": "5"],
-                         context: "connecting to the scratch server's database \(database)")
+        try PGConnection(
+            parameters: [
+                "host": socketDirectory, "port": String(port), "user": user,
+                "dbname": database, "connect_timeout": "5",
+            ],
+            context: "connecting to the scratch server's database \(database)")
     }
 
     /// The conninfo child tools use.

@@ -26,7 +26,9 @@ final class TarExtractor {
     static func safeRelative(_ name: String) throws -> String {
         var parts: [Substring] = []
         for part in name.split(separator: "/") where part != "." && !part.isEmpty {
-            guard part != ".." else { throw TarError(problem: "refusing the tar member '\(name)': it leaves the directory") }
+            guard part != ".." else {
+                throw TarError(problem: "refusing the tar member '\(name)': it leaves the directory")
+            }
             parts.append(part)
         }
         guard !name.hasPrefix("/") else { throw TarError(problem: "refusing the absolute tar member '\(name)'") }
@@ -86,7 +88,9 @@ final class TarExtractor {
     }
 
     /// Decompresses `archive` (zstd) into `root`, checking its SHA-256 against `expectedSHA256` on the way.
-    static func extract(archive: String, expectedSHA256: String?, into root: String) throws -> (files: Int, bytes: Int64) {
+    static func extract(archive: String, expectedSHA256: String?, into root: String) throws -> (
+        files: Int, bytes: Int64
+    ) {
         let extractor = TarExtractor(root: root)
         let tar = extractor.reader()
         let decoder = try ZstdStreamDecoder(source: archive)
@@ -98,8 +102,9 @@ final class TarExtractor {
         try decoder.finish()
         try tar.finish()
         if let expectedSHA256, hasher.hex != expectedSHA256 {
-            throw RestoreError(problem: "\(archive) does not match its SHA-256 in the manifest: the backup is corrupt "
-                + "(run pgbak verify)")
+            throw RestoreError(
+                problem: "\(archive) does not match its SHA-256 in the manifest: the backup is corrupt "
+                    + "(run pgbak verify)")
         }
         return (extractor.files, extractor.bytes)
     }

@@ -2,8 +2,10 @@
 enum WALHorizonReader {
     static func read(_ connection: PGConnection, identity: ServerIdentity) throws -> WALHorizon {
         let timeline = identity.timeline ?? 1
-        let size = UInt64(try connection.query("select pg_size_bytes(current_setting('wal_segment_size'))::text")
-            .first?.first.flatMap { $0 } ?? "") ?? 16 << 20
+        let size =
+            UInt64(
+                try connection.query("select pg_size_bytes(current_setting('wal_segment_size'))::text")
+                    .first?.first.flatMap { $0 } ?? "") ?? 16 << 20
         var history: [WALHorizon.Switch] = []
         if timeline > 1 {
             let file = String(format: "pg_wal/%08X.history", timeline)
@@ -11,10 +13,13 @@ enum WALHorizonReader {
                 history = ReplicaPlanner.parseHistory(text)
             }
         }
-        let oldest = try connection.query(
-            "select min(name) from pg_ls_waldir() where name ~ '^[0-9A-F]{24}$'").first?.first ?? nil
-        return WALHorizon(systemIdentifier: identity.systemIdentifier, timeline: timeline, history: history,
-                          oldestSegment: oldest.flatMap { ReplicaPlanner.segmentNumber(walFileName: $0, segmentSize: size) },
-                          segmentSize: size)
+        let oldest =
+            try connection.query(
+                "select min(name) from pg_ls_waldir() where name ~ '^[0-9A-F]{24}$'"
+            ).first?.first ?? nil
+        return WALHorizon(
+            systemIdentifier: identity.systemIdentifier, timeline: timeline, history: history,
+            oldestSegment: oldest.flatMap { ReplicaPlanner.segmentNumber(walFileName: $0, segmentSize: size) },
+            segmentSize: size)
     }
 }

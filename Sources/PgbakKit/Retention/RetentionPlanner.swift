@@ -26,8 +26,10 @@ public struct RetentionPlan: Sendable, Equatable {
 /// Pure retention planning: keep the newest N complete backups; partial backups older than the oldest kept
 /// complete one go too; never the `protected` backups (the one just taken, those in use).
 public enum RetentionPlanner {
-    public static func plan(backups: [RetentionCandidate], policy: RetentionPolicy,
-                            protected: Set<String> = []) -> RetentionPlan {
+    public static func plan(
+        backups: [RetentionCandidate], policy: RetentionPolicy,
+        protected: Set<String> = []
+    ) -> RetentionPlan {
         let newestFirst = backups.sorted { $0.id > $1.id }
         let keptComplete = Array(newestFirst.filter(\.complete).prefix(max(policy.keepLast, 1)))
         let keptIDs = Set(keptComplete.map(\.id))

@@ -27,8 +27,10 @@ enum RetentionPolicyLoader {
             let path = file.hasPrefix("/") ? file : baseDirectory + "/" + file
             return try load(path: path)
         case (.none, .none):
-            throw section.error("keep_last", "is required: say how many complete backups to keep (keep_last: 7) "
-                + "or name a policy file (policy: /etc/pgbak/policies/keep-last-7.yml)")
+            throw section.error(
+                "keep_last",
+                "is required: say how many complete backups to keep (keep_last: 7) "
+                    + "or name a policy file (policy: /etc/pgbak/policies/keep-last-7.yml)")
         }
     }
 

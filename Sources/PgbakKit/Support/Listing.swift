@@ -53,17 +53,22 @@ public struct BackupSummary: Codable, Sendable, Equatable {
 /// Renders backup listings as a table or JSON.
 public enum Listing {
     public static func table(_ rows: [BackupSummary]) -> String {
-        let header = ["ID", "FINISHED (UTC)", "LEADER", "TL", "PHYSICAL", "LOGICAL", "TOTAL", "DBS", "STATUS",
-                      "VERIFIED"]
+        let header = [
+            "ID", "FINISHED (UTC)", "LEADER", "TL", "PHYSICAL", "LOGICAL", "TOTAL", "DBS", "STATUS",
+            "VERIFIED",
+        ]
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
         let body = rows.map { r in
-            [r.id, formatter.string(from: r.finishedAt), r.leader, String(r.timeline),
-             ByteFormat.text(r.physicalBytes), ByteFormat.text(r.logicalBytes), ByteFormat.text(r.totalBytes),
-             String(r.databases.count), r.status,
-             r.lastVerification.map { "\($0.ok ? "ok" : "FAILED") \(formatter.string(from: $0.at)) (\($0.level))" } ?? "never"]
+            [
+                r.id, formatter.string(from: r.finishedAt), r.leader, String(r.timeline),
+                ByteFormat.text(r.physicalBytes), ByteFormat.text(r.logicalBytes), ByteFormat.text(r.totalBytes),
+                String(r.databases.count), r.status,
+                r.lastVerification.map { "\($0.ok ? "ok" : "FAILED") \(formatter.string(from: $0.at)) (\($0.level))" }
+                    ?? "never",
+            ]
         }
         let all = [header] + body
         let widths = header.indices.map { col in all.map { $0[col].count }.max() ?? 0 }

@@ -8,8 +8,10 @@ public struct RunContext: Sendable {
     public var logger: Logger
     public var progress: @Sendable (String) -> Void
 
-    public init(config: PgbakConfig, repository: any BackupRepository, logger: Logger,
-                progress: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(
+        config: PgbakConfig, repository: any BackupRepository, logger: Logger,
+        progress: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.config = config
         self.repository = repository
         self.logger = logger

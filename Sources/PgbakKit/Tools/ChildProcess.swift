@@ -2,13 +2,13 @@ import Foundation
 import Subprocess
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 #if canImport(System)
-import System
+    import System
 #else
-import SystemPackage
+    import SystemPackage
 #endif
 
 /// One external program to run: what, with which arguments and which extra environment.

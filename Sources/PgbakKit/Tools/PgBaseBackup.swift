@@ -28,8 +28,9 @@ public struct WALRange: Sendable, Equatable {
         guard let newest = manifest.ranges.first, let oldest = manifest.ranges.last else {
             throw ToolError(problem: "backup_manifest lists no WAL ranges")
         }
-        return WALRange(startLSN: oldest.startLSN, stopLSN: newest.endLSN, startTimeline: oldest.Timeline,
-                        stopTimeline: newest.Timeline)
+        return WALRange(
+            startLSN: oldest.startLSN, stopLSN: newest.endLSN, startTimeline: oldest.Timeline,
+            stopTimeline: newest.Timeline)
     }
 }
 
@@ -45,10 +46,12 @@ public struct PgBaseBackup: Sendable {
     public var label: String
 
     public var arguments: [String] {
-        var args = ["--pgdata", "", "--format=tar", "--wal-method=stream", "--checkpoint=\(checkpoint.rawValue)",
-                    "--label=\(label)", "--progress", "--no-password",
-                    "--compress=client-zstd:level=\(zstdLevel)" + (zstdThreads > 0 ? ",workers=\(zstdThreads)" : ""),
-                    "--dbname=\(target.conninfo(replication: true))"]
+        var args = [
+            "--pgdata", "", "--format=tar", "--wal-method=stream", "--checkpoint=\(checkpoint.rawValue)",
+            "--label=\(label)", "--progress", "--no-password",
+            "--compress=client-zstd:level=\(zstdLevel)" + (zstdThreads > 0 ? ",workers=\(zstdThreads)" : ""),
+            "--dbname=\(target.conninfo(replication: true))",
+        ]
         if let maxRate { args.append("--max-rate=\(maxRate)") }
         return args
     }

@@ -11,8 +11,10 @@ public struct PgDump: Sendable {
     public var zstdThreads: Int
 
     public func dumpArguments(database: String, snapshot: String? = nil) -> [String] {
-        ["--format=custom", "--compress=0", "--no-password", "--lock-wait-timeout=\(lockWaitTimeoutSeconds)s",
-         "--dbname=\(target.conninfo(database: database))"] + (snapshot.map { ["--snapshot=\($0)"] } ?? [])
+        [
+            "--format=custom", "--compress=0", "--no-password", "--lock-wait-timeout=\(lockWaitTimeoutSeconds)s",
+            "--dbname=\(target.conninfo(database: database))",
+        ] + (snapshot.map { ["--snapshot=\($0)"] } ?? [])
     }
 
     public var globalsArguments: [String] {
@@ -20,10 +22,13 @@ public struct PgDump: Sendable {
     }
 
     /// Dumps `database` into `path`.
-    public func dump(database: String, snapshot: String?, to path: String,
-                     relativePath: String) async throws -> FileRecord {
-        try await stream(tool: "pg_dump", arguments: dumpArguments(database: database, snapshot: snapshot), to: path,
-                         relativePath: relativePath)
+    public func dump(
+        database: String, snapshot: String?, to path: String,
+        relativePath: String
+    ) async throws -> FileRecord {
+        try await stream(
+            tool: "pg_dump", arguments: dumpArguments(database: database, snapshot: snapshot), to: path,
+            relativePath: relativePath)
     }
 
     /// Dumps roles and tablespaces into `path` (a secret: it holds password hashes).
@@ -31,8 +36,10 @@ public struct PgDump: Sendable {
         try await stream(tool: "pg_dumpall", arguments: globalsArguments, to: path, relativePath: relativePath)
     }
 
-    private func stream(tool: String, arguments: [String], to path: String,
-                        relativePath: String) async throws -> FileRecord {
+    private func stream(
+        tool: String, arguments: [String], to path: String,
+        relativePath: String
+    ) async throws -> FileRecord {
         let writer = try ZstdWriter(path: path, relativePath: relativePath, level: zstdLevel, threads: zstdThreads)
         do {
             let outcome = try await ChildProcess.run(

@@ -34,8 +34,9 @@ public struct PostgresTools: Sendable {
         var seen: [String] = []
         for dir in candidates where FileManager.default.isExecutableFile(atPath: dir + "/pg_basebackup") {
             let text = try await ChildProcess.capture(
-                ChildCommand(executable: dir + "/pg_basebackup", arguments: ["--version"]))
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+                ChildCommand(executable: dir + "/pg_basebackup", arguments: ["--version"])
+            )
+            .trimmingCharacters(in: .whitespacesAndNewlines)
             guard let major = majorVersion(of: text) else { continue }
             seen.append("\(dir) (\(major))")
             if major >= serverMajor {
@@ -43,8 +44,9 @@ public struct PostgresTools: Sendable {
             }
         }
         let found = seen.isEmpty ? "none found" : "found " + seen.joined(separator: ", ")
-        throw ToolError(problem: "no pg_basebackup of major version \(serverMajor) or newer (\(found)): install "
-            + "postgresql-client-\(serverMajor) or set postgres.bin_dir in \(configFile)")
+        throw ToolError(
+            problem: "no pg_basebackup of major version \(serverMajor) or newer (\(found)): install "
+                + "postgresql-client-\(serverMajor) or set postgres.bin_dir in \(configFile)")
     }
 
     /// `pg_basebackup (PostgreSQL) 15.18 (Debian ...)` → 15.
@@ -62,9 +64,11 @@ public struct ConnectionTarget: Sendable, Equatable {
     public var connectTimeout: Int
 
     public func conninfo(database: String? = nil, replication: Bool = false) -> String {
-        var parts = ["host=\(PGConnection.quoteConnValue(host))", "port=\(port)",
-                     "user=\(PGConnection.quoteConnValue(user))", "connect_timeout=\(connectTimeout)",
-                     "application_name=pgbak"]
+        var parts = [
+            "host=\(PGConnection.quoteConnValue(host))", "port=\(port)",
+            "user=\(PGConnection.quoteConnValue(user))", "connect_timeout=\(connectTimeout)",
+            "application_name=pgbak",
+        ]
         if let database { parts.append("dbname=\(PGConnection.quoteConnValue(database))") }
         if replication { parts.append("replication=true") }
         return parts.joined(separator: " ")
@@ -72,7 +76,9 @@ public struct ConnectionTarget: Sendable, Equatable {
 
     /// libpq parameters for pgbak's own connection.
     public func parameters(database: String) -> [String: String] {
-        ["host": host, "port": String(port), "user": user, "dbname": database,
-         "connect_timeout": String(connectTimeout), "application_name": "pgbak"]
+        [
+            "host": host, "port": String(port), "user": user, "dbname": database,
+            "connect_timeout": String(connectTimeout), "application_name": "pgbak",
+        ]
     }
 }

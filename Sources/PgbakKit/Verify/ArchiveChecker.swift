@@ -79,7 +79,8 @@ public final class ArchiveChecker {
     /// Entries of backup_manifest no archive contained (call after every archive was read).
     public func missing(prefixes: [String]) -> [String] {
         manifest.entries.keys.filter { path in
-            !seen.contains(path) && prefixes.contains { p in p.isEmpty ? !path.hasPrefix("pg_tblspc/") : path.hasPrefix(p) }
+            !seen.contains(path)
+                && prefixes.contains { p in p.isEmpty ? !path.hasPrefix("pg_tblspc/") : path.hasPrefix(p) }
         }.sorted()
     }
 }

@@ -42,8 +42,9 @@ public struct BackupVerifier: Sendable {
         await step("dumps and globals") { try await Blocking.run { Self.checkLogical(logicalFiles, dir: dir) } }
         await step("physical archives") { try await physical.value }
         steps[steps.count - 1].seconds = Date().timeIntervalSince(t0)
-        return VerificationRecord(backupID: backup.id, level: .standard, startedAt: started, finishedAt: Date(),
-                                  ok: problems.isEmpty, problems: problems.map { "\(backup.id): \($0)" }, steps: steps)
+        return VerificationRecord(
+            backupID: backup.id, level: .standard, startedAt: started, finishedAt: Date(),
+            ok: problems.isEmpty, problems: problems.map { "\(backup.id): \($0)" }, steps: steps)
     }
 
     /// backup_manifest first (its checksum, then the archive members against it), then every archive.
@@ -86,8 +87,12 @@ public struct BackupVerifier: Sendable {
         }
         let actual = try FileDigest.sha256(path: dir + "/" + Manifest.fileName, relativePath: Manifest.fileName)
         let want = String(decoding: expected, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return actual.sha256 == want ? [] : ["\(Manifest.fileName): edited or corrupt (its SHA-256 differs from "
-            + "\(Manifest.checksumFileName))"]
+        return actual.sha256 == want
+            ? []
+            : [
+                "\(Manifest.fileName): edited or corrupt (its SHA-256 differs from "
+                    + "\(Manifest.checksumFileName))"
+            ]
     }
 
     /// One pass over a file: SHA-256 and size.
@@ -97,8 +102,10 @@ public struct BackupVerifier: Sendable {
     }
 
     /// One pass over a compressed tar: SHA-256 of the file, zstd to the end, each member against backup_manifest.
-    static func streamArchive(_ file: FileRecord, dir: String, checker: ArchiveChecker?,
-                              prefix: String) throws -> [String] {
+    static func streamArchive(
+        _ file: FileRecord, dir: String, checker: ArchiveChecker?,
+        prefix: String
+    ) throws -> [String] {
         let path = dir + "/" + file.path
         var hasher = SHA256()
         let decoder = try ZstdStreamDecoder(source: file.path)
@@ -123,8 +130,10 @@ public struct BackupVerifier: Sendable {
     /// Dumps read to their end by the archive reader; the globals decompressed.
     static func checkLogical(_ files: [FileRecord], dir: String) -> [String] {
         files.sorted { $0.bytes > $1.bytes }.flatMap { file in
-            file.path.hasSuffix(".dump.zst") ? readDump(file, dir: dir) : (try? streamPlain(file, dir: dir))
-                ?? ["\(file.path): cannot be read"]
+            file.path.hasSuffix(".dump.zst")
+                ? readDump(file, dir: dir)
+                : (try? streamPlain(file, dir: dir))
+                    ?? ["\(file.path): cannot be read"]
         }
     }
 
@@ -156,7 +165,8 @@ public struct BackupVerifier: Sendable {
             return sha256 == file.sha256 ? [] : ["\(file.path): SHA-256 differs from the manifest (corrupt)"]
         } catch {
             let digest = try? FileDigest.sha256(path: path, relativePath: file.path)
-            let shaProblem = digest?.sha256 == file.sha256 ? [] : ["\(file.path): SHA-256 differs from the manifest (corrupt)"]
+            let shaProblem =
+                digest?.sha256 == file.sha256 ? [] : ["\(file.path): SHA-256 differs from the manifest (corrupt)"]
             return shaProblem + ["\(file.path): \(error.localizedDescription)"]
         }
     }

@@ -129,7 +129,8 @@ public struct DumpArchiveReader {
     /// COPY data ends with `\\.` and blank lines (pg_dump writes "\\.\n\n", newer versions "\\.\n\n\n").
     static func endsCopyData(_ tail: [UInt8]) -> Bool {
         let terminator: [UInt8] = [0x5C, 0x2E, 0x0A, 0x0A]
-        return tail.suffix(4).elementsEqual(terminator) || (tail.last == 0x0A && tail.dropLast().suffix(4).elementsEqual(terminator))
+        return tail.suffix(4).elementsEqual(terminator)
+            || (tail.last == 0x0A && tail.dropLast().suffix(4).elementsEqual(terminator))
     }
 
     /// Length-prefixed chunks up to a zero length; returns their size and the last few bytes.

@@ -53,8 +53,9 @@ public struct PostgresBackupManifest: Sendable {
         var entries: [String: Entry] = [:]
         for file in top.files {
             let path = file.Path ?? file.EncodedPath.map(Self.decodeHex) ?? ""
-            entries[path] = Entry(path: path, size: file.Size, algorithm: file.algorithm ?? "NONE",
-                                  checksum: file.checksum?.lowercased())
+            entries[path] = Entry(
+                path: path, size: file.Size, algorithm: file.algorithm ?? "NONE",
+                checksum: file.checksum?.lowercased())
         }
         return PostgresBackupManifest(entries: entries)
     }

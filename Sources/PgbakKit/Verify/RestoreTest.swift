@@ -21,7 +21,7 @@ struct RestoreTest: Sendable {
             try await withTimeout(seconds: Double(context.config.restoreTestTimeoutSeconds)) {
                 try await exercise(backup, scratch: scratch, steps: steps)
             }
-        } catch where !(error is StepFailed) {
+        } catch  where !(error is StepFailed) {
             steps.fail(error.localizedDescription)
         } catch {}
         try? FileManager.default.removeItem(atPath: scratch)
@@ -35,12 +35,14 @@ struct RestoreTest: Sendable {
 
     private func exercise(_ backup: StoredBackup, scratch: String, steps: StepLog) async throws {
         let manifest = backup.manifest
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: scratch, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         let data = scratch + "/data"
-        let tools = try await PostgresTools.locate(configured: context.config.postgres.binDir,
-                                                   serverMajor: manifest.cluster.serverVersionNum / 10000,
-                                                   configFile: context.config.file)
+        let tools = try await PostgresTools.locate(
+            configured: context.config.postgres.binDir,
+            serverMajor: manifest.cluster.serverVersionNum / 10000,
+            configFile: context.config.file)
         context.progress("restore test: materializing \(backup.id)")
         let materialized = try await steps.run("materialize") {
             try Materializer(directory: context.repository.directory(of: backup.id), manifest: manifest)
@@ -48,17 +50,22 @@ struct RestoreTest: Sendable {
         }
         context.progress("restore test: pg_verifybackup")
         try await steps.run("pg_verifybackup") {
-            let outcome = try await ChildProcess.run(ChildCommand(
-                executable: tools.path("pg_verifybackup"),
-                arguments: ["--quiet", "--manifest-path=\(context.repository.directory(of: backup.id))/physical/backup_manifest",
-                            data]))
+            let outcome = try await ChildProcess.run(
+                ChildCommand(
+                    executable: tools.path("pg_verifybackup"),
+                    arguments: [
+                        "--quiet",
+                        "--manifest-path=\(context.repository.directory(of: backup.id))/physical/backup_manifest",
+                        data,
+                    ]))
             guard outcome.succeeded else {
                 throw RestoreError(problem: "pg_verifybackup \(outcome.statusText): \(outcome.stderrTail)")
             }
         }
         try Materializer.rewriteTablespaceMap(data, materialized.tablespaces)
-        let server = ScratchServer(tools: tools, dataDirectory: data, socketDirectory: scratch,
-                                   user: context.config.postgres.dump.user)
+        let server = ScratchServer(
+            tools: tools, dataDirectory: data, socketDirectory: scratch,
+            user: context.config.postgres.dump.user)
         try server.writeConfiguration()
         do {
             context.progress("restore test: starting the scratch server (WAL replay to consistency)")
@@ -70,11 +77,14 @@ struct RestoreTest: Sendable {
             }
             context.progress("restore test: pg_amcheck")
             try await steps.run("pg_amcheck (heap and btree)") {
-                let outcome = try await ChildProcess.run(ChildCommand(
-                    executable: tools.path("pg_amcheck"),
-                    arguments: ["--host=\(server.socketDirectory)", "--port=\(server.port)",
-                                "--username=\(server.user)", "--maintenance-db=postgres", "--all",
-                                "--install-missing", "--no-password"]))
+                let outcome = try await ChildProcess.run(
+                    ChildCommand(
+                        executable: tools.path("pg_amcheck"),
+                        arguments: [
+                            "--host=\(server.socketDirectory)", "--port=\(server.port)",
+                            "--username=\(server.user)", "--maintenance-db=postgres", "--all",
+                            "--install-missing", "--no-password",
+                        ]))
                 guard outcome.succeeded else {
                     throw RestoreError(problem: "pg_amcheck \(outcome.statusText): \(outcome.stderrTail.suffix(2000))")
                 }
@@ -82,8 +92,9 @@ struct RestoreTest: Sendable {
             for db in manifest.logical.databases where db.status == .complete {
                 context.progress("restore test: restoring the dump of \(db.name)")
                 try await steps.run("restore dump of \(db.name)") {
-                    try await restoreAndCompare(db, backup: backup, server: server, tools: tools, scratch: scratch,
-                                                steps: steps)
+                    try await restoreAndCompare(
+                        db, backup: backup, server: server, tools: tools, scratch: scratch,
+                        steps: steps)
                 }
             }
         } catch {
@@ -93,21 +104,28 @@ struct RestoreTest: Sendable {
         await server.stop()
     }
 
-    private func restoreAndCompare(_ db: Manifest.Database, backup: StoredBackup, server: ScratchServer,
-                                   tools: PostgresTools, scratch: String, steps: StepLog) async throws {
+    private func restoreAndCompare(
+        _ db: Manifest.Database, backup: StoredBackup, server: ScratchServer,
+        tools: PostgresTools, scratch: String, steps: StepLog
+    ) async throws {
         guard let file = db.file, let record = backup.manifest.files.first(where: { $0.path == file }) else { return }
         let dumpPath = "\(scratch)/\(db.oid).dump"
-        try DumpFile.decompress(context.repository.directory(of: backup.id) + "/" + file, expectedSHA256: record.sha256,
-                                to: dumpPath)
+        try DumpFile.decompress(
+            context.repository.directory(of: backup.id) + "/" + file, expectedSHA256: record.sha256,
+            to: dumpPath)
         defer { unlink(dumpPath) }
         let target = "pgbak_restore_test_\(db.oid)"
         try server.connect(database: "postgres").query(DatabaseCreation.sql(name: target, like: db))
-        let outcome = try await ChildProcess.run(ChildCommand(
-            executable: tools.path("pg_restore"),
-            arguments: ["--dbname=\(server.conninfo(database: target))", "--exit-on-error", "--no-password",
-                        dumpPath]))
+        let outcome = try await ChildProcess.run(
+            ChildCommand(
+                executable: tools.path("pg_restore"),
+                arguments: [
+                    "--dbname=\(server.conninfo(database: target))", "--exit-on-error", "--no-password",
+                    dumpPath,
+                ]))
         guard outcome.succeeded else {
-            throw RestoreError(problem: "pg_restore of \(db.name) \(outcome.statusText): \(outcome.stderrTail.suffix(1500))")
+            throw RestoreError(
+                problem: "pg_restore of \(db.name) \(outcome.statusText): \(outcome.stderrTail.suffix(1500))")
         }
         let connection = try server.connect(database: target)
         var mismatches: [String] = []
@@ -124,7 +142,8 @@ struct RestoreTest: Sendable {
             }
         }
         for table in (db.tables ?? []) where table.rows == nil {
-            steps.note("\(db.name): \(table.schema).\(table.name) not compared: \(table.note ?? "not counted while dumping")")
+            steps.note(
+                "\(db.name): \(table.schema).\(table.name) not compared: \(table.note ?? "not counted while dumping")")
         }
         guard mismatches.isEmpty else {
             throw RestoreError(problem: "database \(db.name): " + mismatches.joined(separator: "; "))

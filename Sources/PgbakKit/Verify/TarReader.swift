@@ -38,8 +38,10 @@ public final class TarReader {
     private let onData: (UnsafeRawBufferPointer) throws -> Void
     private let onMemberEnd: () throws -> Void
 
-    public init(onMember: @escaping (Member) throws -> Void, onData: @escaping (UnsafeRawBufferPointer) throws -> Void,
-                onMemberEnd: @escaping () throws -> Void) {
+    public init(
+        onMember: @escaping (Member) throws -> Void, onData: @escaping (UnsafeRawBufferPointer) throws -> Void,
+        onMemberEnd: @escaping () throws -> Void
+    ) {
         self.onMember = onMember
         self.onData = onData
         self.onMemberEnd = onMemberEnd
@@ -131,8 +133,9 @@ public final class TarReader {
             name = pending
             pendingName = nil
         }
-        let member = Member(name: name, size: size, type: type, linkName: Self.cString(header[157..<257]),
-                            mode: UInt32(truncatingIfNeeded: Self.octal(header[100..<108]) & 0o7777))
+        let member = Member(
+            name: name, size: size, type: type, linkName: Self.cString(header[157..<257]),
+            mode: UInt32(truncatingIfNeeded: Self.octal(header[100..<108]) & 0o7777))
         try onMember(member)
         let carriesData = member.isRegularFile && size > 0
         if carriesData {

@@ -20,7 +20,9 @@ public enum BackupSelection: Sendable, Equatable {
         case .id(let id):
             guard let found = backups.first(where: { $0.id == id }) else {
                 let known = backups.suffix(5).map(\.id).joined(separator: ", ")
-                throw RepositoryError(path: location, problem: "has no backup \(id) (newest: \(known.isEmpty ? "none" : known)); see pgbak list")
+                throw RepositoryError(
+                    path: location,
+                    problem: "has no backup \(id) (newest: \(known.isEmpty ? "none" : known)); see pgbak list")
             }
             return [found]
         }
@@ -44,14 +46,18 @@ public struct VerifyRun: Sendable {
         if case .id(let id) = selection, let problem = problems.first(where: { $0.contains("/\(id)/") }) {
             // A backup whose manifest cannot be read fails verification with that reason.
             let now = Date()
-            return [VerificationRecord(backupID: id, level: .standard, startedAt: now, finishedAt: now, ok: false,
-                                       problems: [problem], steps: [])]
+            return [
+                VerificationRecord(
+                    backupID: id, level: .standard, startedAt: now, finishedAt: now, ok: false,
+                    problems: [problem], steps: [])
+            ]
         }
         if selection == .all {
             let now = Date()
             records += problems.map {
-                VerificationRecord(backupID: "?", level: .standard, startedAt: now, finishedAt: now, ok: false,
-                                   problems: [$0], steps: [])
+                VerificationRecord(
+                    backupID: "?", level: .standard, startedAt: now, finishedAt: now, ok: false,
+                    problems: [$0], steps: [])
             }
         }
         for backup in try selection.resolve(backups, location: context.repository.location) {

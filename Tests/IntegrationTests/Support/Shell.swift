@@ -12,8 +12,10 @@ struct CommandResult: CustomStringConvertible {
 /// Runs commands for the integration tests (as root, or as the postgres OS user).
 enum Shell {
     /// Runs `executable` with `arguments`; stdout and stderr are collected through temporary files.
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                    asPostgres: Bool = false) throws -> CommandResult {
+    static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+        asPostgres: Bool = false
+    ) throws -> CommandResult {
         let process = try start(executable, arguments, environment: environment, asPostgres: asPostgres)
         process.process.waitUntilExit()
         return process.result()
@@ -34,8 +36,10 @@ enum Shell {
     }
 
     /// Starts a process without waiting.
-    static func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                      asPostgres: Bool = false) throws -> RunningCommand {
+    static func start(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+        asPostgres: Bool = false
+    ) throws -> RunningCommand {
         let process = Process()
         if asPostgres {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")

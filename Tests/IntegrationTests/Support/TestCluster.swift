@@ -27,12 +27,14 @@ enum TestCluster {
     /// Integration tests run when the cluster is up, and always under CI (where a missing cluster fails them).
     static let enabled: Bool = {
         if isUp || isCI || ProcessInfo.processInfo.environment["PGBAK_REQUIRE_CLUSTER"] == "1" { return true }
-        FileHandle.standardError.write(Data("""
+        FileHandle.standardError.write(
+            Data(
+                """
 
-            *** INTEGRATION TESTS SKIPPED: no Patroni cluster answers on 127.0.0.1:8008-8010.
-            *** Start it with: sudo scripts/cluster/start.sh --fresh   (or run scripts/test.sh)
+                *** INTEGRATION TESTS SKIPPED: no Patroni cluster answers on 127.0.0.1:8008-8010.
+                *** Start it with: sudo scripts/cluster/start.sh --fresh   (or run scripts/test.sh)
 
-            """.utf8))
+                """.utf8))
         return false
     }()
 
@@ -67,18 +69,25 @@ enum TestCluster {
     @discardableResult
     static func psql(_ sql: String, database: String = "postgres", port: Int? = nil) throws -> String {
         let p = try port ?? leader().port ?? 5432
-        let result = try Shell.run("/usr/bin/psql", ["-h", "127.0.0.1", "-p", String(p), "-U", "postgres", "-d",
-                                                     database, "-v", "ON_ERROR_STOP=1", "-qAtX", "-c", sql],
-                                   environment: ["PGPASSWORD": superuserPassword])
+        let result = try Shell.run(
+            "/usr/bin/psql",
+            [
+                "-h", "127.0.0.1", "-p", String(p), "-U", "postgres", "-d",
+                database, "-v", "ON_ERROR_STOP=1", "-qAtX", "-c", sql,
+            ],
+            environment: ["PGPASSWORD": superuserPassword])
         guard result.status == 0 else { throw ShellFailure(script: sql, result: result) }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Runs the built pgbak binary as the postgres OS user.
-    static func pgbak(_ arguments: [String], asPostgres: Bool = true,
-                      environment: [String: String] = [:]) throws -> CommandResult {
-        try Shell.run(binary, arguments, environment: testEnvironment.merging(environment) { $1 },
-                      asPostgres: asPostgres)
+    static func pgbak(
+        _ arguments: [String], asPostgres: Bool = true,
+        environment: [String: String] = [:]
+    ) throws -> CommandResult {
+        try Shell.run(
+            binary, arguments, environment: testEnvironment.merging(environment) { $1 },
+            asPostgres: asPostgres)
     }
 
     static func startPgbak(_ arguments: [String]) throws -> RunningCommand {
@@ -90,7 +99,8 @@ enum TestCluster {
     /// A fresh configuration and empty repository under `$LAB/it/<name>`; `extra` is appended to the YAML.
     static func config(_ name: String, keepLast: Int = 7, extra: String = "") throws -> TestConfig {
         let dir = "\(lab)/it/\(name)"
-        try Shell.must("""
+        try Shell.must(
+            """
             rm -rf '\(dir)' && install -d -o postgres -g postgres -m 0700 '\(dir)' && \
             sed -e 's#^  path: .*#  path: \(dir)/repo#' -e 's#^  keep_last: .*#  keep_last: \(keepLast)#' \
               '\(lab)/pgbak/pgbak.yml' > '\(dir)/pgbak.yml' && printf '%s' '\(extra)' >> '\(dir)/pgbak.yml' && \
