@@ -127,7 +127,7 @@ import Testing
         let yaml = Self.minimal.replacingOccurrences(of: "keep_last: 7", with: "policy: policies/two.yml")
         let config = try parse(yaml, base: dir)
         #expect(config.retention == RetentionPolicy(keepLast: 2, policyFile: dir + "/policies/two.yml"))
-        try "keep_last: 2\nkeep_daily: 3\n".write(toFile: dir + "/policies/two.yml", atomically: true, encoding: .utf8)
+        try "keep_last: 2\nkeep_yearly: 3\n".write(toFile: dir + "/policies/two.yml", atomically: true, encoding: .utf8)
         #expect(throws: ConfigError.self) { try parse(yaml, base: dir) }
     }
 
@@ -163,7 +163,8 @@ import Testing
         #expect(!names.isEmpty)
         for name in names {
             let policy = try RetentionPolicyLoader.load(path: Self.root + "/policies/" + name)
-            #expect(name.contains("\(policy.keepLast)"))
+            #expect(policy.keepLast + policy.keepDaily + policy.keepWeekly + policy.keepMonthly > 0)
+            #expect(policy.policyFile == Self.root + "/policies/" + name)
         }
     }
 }

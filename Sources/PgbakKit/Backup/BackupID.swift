@@ -22,10 +22,18 @@ public enum BackupID {
     }
 
     public static func date(of id: String) -> Date? {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return f.date(from: id)
+        guard isValid(id) else { return nil }
+        let digits = Array(id.utf8).filter { $0 >= 48 && $0 <= 57 }.map { Int($0 - 48) }
+        func number(_ range: Range<Int>) -> Int { range.reduce(0) { $0 * 10 + digits[$1] } }
+        let components = DateComponents(
+            year: number(0..<4), month: number(4..<6), day: number(6..<8),
+            hour: number(8..<10), minute: number(10..<12), second: number(12..<14))
+        return utcCalendar.date(from: components)
     }
+
+    static let utcCalendar: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
 }

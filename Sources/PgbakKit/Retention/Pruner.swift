@@ -17,7 +17,11 @@ public struct Pruner: Sendable {
     /// The caller holds the repository lock.
     public func prune(protecting protected: Set<String>, dryRun: Bool) throws -> RetentionPlan {
         let stored = try repository.backups().backups
-        let candidates = stored.map { RetentionCandidate(id: $0.id, complete: $0.manifest.status == .complete) }
+        let candidates = stored.map {
+            RetentionCandidate(
+                id: $0.id, complete: $0.manifest.status == .complete,
+                verified: $0.verifications.last?.ok == true)
+        }
         let inUse = repository.backupsInUse()
         let plan = RetentionPlanner.plan(backups: candidates, policy: policy, protected: protected.union(inUse))
         guard !dryRun else { return plan }
