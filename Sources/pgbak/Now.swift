@@ -35,6 +35,7 @@ struct Now: AsyncParsableCommand {
             progress.clear()
         } catch {
             progress.clear()
+            context.recordMetrics(command: "now", success: false, started: started)
             if let status = trap.exitStatus {
                 FileHandle.standardError.write(Data("pgbak: interrupted; children stopped, staging removed\n".utf8))
                 throw ExitCode(status.rawValue)
@@ -42,6 +43,14 @@ struct Now: AsyncParsableCommand {
             throw fail(error)
         }
         let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
+        switch outcome {
+        case .complete(let manifest, _):
+            context.recordMetrics(command: "now", success: true, started: started, bytes: manifest.totalBytes)
+        case .partial(let manifest):
+            context.recordMetrics(command: "now", success: false, started: started, bytes: manifest.totalBytes)
+        case .skipped:
+            break
+        }
         switch outcome {
         case .skipped(let message):
             print("pgbak: \(message)")

@@ -6,5 +6,7 @@ struct Pgbak: AsyncParsableCommand {
         commandName: "pgbak",
         abstract: "Backups of Patroni-managed PostgreSQL clusters: always from the leader, verified, restorable.",
         version: PgbakKitVersion.text,
-        subcommands: [Now.self, List.self, Verify.self, Restore.self, Prune.self, ReplicaMethodCommand.self])
+        subcommands: [
+            Now.self, List.self, Verify.self, Restore.self, Prune.self, Status.self, ReplicaMethodCommand.self,
+        ])
 }

@@ -22,11 +22,13 @@ struct Prune: AsyncParsableCommand {
             try context.repository.prepare()
             let lock = try context.repository.lock()
             defer { lock.release() }
+            let started = Date()
             let plan = try Pruner(
                 repository: context.repository, policy: context.config.retention,
                 logger: context.logger
             )
             .prune(protecting: [], dryRun: dryRun)
+            if !dryRun { context.recordMetrics(command: "prune", success: true, started: started) }
             for decision in plan.decisions {
                 let verb = decision.keep ? "keep  " : (dryRun ? "would remove" : "removed")
                 print("\(verb) \(decision.id)  (\(decision.reason))")

@@ -43,12 +43,19 @@ struct Verify: AsyncParsableCommand {
 
     func run() async throws {
         let records: [VerificationRecord]
+        let started = Date()
+        var metricsContext: RunContext?
         do {
             let (context, progress) = try options.context(label: "verify", progress: !json)
             let selection: BackupSelection = all ? .all : id.map { .id($0) } ?? .latest
+            metricsContext = context
             records = try await VerifyRun(context: context, restoreTest: restoreTest).execute(selection)
+            context.recordMetrics(
+                command: "verify", success: !records.contains { !$0.ok }, started: started,
+                verifyOK: !records.contains { !$0.ok })
             progress.clear()
         } catch {
+            metricsContext?.recordMetrics(command: "verify", success: false, started: started, verifyOK: false)
             throw fail(error)
         }
         if json {

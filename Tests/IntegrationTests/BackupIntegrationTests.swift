@@ -195,6 +195,35 @@ extension ClusterTests {
             #expect(dbs.first { $0["name"] as? String == "bench" }?["status"] as? String == "complete")
         }
 
+        @Test func statusAndMetricsFollowBackupsAndVerifications() throws {
+            let config = try TestCluster.config("monitoring")
+            let metrics = config.dir + "/metrics"
+            try Shell.must(
+                "install -d -o postgres -g postgres -m 0755 '\(metrics)' && "
+                    + "printf 'metrics:\\n  textfile_dir: \(metrics)\\n' >> '\(config.file)'")
+            let empty = try TestCluster.pgbak(["status", "--config", config.file])
+            #expect(empty.status == 2, "\(empty)")
+            #expect(empty.stdout.hasPrefix("CRITICAL"))
+            let taken = try config.now()
+            try #require(taken.status == 0, "\(taken)")
+            let unverified = try TestCluster.pgbak(["status", "--config", config.file])
+            #expect(unverified.status == 1, "\(unverified)")
+            #expect(unverified.stdout.contains("no backup has passed a verification yet"))
+            let now = try String(contentsOfFile: metrics + "/pgbak-\(TestCluster.scope)-now.prom", encoding: .utf8)
+            #expect(now.contains("pgbak_last_run_success{scope=\"\(TestCluster.scope)\",command=\"now\"} 1"))
+            #expect(now.contains("status=\"complete\"} 1"))
+            let verified = try TestCluster.pgbak(["verify", "--config", config.file])
+            #expect(verified.status == 0, "\(verified)")
+            let ok = try TestCluster.pgbak(["status", "--json", "--config", config.file])
+            #expect(ok.status == 0, "\(ok)")
+            let json = try JSONSerialization.jsonObject(with: Data(ok.stdout.utf8)) as? [String: Any]
+            #expect(json?["level"] as? String == "ok")
+            #expect(json?["complete_backups"] as? Int == 1)
+            let verify = try String(
+                contentsOfFile: metrics + "/pgbak-\(TestCluster.scope)-verify.prom", encoding: .utf8)
+            #expect(verify.contains("pgbak_last_verify_ok{scope=\"\(TestCluster.scope)\",command=\"verify\"} 1"))
+        }
+
         @Test func aHostWhoseMemberDoesNotLeadSkipsQuietly() throws {
             let replica = try #require(try TestCluster.members().first { $0.role != "leader" })
             let config = try TestCluster.config("guard", extra: "this_host:\n  member: \(replica.name)\n")

@@ -69,4 +69,8 @@ public struct PgbakConfig: Sendable, Equatable {
     /// Upper bound for a whole restore test.
     public var restoreTestTimeoutSeconds: Int
     public var thisHost: ThisHost
+    /// `pgbak status` thresholds.
+    public var status: StatusThresholds
+    /// Where node_exporter's textfile collector reads metrics (nil: no metrics written).
+    public var metricsDirectory: String?
 }

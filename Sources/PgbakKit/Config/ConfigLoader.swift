@@ -121,6 +121,22 @@ public enum ConfigLoader {
             whenNotLeader: try host.choice("when_not_leader", PgbakConfig.NotLeaderAction.self) ?? .skip)
         try host.finish()
 
+        var statusSection = try root.section("status")
+        let status = StatusThresholds(
+            warnAgeHours: try statusSection.double("warn_age_hours", range: 0.1...100_000) ?? 26,
+            critAgeHours: try statusSection.double("crit_age_hours", range: 0.1...100_000) ?? 50,
+            warnVerifyAgeDays: try statusSection.double("warn_verify_age_days", range: 0.1...10_000) ?? 8)
+        if status.critAgeHours < status.warnAgeHours {
+            throw statusSection.error("crit_age_hours", "must not be below warn_age_hours")
+        }
+        try statusSection.finish()
+        var metrics = try root.section("metrics")
+        let metricsDirectory = try metrics.string("textfile_dir")
+        if let metricsDirectory, !metricsDirectory.hasPrefix("/") {
+            throw metrics.error("textfile_dir", "'\(metricsDirectory)' must be an absolute path")
+        }
+        try metrics.finish()
+
         try root.finish()
         return PgbakConfig(
             file: file, scope: scope, patroni: patroni,
@@ -131,7 +147,7 @@ public enum ConfigLoader {
             repositoryOwner: owner, retention: retention, zstdLevel: level, zstdThreads: threads,
             checkpoint: checkpoint, maxRate: maxRate, lockWaitTimeoutSeconds: lockWait,
             countRowsMaxTableMB: countLimit, scratchDirectory: scratch, restoreTestTimeoutSeconds: restoreTimeout,
-            thisHost: thisHost)
+            thisHost: thisHost, status: status, metricsDirectory: metricsDirectory)
     }
 
     private static func password(_ section: inout YAMLReader, allowPassfile: Bool) throws -> PasswordSource {

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import PgbakKit
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Age and size of the newest complete backup and the last verification, as a monitoring check.",
+        discussion: """
+            Exit 0 (ok), 1 (warning) or 2 (critical) against status.warn_age_hours, status.crit_age_hours and
+            status.warn_verify_age_days; usable as a Nagios/Icinga check.
+
+            Examples:
+              pgbak status
+              pgbak status --json
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        let report: StatusReport
+        do {
+            let (context, _) = try options.context(label: "status", progress: false)
+            report = StatusReport.evaluate(
+                try context.repository.backups().backups, now: Date(),
+                thresholds: context.config.status)
+        } catch {
+            print("UNKNOWN: \(error.localizedDescription)")
+            throw ExitCode(3)
+        }
+        if json {
+            print((try? Listing.json(report)) ?? "{}")
+        } else {
+            print("\(report.level.rawValue.uppercased()): " + report.messages.joined(separator: "; "))
+        }
+        throw ExitCode(report.level.exitCode)
+    }
+}
