@@ -224,6 +224,90 @@ extension ClusterTests {
             #expect(verify.contains("pgbak_last_verify_ok{scope=\"\(TestCluster.scope)\",command=\"verify\"} 1"))
         }
 
+        @Test func aDeadAndAHungPatroniURLAreSkippedWithinTheTimeout() throws {
+            // 127.0.0.1:18997 refuses; 127.0.0.1:18998 accepts connections and never answers.
+            let hung = try Shell.start(
+                "/usr/bin/python3",
+                [
+                    "-c",
+                    """
+                    import socket, time
+                    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind(("127.0.0.1", 18998)); s.listen(16); time.sleep(120)
+                    """,
+                ])
+            defer { kill(hung.pid, SIGTERM) }
+            usleep(300_000)
+            let config = try TestCluster.config("hungurl")
+            try Shell.must(
+                """
+                sed -i 's#^  urls:#  urls:\\n    - http://127.0.0.1:18997\\n    - http://127.0.0.1:18998#' '\(config.file)'
+                """)
+            let t0 = Date()
+            let result = try config.now()
+            #expect(result.status == 0, "\(result)")
+            // Two bad URLs at timeout_seconds 2 each, then the backup itself.
+            #expect(Date().timeIntervalSince(t0) < 30)
+            #expect(try config.backupIDs().count == 1)
+        }
+
+        @Test func aLeaderThatIsInRecoveryIsNeverBackedUpAsThePrimary() throws {
+            // A stale Patroni view: it names a replica as the leader.
+            let replica = try #require(try TestCluster.members().first { $0.role != "leader" })
+            let body =
+                #"{"members": [{"name": "\#(replica.name)", "role": "leader", "state": "running", "host": "127.0.0.1", "port": \#(replica.port ?? 0), "timeline": \#(replica.timeline ?? 1)}], "scope": "\#(TestCluster.scope)"}"#
+            let fake = try Shell.start(
+                "/usr/bin/python3",
+                [
+                    "-c",
+                    """
+                    import http.server, sys
+                    body = sys.argv[1].encode()
+                    class H(http.server.BaseHTTPRequestHandler):
+                        def do_GET(self):
+                            self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+                            self.wfile.write(body)
+                        def log_message(self, *a): pass
+                    http.server.HTTPServer(("127.0.0.1", 18996), H).serve_forever()
+                    """, body,
+                ])
+            defer { kill(fake.pid, SIGTERM) }
+            usleep(500_000)
+            let config = try TestCluster.config("staleleader")
+            try Shell.must("sed -i 's#http://127.0.0.1:80[0-9]*#http://127.0.0.1:18996#' '\(config.file)'")
+            let result = try config.now()
+            #expect(result.status == 1, "\(result)")
+            #expect(result.stderr.contains("in recovery"), "\(result)")
+            #expect(try config.backupIDs().isEmpty)
+            #expect(config.staging().isEmpty)
+        }
+
+        @Test func aWrongPasswordNamesTheCredentialAndWhereItIsConfigured() throws {
+            let config = try TestCluster.config("wrongpassword")
+            try Shell.must(
+                "sed -i '/^  dump:/,/passfile/ s#    passfile: .*#    password_env: PGBAK_WRONG#' '\(config.file)'")
+            let result = try TestCluster.pgbak(["now", "--config", config.file], environment: ["PGBAK_WRONG": "nope"])
+            #expect(result.status == 1, "\(result)")
+            #expect(result.stderr.contains("postgres.dump"), "\(result)")
+            #expect(result.stderr.contains(config.file))
+            #expect(result.stderr.contains("password authentication failed"))
+            #expect(!result.stderr.contains("nope"))
+            #expect(try config.backupIDs().isEmpty)
+
+            // The replication login: pg_basebackup's failure is explained with the key to check.
+            let repl = try TestCluster.config("wrongreplication")
+            try Shell.must(
+                "printf '127.0.0.1:*:*:replicator:wrong\\n' > '\(repl.dir)/bad.pgpass' && chown postgres: '\(repl.dir)/bad.pgpass' "
+                    + "&& chmod 600 '\(repl.dir)/bad.pgpass' && sed -i '0,/passfile: .*/s##passfile: \(repl.dir)/bad.pgpass#' '\(repl.file)'"
+            )
+            let failed = try repl.now()
+            #expect(failed.status == 1, "\(failed)")
+            #expect(failed.stderr.contains("postgres.replication"), "\(failed)")
+            #expect(failed.stderr.contains("password authentication failed"))
+            #expect(try repl.backupIDs().isEmpty)
+            #expect(repl.staging().isEmpty)
+        }
+
         @Test func aHostWhoseMemberDoesNotLeadSkipsQuietly() throws {
             let replica = try #require(try TestCluster.members().first { $0.role != "leader" })
             let config = try TestCluster.config("guard", extra: "this_host:\n  member: \(replica.name)\n")

@@ -26,6 +26,11 @@ struct PhysicalPart: Sendable {
     var label: String
     var progress: @Sendable (String) -> Void
 
+    static func isCredentialProblem(_ stderr: String) -> Bool {
+        ["password authentication failed", "no pg_hba.conf entry", "fe_sendauth: no password supplied"]
+            .contains { stderr.contains($0) }
+    }
+
     func run(staging: String) async throws -> Result {
         let started = Date()
         let dir = staging + "/" + Self.directory
@@ -33,7 +38,14 @@ struct PhysicalPart: Sendable {
             tools: tools, target: target, environment: environment,
             checkpoint: config.checkpoint, maxRate: config.maxRate,
             zstdLevel: config.zstdLevel, zstdThreads: config.zstdThreads, label: label)
-        try await basebackup.run(into: dir) { line in progress("base backup: " + line) }
+        do {
+            try await basebackup.run(into: dir) { line in progress("base backup: " + line) }
+        } catch let failure as ChildFailure where Self.isCredentialProblem(failure.stderrTail) {
+            throw BackupError(
+                problem: "\(failure.localizedDescription)\nThe replication login failed: check "
+                    + "postgres.replication (user, passfile or password_env) in \(config.file), and that the leader's "
+                    + "pg_hba.conf admits it for replication")
+        }
 
         // pg_basebackup's client-side zstd leaves pg_wal.tar (and, depending on the version, tablespace tars)
         // uncompressed: compress what remains with libzstd, hashing as it writes, and remove the tar.
