@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+
+/// The systemd units and the crontab in cron/ are valid as shipped.
+@Suite struct ShippedUnitsTests {
+    let cron = TestCluster.repoRoot + "/cron"
+
+    @Test func systemdAcceptsTheUnits() throws {
+        let analyze = "/usr/bin/systemd-analyze"
+        try #require(
+            FileManager.default.isExecutableFile(atPath: analyze) || TestCluster.isCI,
+            "systemd-analyze is missing (scripts/install-deps.sh installs systemd)")
+        // systemd-analyze checks that ExecStart exists: point the units at a binary that does.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pgbak-units-\(getpid())").path
+        try Shell.must(
+            "rm -rf '\(dir)' && mkdir -p '\(dir)' && cp '\(cron)'/*.service '\(cron)'/*.timer '\(dir)'/ && "
+                + "sed -i 's#/usr/local/bin/pgbak#/bin/true#' '\(dir)'/*.service")
+        defer { _ = try? Shell.bash("rm -rf '\(dir)'") }
+        let units = ["pgbak-backup.service", "pgbak-backup.timer", "pgbak-verify.service", "pgbak-verify.timer"]
+        let result = try Shell.run(analyze, ["verify"] + units.map { "\(dir)/\($0)" })
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stderr.isEmpty, "\(result)")
+        for service in units where service.hasSuffix(".service") {
+            let text = try String(contentsOfFile: "\(cron)/\(service)", encoding: .utf8)
+            for setting in [
+                "User=postgres", "ProtectSystem=strict", "PrivateTmp=true", "NoNewPrivileges=true",
+                "ReadWritePaths=/var/backups/pgbak", "Nice=",
+            ] {
+                #expect(text.contains(setting), "\(service) lacks \(setting)")
+            }
+        }
+        for timer in units where timer.hasSuffix(".timer") {
+            let text = try String(contentsOfFile: "\(cron)/\(timer)", encoding: .utf8)
+            #expect(text.contains("Persistent=true") && text.contains("RandomizedDelaySec="), "\(timer)")
+        }
+    }
+
+    @Test func everyCrontabLineHasFiveFieldsAUserAndAnExistingCommandShape() throws {
+        let text = try String(contentsOfFile: "\(cron)/pgbak.cron", encoding: .utf8)
+        let jobs = text.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.contains("=") && !$0.isEmpty }
+        #expect(jobs.count == 2)
+        for job in jobs {
+            let fields = job.split(separator: " ", omittingEmptySubsequences: true)
+            #expect(fields.count > 7, "\(job)")
+            #expect(fields[5] == "postgres", "\(job)")
+            #expect(job.contains("/usr/local/bin/pgbak "), "\(job)")
+            for field in fields.prefix(5) {
+                #expect(field.allSatisfy { "0123456789*/,-".contains($0) }, "\(job): \(field)")
+            }
+        }
+    }
+}
