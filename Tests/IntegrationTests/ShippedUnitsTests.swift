@@ -50,3 +50,32 @@ import Testing
         }
     }
 }
+
+/// scripts/install.sh and scripts/uninstall.sh, staged under a DESTDIR.
+@Suite struct InstallScriptTests {
+    @Test func installKeepsAnExistingConfigurationAndUninstallKeepsItToo() throws {
+        let dest = FileManager.default.temporaryDirectory.appendingPathComponent("pgbak-install-\(getpid())").path
+        defer { _ = try? Shell.bash("rm -rf '\(dest)'") }
+        let env = ["DESTDIR": dest, "PGBAK_BIN": TestCluster.binary]
+        let first = try Shell.run("/bin/bash", [TestCluster.repoRoot + "/scripts/install.sh"], environment: env)
+        #expect(first.status == 0, "\(first)")
+        let modes = try Shell.must(
+            "cd '\(dest)' && stat -c '%n %a %U' usr/local/bin/pgbak etc/pgbak etc/pgbak/pgbak.yml "
+                + "etc/pgbak/policies/keep-last-7.yml etc/systemd/system/pgbak-backup.timer")
+        #expect(
+            modes.split(separator: "\n") == [
+                "usr/local/bin/pgbak 755 root", "etc/pgbak 750 postgres", "etc/pgbak/pgbak.yml 600 postgres",
+                "etc/pgbak/policies/keep-last-7.yml 640 postgres", "etc/systemd/system/pgbak-backup.timer 644 root",
+            ])
+        try Shell.must("echo '# edited' >> '\(dest)/etc/pgbak/pgbak.yml'")
+        let second = try Shell.run("/bin/bash", [TestCluster.repoRoot + "/scripts/install.sh"], environment: env)
+        #expect(second.status == 0, "\(second)")
+        #expect(second.stdout.contains("kept the existing"))
+        #expect(try Shell.must("tail -1 '\(dest)/etc/pgbak/pgbak.yml'") == "# edited\n")
+        let removed = try Shell.run("/bin/bash", [TestCluster.repoRoot + "/scripts/uninstall.sh"], environment: env)
+        #expect(removed.status == 0, "\(removed)")
+        #expect(!FileManager.default.fileExists(atPath: dest + "/usr/local/bin/pgbak"))
+        #expect(!FileManager.default.fileExists(atPath: dest + "/etc/systemd/system/pgbak-verify.service"))
+        #expect(FileManager.default.fileExists(atPath: dest + "/etc/pgbak/pgbak.yml"))
+    }
+}
