@@ -253,7 +253,11 @@ extension ClusterTests {
 
         @Test func aLeaderThatIsInRecoveryIsNeverBackedUpAsThePrimary() throws {
             // A stale Patroni view: it names a replica as the leader.
-            let replica = try #require(try TestCluster.members().first { $0.role != "leader" })
+            // A member whose database itself says it is in recovery (not trusting any Patroni view here).
+            let replica = try #require(
+                try TestCluster.members().first {
+                    $0.port != nil && (try? TestCluster.psql("select pg_is_in_recovery()", port: $0.port)) == "t"
+                })
             let body =
                 #"{"members": [{"name": "\#(replica.name)", "role": "leader", "state": "running", "host": "127.0.0.1", "port": \#(replica.port ?? 0), "timeline": \#(replica.timeline ?? 1)}], "scope": "\#(TestCluster.scope)"}"#
             let fake = try Shell.start(
