@@ -166,8 +166,13 @@ extension ClusterTests {
                 [
                     "-h", "127.0.0.1", "-p", String(leader.port ?? 5432), "-U", "postgres", "-d", "app2", "-qAtX",
                     "-c", "begin; lock table items in access exclusive mode; select pg_sleep(20); commit;",
-                ], environment: ["PGPASSWORD": TestCluster.superuserPassword])
-            defer { kill(blocker.pid, SIGTERM) }
+                ], environment: ["PGPASSWORD": TestCluster.superuserPassword, "PGAPPNAME": "pgbak_blocker"])
+            defer {
+                blocker.stop()
+                // The backend would otherwise hold the lock until its pg_sleep ends.
+                _ = try? TestCluster.psql(
+                    "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'pgbak_blocker'")
+            }
             var locked = false
             for _ in 0..<50 where !locked {
                 locked =
@@ -226,6 +231,7 @@ extension ClusterTests {
 
         @Test func aDeadAndAHungPatroniURLAreSkippedWithinTheTimeout() throws {
             // 127.0.0.1:18997 refuses; 127.0.0.1:18998 accepts connections and never answers.
+            try #require(!TestCluster.listening(port: 18998), "port 18998 is taken; a stale test server?")
             let hung = try Shell.start(
                 "/usr/bin/python3",
                 [
@@ -236,7 +242,7 @@ extension ClusterTests {
                     s.bind(("127.0.0.1", 18998)); s.listen(16); time.sleep(120)
                     """,
                 ])
-            defer { kill(hung.pid, SIGTERM) }
+            defer { hung.stop() }
             usleep(300_000)
             let config = try TestCluster.config("hungurl")
             try Shell.must(
@@ -260,6 +266,7 @@ extension ClusterTests {
                 })
             let body =
                 #"{"members": [{"name": "\#(replica.name)", "role": "leader", "state": "running", "host": "127.0.0.1", "port": \#(replica.port ?? 0), "timeline": \#(replica.timeline ?? 1)}], "scope": "\#(TestCluster.scope)"}"#
+            try #require(!TestCluster.listening(port: 18996), "port 18996 is taken; a stale test server?")
             let fake = try Shell.start(
                 "/usr/bin/python3",
                 [
@@ -275,7 +282,7 @@ extension ClusterTests {
                     http.server.HTTPServer(("127.0.0.1", 18996), H).serve_forever()
                     """, body,
                 ])
-            defer { kill(fake.pid, SIGTERM) }
+            defer { fake.stop() }
             usleep(500_000)
             let config = try TestCluster.config("staleleader")
             try Shell.must("sed -i 's#http://127.0.0.1:80[0-9]*#http://127.0.0.1:18996#' '\(config.file)'")

@@ -81,6 +81,13 @@ struct RunningCommand {
         return CommandResult(status: process.terminationStatus, stdout: out, stderr: err)
     }
 
+    /// Kills it (SIGKILL: a child may inherit an ignored SIGTERM) and waits for it.
+    func stop() {
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: dir)
+    }
+
     /// Waits at most `seconds`; returns nil when still running.
     func wait(seconds: Double) -> CommandResult? {
         let deadline = Date().addingTimeInterval(seconds)

@@ -15,6 +15,11 @@ enum TestCluster {
         ProcessInfo.processInfo.environment["PGBAK_BIN"] ?? repoRoot + "/.build/debug/pgbak"
     }
 
+    /// Whether something listens on 127.0.0.1:`port`.
+    static func listening(port: Int) -> Bool {
+        (try? Shell.bash("ss -Hltn 'sport = :\(port)' | grep -q ."))?.status == 0
+    }
+
     static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 
     /// Whether Patroni answers on any node.
