@@ -59,15 +59,26 @@ public final class ZstdStreamDecoder {
 /// Whole-file zstd decompression.
 public enum ZstdReader {
     /// Decompresses `path` to the end, handing each decompressed chunk to `consume`; fails on corruption,
-    /// a bad frame checksum or a truncated last frame. Returns the decompressed size.
+    /// a bad frame checksum or a truncated last frame, and — when `expectedSHA256` is given — when the compressed
+    /// file does not hash to it (a backup file whose manifest entry no longer matches). Returns the decompressed size.
     @discardableResult
     public static func decompress(
-        path: String,
+        path: String, expectedSHA256: String? = nil,
         consume: (UnsafeRawBufferPointer) throws -> Void = { _ in }
     ) throws -> Int64 {
         let decoder = try ZstdStreamDecoder(source: path)
-        try FileChunks.read(path: path) { try decoder.feed($0, consume: consume) }
+        var hasher = SHA256Hasher()
+        try FileChunks.read(path: path) { chunk in
+            if expectedSHA256 != nil { hasher.update(chunk) }
+            try decoder.feed(chunk, consume: consume)
+        }
         try decoder.finish()
+        if let expectedSHA256, hasher.hex != expectedSHA256 {
+            throw CompressionError(
+                path: path,
+                problem: "does not match its SHA-256 in the manifest: the backup is "
+                    + "corrupt (run pgbak verify)")
+        }
         return decoder.decompressedBytes
     }
 }

@@ -168,16 +168,7 @@ public struct DatabaseRestore: Sendable {
 
     private func createMissingRoles(globalsFile: String, sha256: String?, admin: PGConnection) throws -> [String] {
         var script: [UInt8] = []
-        var hasher = SHA256Hasher()
-        let decoder = try ZstdStreamDecoder(source: globalsFile)
-        try FileChunks.read(path: globalsFile) { chunk in
-            hasher.update(chunk)
-            try decoder.feed(chunk) { script.append(contentsOf: $0) }
-        }
-        try decoder.finish()
-        if let sha256, hasher.hex != sha256 {
-            throw RestoreError(problem: "\(globalsFile) does not match its SHA-256 in the manifest (run pgbak verify)")
-        }
+        try ZstdReader.decompress(path: globalsFile, expectedSHA256: sha256) { script.append(contentsOf: $0) }
         let existing = Set(try admin.query("select rolname from pg_roles").compactMap { $0.first ?? nil })
         let plan = GlobalsPlan.statements(script: String(decoding: script, as: UTF8.self), existing: existing)
         for statement in plan.statements { try admin.query(statement) }

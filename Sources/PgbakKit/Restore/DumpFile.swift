@@ -7,27 +7,16 @@ enum DumpFile {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw RestoreError(problem: "cannot create \(path): \(Errno.text())") }
         defer { close(fd) }
-        var hasher = SHA256Hasher()
-        let decoder = try ZstdStreamDecoder(source: source)
-        try FileChunks.read(path: source) { chunk in
-            hasher.update(chunk)
-            try decoder.feed(chunk) { out in
-                var offset = 0
-                while offset < out.count {
-                    let n = write(fd, out.baseAddress! + offset, out.count - offset)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw RestoreError(problem: "cannot write \(path): \(Errno.text())")
-                    }
-                    offset += n
+        try ZstdReader.decompress(path: source, expectedSHA256: expectedSHA256) { out in
+            var offset = 0
+            while offset < out.count {
+                let n = write(fd, out.baseAddress! + offset, out.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw RestoreError(problem: "cannot write \(path): \(Errno.text())")
                 }
+                offset += n
             }
-        }
-        try decoder.finish()
-        guard hasher.hex == expectedSHA256 else {
-            throw RestoreError(
-                problem: "\(source) does not match its SHA-256 in the manifest: the backup is corrupt "
-                    + "(run pgbak verify)")
         }
     }
 }

@@ -93,19 +93,8 @@ final class TarExtractor {
     ) {
         let extractor = TarExtractor(root: root)
         let tar = extractor.reader()
-        let decoder = try ZstdStreamDecoder(source: archive)
-        var hasher = SHA256Hasher()
-        try FileChunks.read(path: archive) { chunk in
-            hasher.update(chunk)
-            try decoder.feed(chunk) { try tar.feed($0) }
-        }
-        try decoder.finish()
+        try ZstdReader.decompress(path: archive, expectedSHA256: expectedSHA256) { try tar.feed($0) }
         try tar.finish()
-        if let expectedSHA256, hasher.hex != expectedSHA256 {
-            throw RestoreError(
-                problem: "\(archive) does not match its SHA-256 in the manifest: the backup is corrupt "
-                    + "(run pgbak verify)")
-        }
         return (extractor.files, extractor.bytes)
     }
 }
