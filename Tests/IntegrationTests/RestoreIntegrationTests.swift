@@ -106,7 +106,7 @@ extension ClusterTests {
 
             // A backup of another cluster: the same files under another system identifier.
             let id = try #require(try lab.backupIDs().last)
-            let foreign = String(id.dropLast(3)) + "59Z"
+            let foreign = "19991231T235959Z"  // never the id of a backup taken now
             let dir = "\(lab.repository)/backups"
             try Shell.must(
                 """

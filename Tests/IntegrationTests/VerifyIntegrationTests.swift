@@ -17,7 +17,8 @@ extension ClusterTests {
             // A damage starting with "after:" is applied once the manifest and its checksum are consistent again.
             let after = damage.hasPrefix("after:") ? String(damage.dropFirst(6)) : "true"
             let damage = damage.hasPrefix("after:") ? "true" : damage
-            let newID = String(id.dropLast(3)) + String(format: "%02dZ", suffix)
+            // Ids from another year: a copy can never take the id of the backup it was copied from.
+            let newID = "19991231T2359" + String(format: "%02dZ", suffix)
             let from = "\(config.repository)/backups/\(id)"
             let to = "\(config.repository)/backups/\(newID)"
             try Shell.must("rm -rf '\(to)' && cp -a '\(from)' '\(to)' && rm -rf '\(to)/verification'")
