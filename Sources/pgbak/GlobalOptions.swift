@@ -34,7 +34,11 @@ struct GlobalOptions: ParsableArguments {
         }
         let logger = Logger(label: "pgbak.\(label)")
         let path = ConfigLoader.resolvePath(explicit: config, environment: ProcessInfo.processInfo.environment)
-        return (try ConfigLoader.load(path: path), logger)
+        let config = try ConfigLoader.load(path: path)
+        for finding in ConfigAudit.audit(config) where finding.status != .ok {
+            logger.warning("\(finding.detail)")
+        }
+        return (config, logger)
     }
 }
 

@@ -7,6 +7,7 @@ struct Pgbak: AsyncParsableCommand {
         abstract: "Backups of Patroni-managed PostgreSQL clusters: always from the leader, verified, restorable.",
         version: PgbakKitVersion.text,
         subcommands: [
-            Now.self, List.self, Verify.self, Restore.self, Prune.self, Status.self, ReplicaMethodCommand.self,
+            Now.self, Check.self, List.self, Verify.self, Restore.self, Prune.self, Status.self,
+            ReplicaMethodCommand.self,
         ])
 }

@@ -76,7 +76,7 @@ public struct BackupRun: Sendable {
         let free = try context.repository.freeBytes()
         guard free >= needed else {
             throw BackupError(
-                problem: "context.repository \(context.repository.location) has \(ByteFormat.text(free)) free, but the "
+                problem: "repository \(context.repository.location) has \(ByteFormat.text(free)) free, but the "
                     + "next backup needs about \(ByteFormat.text(needed)) (databases: \(ByteFormat.text(databaseBytes))"
                     + (last.map { ", last backup: \(ByteFormat.text($0.manifest.totalBytes))" } ?? "")
                     + "); free some space or lower retention.keep_last")

@@ -73,4 +73,12 @@ public struct PgbakConfig: Sendable, Equatable {
     public var status: StatusThresholds
     /// Where node_exporter's textfile collector reads metrics (nil: no metrics written).
     public var metricsDirectory: String?
+    /// `pgbak check` thresholds.
+    public var check: CheckThresholds
+}
+
+/// `pgbak check` thresholds (the `check:` section).
+public struct CheckThresholds: Sendable, Equatable {
+    /// A streaming replica further behind than this is reported as a warning.
+    public var maxReplicaLagMB: Int
 }

@@ -136,6 +136,10 @@ public enum ConfigLoader {
             throw metrics.error("textfile_dir", "'\(metricsDirectory)' must be an absolute path")
         }
         try metrics.finish()
+        var checkSection = try root.section("check")
+        let check = CheckThresholds(
+            maxReplicaLagMB: try checkSection.int("max_replica_lag_mb", range: 0...10_000_000) ?? 16)
+        try checkSection.finish()
 
         try root.finish()
         return PgbakConfig(
@@ -147,7 +151,7 @@ public enum ConfigLoader {
             repositoryOwner: owner, retention: retention, zstdLevel: level, zstdThreads: threads,
             checkpoint: checkpoint, maxRate: maxRate, lockWaitTimeoutSeconds: lockWait,
             countRowsMaxTableMB: countLimit, scratchDirectory: scratch, restoreTestTimeoutSeconds: restoreTimeout,
-            thisHost: thisHost, status: status, metricsDirectory: metricsDirectory)
+            thisHost: thisHost, status: status, metricsDirectory: metricsDirectory, check: check)
     }
 
     private static func password(_ section: inout YAMLReader, allowPassfile: Bool) throws -> PasswordSource {

@@ -24,22 +24,26 @@ public struct PatroniClient: Sendable {
         var failures: [PatroniError] = []
         for base in config.urls {
             do {
-                let response = try await request("GET", url: base + "/cluster")
-                guard response.status == 200 else {
-                    throw PatroniError(url: base, problem: "GET /cluster answered HTTP \(response.status)")
-                }
-                do {
-                    return (try PatroniCluster.decode(response.body), base)
-                } catch {
-                    throw PatroniError(
-                        url: base, problem: "GET /cluster answered with JSON pgbak cannot read: \(error)")
-                }
+                return (try await cluster(at: base), base)
             } catch let error as PatroniError {
                 logger.debug("Patroni URL failed", metadata: ["url": "\(base)", "error": "\(error.problem)"])
                 failures.append(error)
             }
         }
         throw PatroniUnreachable(failures: failures, configFile: configFile)
+    }
+
+    /// `GET /cluster` from one configured URL.
+    public func cluster(at base: String) async throws -> PatroniCluster {
+        let response = try await request("GET", url: base + "/cluster")
+        guard response.status == 200 else {
+            throw PatroniError(url: base, problem: "GET /cluster answered HTTP \(response.status)")
+        }
+        do {
+            return try PatroniCluster.decode(response.body)
+        } catch {
+            throw PatroniError(url: base, problem: "GET /cluster answered with JSON pgbak cannot read: \(error)")
+        }
     }
 
     /// `GET /patroni` of one member (its api_url).
