@@ -62,9 +62,15 @@ struct Now: AsyncParsableCommand {
                     + (pruned.isEmpty ? "" : "; retention removed \(pruned.joined(separator: ", "))"))
         case .partial(let manifest):
             let failed = manifest.logical.databases.filter { $0.status == .failed }.map(\.name)
+            let skipped = manifest.logical.databases.filter { $0.status == .skipped }
+            var what = failed.isEmpty ? [String]() : ["dumps failed for " + failed.joined(separator: ", ")]
+            if let first = skipped.first {
+                what.append(
+                    "not dumped: " + skipped.map(\.name).joined(separator: ", ") + " (" + (first.error ?? "") + ")")
+            }
             print(
-                "backup \(manifest.backupID) PARTIAL: physical part complete, dumps failed for "
-                    + "\(failed.isEmpty ? "the globals" : failed.joined(separator: ", ")); retention not run")
+                "backup \(manifest.backupID) PARTIAL: physical part complete, "
+                    + (what.isEmpty ? "the globals dump failed" : what.joined(separator: "; ")) + "; retention not run")
             throw ExitCode(ExitStatus.partial.rawValue)
         }
     }

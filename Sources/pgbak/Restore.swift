@@ -51,6 +51,9 @@ struct Restore: AsyncParsableCommand {
     @Option(name: .long, help: "With --standalone: the port the server will listen on (localhost only).")
     var port: Int = 5499
 
+    @Flag(name: .long, help: "Use a backup that is known damaged (failed verification, files missing or changed).")
+    var force = false
+
     @Option(name: .long, help: "With --node: seconds to wait for the member to stream again.")
     var timeout: Int = 1800
 
@@ -74,7 +77,7 @@ struct Restore: AsyncParsableCommand {
                     .execute(
                         .init(
                             database: database, newName: newName, backupID: backupID, replace: replace,
-                            globals: globals, jobs: jobs))
+                            globals: globals, jobs: jobs, force: force))
                 progress.clear()
                 print(
                     "restored database \(database) from backup \(report.backupID) as \(report.target) in "
@@ -84,7 +87,7 @@ struct Restore: AsyncParsableCommand {
                         + (report.previousRenamedTo.map { "; the previous \(report.target) is now \($0)" } ?? ""))
             } else if let node {
                 let report = try await NodeRestore(context: context)
-                    .execute(member: node, backupID: backupID, timeout: Double(timeout))
+                    .execute(member: node, backupID: backupID, timeout: Double(timeout), force: force)
                 progress.clear()
                 let seconds = String(format: "%.1f s", report.seconds)
                 guard let result = report.result, result.ok, result.backupID == report.backupID else {
@@ -104,14 +107,14 @@ struct Restore: AsyncParsableCommand {
                 let restore = DirectRestore(context: context)
                 if standalone {
                     let report = try restore.standalone(
-                        dataDirectory: datadir, backupID: backupID, wipe: wipe,
-                        port: port)
+                        dataDirectory: datadir, backupID: backupID, wipe: wipe, port: port, force: force)
                     print(
                         "materialized backup \(report.backupID) in \(datadir) as an independent server ("
                             + String(format: "%.1f s", report.seconds) + "); start it with: pg_ctl -D \(datadir) start "
                             + "(port \(port), localhost only; archiving and replication off)")
                 } else {
-                    let report = try await restore.replica(dataDirectory: datadir, backupID: backupID, wipe: wipe)
+                    let report = try await restore.replica(
+                        dataDirectory: datadir, backupID: backupID, wipe: wipe, force: force)
                     print(
                         "filled \(datadir) from backup \(report.backupID) (" + String(format: "%.1f s", report.seconds)
                             + "); start Patroni on this member and it comes back as a replica")

@@ -31,12 +31,39 @@ public struct BackupRun: Sendable {
         let credentials = try RunCredentials(
             directory: context.repository.runDirectory(), configFile: context.config.file)
         defer { credentials.remove() }
-        let leader = try await probe.discover()
-        if let member = context.config.thisHost.member, member != leader.choice.name {
-            let message = "this host's member \(member) is not the leader (\(leader.choice.name) is); no backup taken"
-            if context.config.thisHost.whenNotLeader == .skip { return .skipped(message) }
-            throw BackupError(problem: message + " (this_host.when_not_leader: fail)")
+        var leader = try await probe.discover()
+        var retriesLeft = context.config.leaderChange.retries
+        while true {
+            if let member = context.config.thisHost.member, member != leader.choice.name {
+                let message =
+                    "this host's member \(member) is not the leader (\(leader.choice.name) is); no backup taken"
+                if context.config.thisHost.whenNotLeader == .skip { return .skipped(message) }
+                throw BackupError(problem: message + " (this_host.when_not_leader: fail)")
+            }
+            do {
+                return try await attempt(
+                    leader: leader, probe: probe, credentials: credentials, lastAttempt: retriesLeft == 0)
+            } catch {
+                guard retriesLeft > 0, !Task.isCancelled,
+                    let next = try await newLeader(after: leader, probe: probe, cause: error)
+                else { throw error }
+                context.logger.warning(
+                    "the leader changed during the backup; the partial work was discarded, taking it again",
+                    metadata: [
+                        "from": "\(leader.choice.name)", "to": "\(next.choice.name)",
+                        "timeline": "\(next.identity.timeline ?? 0)", "cause": "\(error.localizedDescription)",
+                    ])
+                retriesLeft -= 1
+                leader = next
+            }
         }
+    }
+
+    /// One backup from `leader`, from the tools check to retention. On the last attempt a leader change during the
+    /// dumps leaves a partial backup (the physical part and the dumps taken before the change); before it, an error.
+    private func attempt(
+        leader: ConfirmedLeader, probe: LeaderProbe, credentials: RunCredentials, lastAttempt: Bool
+    ) async throws -> BackupOutcome {
         let tools = try await PostgresTools.locate(
             configured: context.config.postgres.binDir,
             serverMajor: leader.identity.majorVersion, configFile: context.config.file)
@@ -56,7 +83,8 @@ public struct BackupRun: Sendable {
         do {
             let manifest = try await take(
                 id: id, staging: staging, leader: leader, tools: tools, databases: databases,
-                databaseBytes: databaseBytes, credentials: credentials, probe: probe, logger: log)
+                databaseBytes: databaseBytes, credentials: credentials, probe: probe, logger: log,
+                keepAfterLeaderChange: lastAttempt)
             try context.repository.publish(id: id)
             log.debug("backup published", metadata: ["status": "\(manifest.status.rawValue)"])
             guard manifest.status == .complete else { return .partial(manifest) }
@@ -66,6 +94,30 @@ public struct BackupRun: Sendable {
         } catch {
             try? context.repository.discardStaging(id: id)
             throw error
+        }
+    }
+
+    /// After a failed attempt: the newly confirmed leader when it differs from `old` (another member, or a new
+    /// timeline); nil when `old` still leads (the failure had another cause). Waits up to leader_change.wait_seconds
+    /// for a leader to be confirmed.
+    private func newLeader(
+        after old: ConfirmedLeader, probe: LeaderProbe, cause: any Error
+    ) async throws -> ConfirmedLeader? {
+        let wait = context.config.leaderChange.waitSeconds
+        let deadline = Date().addingTimeInterval(Double(wait))
+        while true {
+            if let found = try? await probe.discover() {
+                let same =
+                    found.choice.name == old.choice.name && found.identity.timeline == old.identity.timeline
+                    && found.identity.systemIdentifier == old.identity.systemIdentifier
+                return same ? nil : found
+            }
+            guard Date() < deadline else {
+                throw BackupError(
+                    problem: "\(cause.localizedDescription)\nNo leader was confirmed within \(wait) s "
+                        + "(leader_change.wait_seconds in \(context.config.file)); nothing was backed up")
+            }
+            try await Task.sleep(for: .seconds(1))
         }
     }
 
@@ -86,7 +138,7 @@ public struct BackupRun: Sendable {
     private func take(
         id: String, staging: String, leader: ConfirmedLeader, tools: PostgresTools,
         databases: [DatabaseInfo], databaseBytes: Int64, credentials: RunCredentials,
-        probe: LeaderProbe, logger: Logger
+        probe: LeaderProbe, logger: Logger, keepAfterLeaderChange: Bool
     ) async throws -> Manifest {
         let started = Date()
         let physical = try await PhysicalPart(
@@ -102,10 +154,16 @@ public struct BackupRun: Sendable {
                 environment: try credentials.environment(for: context.config.postgres.dump),
                 lockWaitTimeoutSeconds: context.config.lockWaitTimeoutSeconds, zstdLevel: context.config.zstdLevel,
                 zstdThreads: context.config.zstdThreads),
-            probe: probe, leader: leader.choice, logger: context.logger, progress: context.progress,
-            maxCountedTableBytes: Int64(context.config.countRowsMaxTableMB) << 20
+            probe: probe, leader: leader.choice, identity: leader.identity, logger: context.logger,
+            progress: context.progress, maxCountedTableBytes: Int64(context.config.countRowsMaxTableMB) << 20
         ).run(staging: staging, databases: databases)
-        try reconfirm(leader, probe: probe, after: "the dumps")
+        if let change = logical.leaderChange {
+            guard keepAfterLeaderChange else {
+                throw BackupError(problem: "during the dumps, \(change); the partial backup was discarded")
+            }
+        } else {
+            try reconfirm(leader, probe: probe, after: "the dumps")
+        }
 
         let identity = leader.identity
         let status: Manifest.PartStatus = logical.section.status == .complete ? .complete : .partial

@@ -2,18 +2,24 @@ import Foundation
 import Logging
 
 /// The logical part of a backup: one `pg_dump -Fc` per database and the globals, each zstd-compressed as it
-/// streams. A database dropped during the run is recorded as dropped; a failed dump makes the part partial.
+/// streams. A database dropped during the run is recorded as dropped; a failed dump makes the part partial. After
+/// each dump the leader is confirmed again: once it is no longer the same primary on the same timeline, the dump in
+/// flight is discarded and it and every database after it are recorded as skipped (never a dump from another source).
 struct LogicalPart: Sendable {
     static let directory = "logical"
 
     struct Result: Sendable {
         var section: Manifest.Logical
         var files: [FileRecord]
+        /// Why the dumps stopped early: the leader changed (nil: it did not).
+        var leaderChange: String?
     }
 
     var dump: PgDump
     var probe: LeaderProbe
     var leader: LeaderChoice
+    /// What the leader's database said about itself when the backup started.
+    var identity: ServerIdentity
     var logger: Logger
     var progress: @Sendable (String) -> Void
     /// Tables larger than this are not counted (dumps.count_rows_max_table_mb).
@@ -29,31 +35,46 @@ struct LogicalPart: Sendable {
         var entries: [Manifest.Database] = []
         var globalsFile: String?
         var failed = false
+        var change: String?
 
         progress("dumping globals (roles, tablespaces)")
+        let globals = "\(Self.directory)/globals.sql.zst"
         do {
-            let relative = "\(Self.directory)/globals.sql.zst"
-            files.append(try await dump.dumpGlobals(to: staging + "/" + relative, relativePath: relative))
-            globalsFile = relative
+            files.append(try await dump.dumpGlobals(to: staging + "/" + globals, relativePath: globals))
+            globalsFile = globals
         } catch let error as ChildFailure {
             logger.error("globals dump failed", metadata: ["error": "\(error.localizedDescription)"])
             failed = true
         }
+        if let reason = leaderChange() {
+            unlink(staging + "/" + globals)
+            files.removeAll { $0.path == globals }
+            globalsFile = nil
+            change = reason
+        }
 
-        for (index, db) in databases.enumerated() {
+        for (index, db) in databases.enumerated() where change == nil {
             try Task.checkCancellation()
             progress("dumping database \(index + 1)/\(databases.count): \(db.name)")
             let relative = "\(Self.directory)/\(db.oid).dump.zst"
-            var entry = Manifest.Database(
-                name: db.name, oid: db.oid, owner: db.owner, encoding: db.encoding, collate: db.collate,
-                ctype: db.ctype, collationVersion: db.collationVersion, sizeBytes: db.sizeBytes, file: nil,
-                status: .complete, error: nil, tables: nil, settings: db.settings, grants: db.grants)
+            var entry = Self.entry(db, status: .complete)
+            let outcome: Swift.Result<(FileRecord, [TableCount]), any Error>
             do {
-                let (record, tables) = try await dumpCounting(db, to: staging + "/" + relative, relative: relative)
+                outcome = .success(try await dumpCounting(db, to: staging + "/" + relative, relative: relative))
+            } catch let error where error is ChildFailure || error is PostgresError {
+                outcome = .failure(error)
+            }
+            if let reason = leaderChange() {
+                unlink(staging + "/" + relative)
+                change = reason
+                break
+            }
+            switch outcome {
+            case .success(let (record, tables)):
                 files.append(record)
                 entry.file = relative
                 entry.tables = tables
-            } catch let error where error is ChildFailure || error is PostgresError {
+            case .failure(let error):
                 if try !stillExists(db) {
                     entry.status = .dropped
                     entry.error = "dropped during the backup"
@@ -71,10 +92,38 @@ struct LogicalPart: Sendable {
             }
             entries.append(entry)
         }
+        if let change {
+            logger.warning("the leader changed during the dumps", metadata: ["reason": "\(change)"])
+            for db in databases.dropFirst(entries.count) {
+                var entry = Self.entry(db, status: .skipped)
+                entry.error = "not dumped: the leader changed during the dumps (\(change))"
+                entries.append(entry)
+            }
+        }
         let section = Manifest.Logical(
-            status: failed ? .partial : .complete, toolVersion: dump.tools.clientVersion, globalsFile: globalsFile,
-            databases: entries, seconds: Date().timeIntervalSince(started))
-        return Result(section: section, files: files)
+            status: failed || change != nil ? .partial : .complete, toolVersion: dump.tools.clientVersion,
+            globalsFile: globalsFile, databases: entries, seconds: Date().timeIntervalSince(started))
+        return Result(section: section, files: files, leaderChange: change)
+    }
+
+    static func entry(_ db: DatabaseInfo, status: Manifest.Database.Status) -> Manifest.Database {
+        Manifest.Database(
+            name: db.name, oid: db.oid, owner: db.owner, encoding: db.encoding, collate: db.collate,
+            ctype: db.ctype, collationVersion: db.collationVersion, sizeBytes: db.sizeBytes, file: nil,
+            status: status, error: nil, tables: nil, settings: db.settings, grants: db.grants)
+    }
+
+    /// Nil while the member dumped from is the same primary on the same timeline; otherwise what changed.
+    private func leaderChange() -> String? {
+        do {
+            let now = try probe.confirm(leader)
+            guard now.systemIdentifier == identity.systemIdentifier, now.timeline == identity.timeline else {
+                return "\(leader.name) moved from timeline \(identity.timeline ?? 0) to \(now.timeline ?? 0)"
+            }
+            return nil
+        } catch {
+            return "\(leader.name) is no longer a reachable primary: \(error.localizedDescription)"
+        }
     }
 
     /// pg_dump inside an exported snapshot while the exporting session counts the rows of every table in it.

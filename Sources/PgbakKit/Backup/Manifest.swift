@@ -49,7 +49,8 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 
     public struct Database: Codable, Sendable, Equatable {
-        public enum Status: String, Codable, Sendable { case complete, failed, dropped }
+        /// `skipped`: not dumped, or its dump discarded, because the leader changed during the dumps.
+        public enum Status: String, Codable, Sendable { case complete, failed, dropped, skipped }
         public var name: String
         public var oid: UInt32
         public var owner: String

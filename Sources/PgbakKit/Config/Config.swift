@@ -75,6 +75,15 @@ public struct PgbakConfig: Sendable, Equatable {
     public var metricsDirectory: String?
     /// `pgbak check` thresholds.
     public var check: CheckThresholds
+    /// What `pgbak now` does when the leader changes under it.
+    public var leaderChange: LeaderChangePolicy
+}
+
+/// The `leader_change:` section: after a switchover or failover during a backup, the partial work is discarded and
+/// the backup taken again from the new leader, at most `retries` times, waiting up to `waitSeconds` for it.
+public struct LeaderChangePolicy: Sendable, Equatable {
+    public var retries: Int
+    public var waitSeconds: Int
 }
 
 /// `pgbak check` thresholds (the `check:` section).

@@ -140,6 +140,11 @@ public enum ConfigLoader {
         let check = CheckThresholds(
             maxReplicaLagMB: try checkSection.int("max_replica_lag_mb", range: 0...10_000_000) ?? 16)
         try checkSection.finish()
+        var leaderChangeSection = try root.section("leader_change")
+        let leaderChange = LeaderChangePolicy(
+            retries: try leaderChangeSection.int("retries", range: 0...10) ?? 1,
+            waitSeconds: try leaderChangeSection.int("wait_seconds", range: 1...3600) ?? 60)
+        try leaderChangeSection.finish()
 
         try root.finish()
         return PgbakConfig(
@@ -151,7 +156,8 @@ public enum ConfigLoader {
             repositoryOwner: owner, retention: retention, zstdLevel: level, zstdThreads: threads,
             checkpoint: checkpoint, maxRate: maxRate, lockWaitTimeoutSeconds: lockWait,
             countRowsMaxTableMB: countLimit, scratchDirectory: scratch, restoreTestTimeoutSeconds: restoreTimeout,
-            thisHost: thisHost, status: status, metricsDirectory: metricsDirectory, check: check)
+            thisHost: thisHost, status: status, metricsDirectory: metricsDirectory, check: check,
+            leaderChange: leaderChange)
     }
 
     private static func password(_ section: inout YAMLReader, allowPassfile: Bool) throws -> PasswordSource {

@@ -16,8 +16,14 @@ public struct DatabaseRestore: Sendable {
         public var replace: Bool
         public var globals: Bool
         public var jobs: Int?
+        /// Use a backup the gate would refuse, without content checks (`--force`).
+        public var force: Bool
 
-        public init(database: String, newName: String?, backupID: String?, replace: Bool, globals: Bool, jobs: Int?) {
+        public init(
+            database: String, newName: String?, backupID: String?, replace: Bool, globals: Bool, jobs: Int?,
+            force: Bool = false
+        ) {
+            self.force = force
             self.database = database
             self.newName = newName
             self.backupID = backupID
@@ -41,6 +47,7 @@ public struct DatabaseRestore: Sendable {
         try context.repository.prepare()
         let backups = try context.repository.backups().backups
         let (backup, entry) = try choose(request, from: backups)
+        try RestoreGate(force: request.force).admit(backup, repository: context.repository, logger: context.logger)
         try context.repository.markInUse(id: backup.id)
         defer { context.repository.releaseUse(id: backup.id) }
 
@@ -63,7 +70,7 @@ public struct DatabaseRestore: Sendable {
         if request.globals, let globals = backup.manifest.logical.globalsFile {
             rolesCreated = try createMissingRoles(
                 globalsFile: context.repository.directory(of: backup.id) + "/" + globals,
-                sha256: backup.manifest.files.first { $0.path == globals }?.sha256,
+                sha256: request.force ? nil : backup.manifest.files.first { $0.path == globals }?.sha256,
                 admin: admin)
         }
         guard try !admin.query("select 1 from pg_roles where rolname = $1", [entry.owner]).isEmpty else {
@@ -80,7 +87,7 @@ public struct DatabaseRestore: Sendable {
         do {
             try await fill(
                 staging, from: backup, entry: entry, leader: leader, probe: probe,
-                credentials: credentials, jobs: request.jobs)
+                credentials: credentials, jobs: request.jobs, checkContent: !request.force)
             for statement in DatabaseProperties.statements(
                 database: staging, settings: entry.settings ?? [],
                 grants: entry.grants)
@@ -132,7 +139,7 @@ public struct DatabaseRestore: Sendable {
 
     private func fill(
         _ database: String, from backup: StoredBackup, entry: Manifest.Database, leader: ConfirmedLeader,
-        probe: LeaderProbe, credentials: RunCredentials, jobs: Int?
+        probe: LeaderProbe, credentials: RunCredentials, jobs: Int?, checkContent: Bool
     ) async throws {
         guard let file = entry.file, let record = backup.manifest.files.first(where: { $0.path == file }) else {
             throw RestoreError(problem: "backup \(backup.id) lists no dump file for \(entry.name)")
@@ -144,8 +151,8 @@ public struct DatabaseRestore: Sendable {
         defer { unlink(dumpPath) }
         context.progress("decompressing the dump of \(entry.name)")
         try DumpFile.decompress(
-            context.repository.directory(of: backup.id) + "/" + file, expectedSHA256: record.sha256,
-            to: dumpPath)
+            context.repository.directory(of: backup.id) + "/" + file,
+            expectedSHA256: checkContent ? record.sha256 : nil, to: dumpPath)
         let tools = try await PostgresTools.locate(
             configured: context.config.postgres.binDir,
             serverMajor: leader.identity.majorVersion, configFile: context.config.file)

@@ -19,20 +19,27 @@ public struct DirectRestore: Sendable {
         public var seconds: Double
     }
 
-    public func replica(dataDirectory: String, backupID: String?, wipe: Bool) async throws -> Report {
+    public func replica(dataDirectory: String, backupID: String?, wipe: Bool, force: Bool = false) async throws
+        -> Report
+    {
         let started = Date()
         try context.repository.prepare()
         try Self.checkTarget(dataDirectory, wipe: wipe)
         let seeder = ReplicaSeeder(context: context)
         let (backup, _, _) = try await seeder.choose(requested: backupID)
+        try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
         if wipe { try Self.empty(dataDirectory) }
-        let done = try seeder.seed(backup, into: dataDirectory)
+        let done = try Self.emptiedOnFailure(dataDirectory) {
+            try seeder.seed(backup, into: dataDirectory, checkContent: !force)
+        }
         return Report(
             backupID: backup.id, files: done.files, bytes: done.bytes, tablespaces: done.tablespaces,
             seconds: Date().timeIntervalSince(started))
     }
 
-    public func standalone(dataDirectory: String, backupID: String?, wipe: Bool, port: Int) throws -> Report {
+    public func standalone(dataDirectory: String, backupID: String?, wipe: Bool, port: Int, force: Bool = false)
+        throws -> Report
+    {
         let started = Date()
         try context.repository.prepare()
         try Self.checkTarget(dataDirectory, wipe: wipe)
@@ -42,11 +49,17 @@ public struct DirectRestore: Sendable {
                 problem: backupID.map { "backup \($0) is not in \(context.repository.location) (see pgbak list)" }
                     ?? "\(context.repository.location) holds no backup with a complete physical part")
         }
+        try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
         if wipe { try Self.empty(dataDirectory) }
         try context.repository.markInUse(id: backup.id)
         defer { context.repository.releaseUse(id: backup.id) }
-        let done = try Materializer(directory: context.repository.directory(of: backup.id), manifest: backup.manifest)
+        let done = try Self.emptiedOnFailure(dataDirectory) {
+            try Materializer(
+                directory: context.repository.directory(of: backup.id), manifest: backup.manifest,
+                checkContent: !force
+            )
             .materialize(into: dataDirectory, tablespaces: .remapped(under: dataDirectory + "/pgbak_tablespaces"))
+        }
         try Materializer.rewriteTablespaceMap(dataDirectory, done.tablespaces)
         try Self.writeStandaloneConfiguration(dataDirectory, port: port)
         return Report(
@@ -110,6 +123,16 @@ public struct DirectRestore: Sendable {
                 throw RestoreError(
                     problem: "PostgreSQL (PID \(pid)) is running on \(dir); stop Patroni on this member first")
             }
+        }
+    }
+
+    /// Runs `body`; when it fails, what it wrote into `dir` is removed, so no half-filled data directory remains.
+    static func emptiedOnFailure<T>(_ dir: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            try? empty(dir)
+            throw error
         }
     }
 

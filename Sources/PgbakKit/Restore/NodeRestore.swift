@@ -18,7 +18,9 @@ public struct NodeRestore: Sendable {
         public var result: RestoreResult?
     }
 
-    public func execute(member name: String, backupID: String?, timeout: Double) async throws -> Report {
+    public func execute(member name: String, backupID: String?, timeout: Double, force: Bool = false) async throws
+        -> Report
+    {
         let started = Date()
         try context.repository.prepare()
         let client = PatroniClient(
@@ -40,13 +42,14 @@ public struct NodeRestore: Sendable {
         }
         let seeder = ReplicaSeeder(context: context)
         let (backup, _, _) = try await seeder.choose(requested: backupID)
+        try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
         try context.repository.markInUse(id: backup.id)
         defer { context.repository.releaseUse(id: backup.id) }
 
         let store = RequestStore(repositoryRoot: context.repository.location)
         let request = RestoreRequest(
             requestID: UUID().uuidString.lowercased(), member: name, backupID: backup.id,
-            requestedAt: Date())
+            requestedAt: Date(), force: force ? true : nil)
         try store.post(request)
         defer { store.withdraw(request) }
         context.progress("asking \(name)'s Patroni to reinitialize from backup \(backup.id)")

@@ -29,7 +29,9 @@ public struct ReplicaMethod: Sendable {
             let seeder = ReplicaSeeder(context: context)
             let (backup, _, _) = try await seeder.choose(requested: request?.backupID)
             result.backupID = backup.id
-            let done = try seeder.seed(backup, into: dataDirectory)
+            let force = request?.force ?? false
+            try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
+            let done = try seeder.seed(backup, into: dataDirectory, checkContent: !force)
             context.logger.info(
                 "replica data directory filled",
                 metadata: [

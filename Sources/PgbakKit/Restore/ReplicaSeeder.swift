@@ -29,7 +29,7 @@ public struct ReplicaSeeder: Sendable {
             throw RestoreError(
                 problem: "no backup can seed a replica of leader \(leader.choice.name) (timeline "
                     + "\(horizon.timeline))"
-                    + (reasons.isEmpty ? ": the context.repository holds no backup" : ":\n" + reasons)
+                    + (reasons.isEmpty ? ": the repository holds no backup" : ":\n" + reasons)
                     + "\nTake a new backup (pgbak now) or let Patroni's next method (basebackup) copy from the leader")
         }
         return (backup, horizon, leader)
@@ -37,10 +37,15 @@ public struct ReplicaSeeder: Sendable {
 
     /// Materializes `backup` into `dataDirectory` with tablespaces at their recorded paths; the result is a stopped,
     /// complete PGDATA (backup_label, WAL in pg_wal/) owned by this OS user.
-    public func seed(_ backup: StoredBackup, into dataDirectory: String) throws -> Materializer.Result {
+    public func seed(_ backup: StoredBackup, into dataDirectory: String, checkContent: Bool = true) throws
+        -> Materializer.Result
+    {
         try context.repository.markInUse(id: backup.id)
         defer { context.repository.releaseUse(id: backup.id) }
-        return try Materializer(directory: context.repository.directory(of: backup.id), manifest: backup.manifest)
-            .materialize(into: dataDirectory, tablespaces: .asRecorded)
+        return try Materializer(
+            directory: context.repository.directory(of: backup.id), manifest: backup.manifest,
+            checkContent: checkContent
+        )
+        .materialize(into: dataDirectory, tablespaces: .asRecorded)
     }
 }

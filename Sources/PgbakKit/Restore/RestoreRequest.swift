@@ -7,9 +7,11 @@ public struct RestoreRequest: Codable, Sendable, Equatable {
     public var member: String
     public var backupID: String
     public var requestedAt: Date
+    /// `restore --node --force`: the gate's refusals were overridden; no content checks while materializing.
+    public var force: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case member, requestedAt
+        case member, requestedAt, force
         case requestID = "requestId"
         case backupID = "backupId"
     }

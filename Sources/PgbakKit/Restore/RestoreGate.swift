@@ -1,0 +1,50 @@
+import Foundation
+import Logging
+
+/// Refuses a damaged backup before a restore touches anything: a manifest that fails its own checksum; files
+/// missing, added or of the wrong size; a last verification that failed. The content of every file a restore reads
+/// is checked against its SHA-256 on the way, before the result is made live. `force` turns the refusals into
+/// warnings and the content checks off: for a DBA who has read the verification and wants what can be had.
+public struct RestoreGate: Sendable {
+    public var force: Bool
+
+    public init(force: Bool) {
+        self.force = force
+    }
+
+    /// What is known to be wrong with `backup`. Pure.
+    public static func problems(of backup: StoredBackup, structural: [String]) -> [String] {
+        var problems = structural
+        if let last = backup.verifications.last, !last.ok {
+            let when = ISO8601DateFormatter().string(from: last.finishedAt)
+            let found = last.problems.prefix(3).joined(separator: "; ")
+            problems.append("its last verification (\(last.level.rawValue), \(when)) failed: \(found)")
+        }
+        return problems
+    }
+
+    /// Throws, naming every problem, unless `force`; then the problems are logged as warnings.
+    public func admit(_ backup: StoredBackup, repository: any BackupRepository, logger: Logger) throws {
+        let structural: [String]
+        do {
+            structural =
+                try BackupVerifier.checkManifestChecksum(dir: repository.directory(of: backup.id))
+                + ManifestConsistency.check(backup.manifest, actual: try repository.listFiles(id: backup.id))
+        } catch {
+            structural = [error.localizedDescription]
+        }
+        let problems = Self.problems(of: backup, structural: structural)
+        guard !problems.isEmpty else { return }
+        if force {
+            for problem in problems {
+                logger.warning("restoring a damaged backup (--force)", metadata: ["backup.id": "\(backup.id)", "problem": "\(problem)"])
+            }
+            return
+        }
+        throw RestoreError(
+            problem: "backup \(backup.id) is damaged; nothing was touched:\n"
+                + problems.map { "  - \($0)" }.joined(separator: "\n")
+                + "\nRun pgbak verify \(backup.id) for the whole picture; restore another backup (--backup ID), or "
+                + "pass --force to use this one anyway")
+    }
+}
