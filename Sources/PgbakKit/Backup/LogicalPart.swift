@@ -75,7 +75,7 @@ struct LogicalPart: Sendable {
                 entry.file = relative
                 entry.tables = tables
             case .failure(let error):
-                if try !stillExists(db) {
+                if try await !stillExists(db, after: error) {
                     entry.status = .dropped
                     entry.error = "dropped during the backup"
                 } else {
@@ -150,8 +150,16 @@ struct LogicalPart: Sendable {
         return (record, try await counting.value)
     }
 
-    private func stillExists(_ db: DatabaseInfo) throws -> Bool {
+    /// Whether `db` still exists. `DROP DATABASE ... WITH (FORCE)` ends the dump's session before the database is
+    /// gone: after such an ending (`terminating connection`), give the drop a few seconds to finish.
+    private func stillExists(_ db: DatabaseInfo, after error: any Error) async throws -> Bool {
         let connection = try probe.connect(leader, database: "postgres")
-        return !(try connection.query("select 1 from pg_database where oid = $1::oid", [String(db.oid)]).isEmpty)
+        let terminated = error.localizedDescription.contains("terminating connection")
+        for attempt in 0..<(terminated ? 25 : 1) {
+            if attempt > 0 { try await Task.sleep(for: .milliseconds(200)) }
+            let rows = try connection.query("select 1 from pg_database where oid = $1::oid", [String(db.oid)])
+            if rows.isEmpty { return false }
+        }
+        return true
     }
 }

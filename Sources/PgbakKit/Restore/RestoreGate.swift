@@ -37,7 +37,9 @@ public struct RestoreGate: Sendable {
         guard !problems.isEmpty else { return }
         if force {
             for problem in problems {
-                logger.warning("restoring a damaged backup (--force)", metadata: ["backup.id": "\(backup.id)", "problem": "\(problem)"])
+                logger.warning(
+                    "restoring a damaged backup (--force)",
+                    metadata: ["backup.id": "\(backup.id)", "problem": "\(problem)"])
             }
             return
         }

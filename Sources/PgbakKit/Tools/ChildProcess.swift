@@ -57,12 +57,17 @@ public struct ChildOutcome: Sendable {
     }
 }
 
-/// Runs external programs so that they never outlive pgbak: each child gets its own process group and a
-/// parent-death signal (through util-linux `setpriv --pdeathsig`), cancellation sends SIGTERM then SIGKILL to the
-/// whole group, and stdout is streamed in chunks to a consumer instead of being buffered whole.
+/// Runs external programs so that they never outlive pgbak: each child runs in its own process group behind a
+/// guard shell that gets a parent-death signal (util-linux `setpriv --pdeathsig`); cancellation sends SIGTERM then
+/// SIGKILL to the whole group; stdout is streamed in chunks to a consumer instead of being buffered whole.
 public enum ChildProcess {
     static let stderrTailLimit = 8192
     static let setprivPath = "/usr/bin/setpriv"
+    /// When pgbak dies, even by SIGKILL, the kernel sends this shell SIGTERM and it kills the child's whole process
+    /// group, including what the child forked (pg_basebackup's WAL streamer, pg_restore's workers), which a
+    /// parent-death signal on the child alone would miss. `$!` is reported with its own exit status (128 + signal
+    /// when killed).
+    static let guardScript = #"trap 'trap - TERM; kill -KILL 0' TERM; "$@" 0<&0 & wait $!; exit $?"#
 
     /// Runs `command`, handing each stdout chunk to `stdout` and each stderr line (split on `\n` and `\r`) to
     /// `stderrLine`. A throwing consumer kills the child and the error is rethrown.
@@ -79,7 +84,9 @@ public enum ChildProcess {
         let input: String = command.input ?? ""
         let result = try await Subprocess.run(
             .path(FilePath(setprivPath)),
-            arguments: Arguments(["--pdeathsig", "KILL", "--", command.executable] + command.arguments),
+            arguments: Arguments(
+                ["--pdeathsig", "TERM", "--", "/bin/bash", "-c", guardScript, "pgbak-guard", command.executable]
+                    + command.arguments),
             environment: .custom(childEnvironment(command.environment)),
             platformOptions: options,
             input: .inputWriter,
