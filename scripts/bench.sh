@@ -19,7 +19,7 @@ swift build -c release >/dev/null
 install -d -m 0755 "$LAB/bin"; install -m 0755 "$(swift build -c release --show-bin-path)/pgbak" "$LAB/bin/pgbak"
 CONFIG=$(bash scripts/cluster/write-pgbak-config.sh 1)
 OUT="$LAB/bench"; rm -rf "$OUT"; install -d -o postgres -g postgres -m 0700 "$OUT"
-LEADER_PORT=$(curl -fs "http://127.0.0.1:$(api_port 1)/cluster" | jq -r '.members[] | select(.role=="leader") | .port')
+LEADER_PORT=$(api_get 1 /cluster | jq -r '.members[] | select(.role=="leader") | .port')
 export PGHOST=127.0.0.1 PGPORT=$LEADER_PORT PGUSER=postgres PGPASSWORD=$SU_PASS
 have=$(psql -qAtc "select count(*) from pg_database where datname='bench'")
 rows=0; [ "$have" = 1 ] && rows=$(psql -d bench -qAtc "select count(*) from pgbench_branches" 2>/dev/null || echo 0)
@@ -75,10 +75,10 @@ pgbak_now() {
 
 as_pg_pgbak() { setpriv --reuid=postgres --regid=postgres --init-groups "$LAB/bin/pgbak" "$@"; }
 PCTL="$VENV/bin/patronictl -c $CONF/node1.yml"
-replica_name() { curl -fs "http://127.0.0.1:$(api_port 1)/cluster" | jq -r '[.members[] | select(.role!="leader")][0].name'; }
+replica_name() { api_get 1 /cluster | jq -r '[.members[] | select(.role!="leader")][0].name'; }
 wait_streaming() {  # $1 member: until Patroni reports it streaming again
   for _ in $(seq 1 1200); do
-    [ "$(curl -fs "http://127.0.0.1:$(api_port 1)/cluster" | jq -r ".members[] | select(.name==\"$1\") | .state")" = streaming ] && return 0
+    [ "$(api_get 1 /cluster | jq -r ".members[] | select(.name==\"$1\") | .state")" = streaming ] && return 0
     sleep 0.1
   done; return 1; }
 # Re-seed a replica until it streams: pgbak restore --node (from the newest backup) vs patronictl reinit

@@ -15,7 +15,7 @@ bash scripts/cluster/stop.sh >/dev/null 2>&1 || true
 bash scripts/cluster/start.sh --fresh
 rm -rf "$LAB/pgbak/repo"   # a fresh cluster: start with an empty repository
 CONFIG=$(bash scripts/cluster/write-pgbak-config.sh 3)
-LEADER_PORT=$(curl -fs "http://127.0.0.1:$(api_port 1)/cluster" | jq -r '.members[] | select(.role=="leader") | .port')
+LEADER_PORT=$(api_get 1 /cluster | jq -r '.members[] | select(.role=="leader") | .port')
 export PGHOST=127.0.0.1 PGPORT=$LEADER_PORT PGUSER=postgres PGPASSWORD=$SU_PASS
 psql -qc "create database demo"
 pgbench -i -s "${DEMO_SCALE:-10}" -q demo 2>&1 | tail -1
@@ -26,8 +26,8 @@ echo; echo "== pgbak list"; pgbak list --config "$CONFIG"
 echo; echo "== pgbak verify --restore-test (materialize, pg_verifybackup, throw-away server, pg_amcheck, every dump)"
 pgbak verify --restore-test --config "$CONFIG"
 psql -d demo -qc "create table written_after_backup as select g from generate_series(1, 50000) g"
-REPLICA=$(curl -fs "http://127.0.0.1:$(api_port 1)/cluster" | jq -r '[.members[] | select(.role!="leader")][0].name')
-REPLICA_PORT=$(curl -fs "http://127.0.0.1:$(api_port 1)/cluster" | jq -r ".members[] | select(.name==\"$REPLICA\") | .port")
+REPLICA=$(api_get 1 /cluster | jq -r '[.members[] | select(.role!="leader")][0].name')
+REPLICA_PORT=$(api_get 1 /cluster | jq -r ".members[] | select(.name==\"$REPLICA\") | .port")
 echo; echo "== pgbak restore --node $REPLICA (re-seed a replica from the backup, through Patroni)"
 pgbak restore --node "$REPLICA" --config "$CONFIG"
 sleep 1

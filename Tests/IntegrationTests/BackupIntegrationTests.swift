@@ -285,7 +285,7 @@ extension ClusterTests {
             defer { fake.stop() }
             usleep(500_000)
             let config = try TestCluster.config("staleleader")
-            try Shell.must("sed -i 's#http://127.0.0.1:80[0-9]*#http://127.0.0.1:18996#' '\(config.file)'")
+            try Shell.must("sed -i 's#https://127.0.0.1:80[0-9]*#http://127.0.0.1:18996#' '\(config.file)'")
             let result = try config.now()
             #expect(result.status == 1, "\(result)")
             #expect(result.stderr.contains("in recovery"), "\(result)")
@@ -365,7 +365,7 @@ extension ClusterTests {
 
         @Test func noReachablePatroniIsAClearErrorAndNothingIsCreated() throws {
             let config = try TestCluster.config("nopatroni")
-            try Shell.must("sed -i 's#http://127.0.0.1:80[0-9]*#http://127.0.0.1:1#' '\(config.file)'")
+            try Shell.must("sed -i 's#https://127.0.0.1:80[0-9]*#http://127.0.0.1:1#' '\(config.file)'")
             let result = try config.now()
             #expect(result.status == 1, "\(result)")
             #expect(result.stderr.contains("no Patroni REST URL answered"))

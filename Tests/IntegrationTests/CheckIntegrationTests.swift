@@ -55,7 +55,7 @@ extension ClusterTests {
                 cd '\(config.dir)' && printf '127.0.0.1:*:*:replicator:wrong\\n' > bad.pgpass && \
                 chown postgres: bad.pgpass && chmod 644 bad.pgpass && \
                 sed -i -e '0,/passfile: .*/s##passfile: \(config.dir)/bad.pgpass#' \
-                  -e 's#^    - http://127.0.0.1:8008#    - http://127.0.0.1:1\\n&#' pgbak.yml
+                  -e 's#^    - https://127.0.0.1:8008#    - http://127.0.0.1:1\\n&#' pgbak.yml
                 """)
             let (result, report) = try check(config)
             #expect(result.status == 1, "\(result)")
@@ -77,7 +77,7 @@ extension ClusterTests {
             #expect(list.stderr.contains("group or others can read"))
 
             // With no Patroni at all, the URLs themselves fail.
-            try Shell.must("sed -i 's#http://127.0.0.1:80[0-9]*#http://127.0.0.1:1#' '\(config.file)'")
+            try Shell.must("sed -i 's#https://127.0.0.1:80[0-9]*#http://127.0.0.1:1#' '\(config.file)'")
             let (down, downReport) = try check(config)
             #expect(down.status == 1)
             #expect(downReport["patroni http://127.0.0.1:1"]?.status == "fail")

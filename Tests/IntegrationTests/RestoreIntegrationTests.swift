@@ -36,7 +36,7 @@ extension ClusterTests {
 
         func startTime(_ member: TestCluster.Member) throws -> String {
             let port = 8008 + ((member.port ?? 5432) - 5432)
-            return try Shell.must("curl -fs http://127.0.0.1:\(port)/patroni | jq -r .postmaster_start_time")
+            return try Shell.must(TestCluster.apiGet(port: port, "/patroni") + " | jq -r .postmaster_start_time")
         }
 
         @Test func reseedThroughPatroniBringsBackDataFromBeforeAndAfterTheBackup() throws {

@@ -20,6 +20,11 @@ ETCD_DATA="$LAB/etcd-data"
 # Every member sees its own directory at $TBLSPC (a per-member bind mount in a private mount namespace), as if
 # each ran on a host of its own: tablespaces created under it never collide between members.
 TBLSPC="$LAB/tblspc"
-export LAB VENV PGBIN SCOPE ETCD_CLIENT_PORT ETCD_PEER_PORT PG_PORT_BASE API_PORT_BASE REPL_PASS SU_PASS API_USER API_PASS CLUSTER_SCRIPTS CONF RUN DATA ETCD_DATA TBLSPC
+# Patroni's REST API speaks HTTPS with a certificate from a throw-away CA made at the first start (gen-configs.sh).
+TLS="$LAB/tls"
+export LAB VENV PGBIN SCOPE ETCD_CLIENT_PORT ETCD_PEER_PORT PG_PORT_BASE API_PORT_BASE REPL_PASS SU_PASS API_USER API_PASS CLUSTER_SCRIPTS CONF RUN DATA ETCD_DATA TBLSPC TLS
 pg_port()  { echo $((PG_PORT_BASE + $1 - 1)); }
 api_port() { echo $((API_PORT_BASE + $1 - 1)); }
+api_url()  { echo "https://127.0.0.1:$(api_port $1)"; }
+# GET one path of node N's REST API: api_get N /cluster
+api_get()  { curl -fs --max-time 3 --cacert "$TLS/ca.crt" "$(api_url $1)$2"; }

@@ -3,6 +3,18 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 mkdir -p "$CONF"; chmod 755 "$LAB" "$CONF"
+if [ ! -s "$TLS/server.crt" ]; then
+  # A throw-away CA and a certificate for 127.0.0.1 that every node's REST API presents.
+  mkdir -p "$TLS"; chmod 755 "$TLS"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=pgbak test CA" \
+    -keyout "$TLS/ca.key" -out "$TLS/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$TLS/server.key" -out "$TLS/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$TLS/server.ext"
+  openssl x509 -req -in "$TLS/server.csr" -CA "$TLS/ca.crt" -CAkey "$TLS/ca.key" -CAcreateserial -days 3650 \
+    -extfile "$TLS/server.ext" -out "$TLS/server.crt" 2>/dev/null
+  chown postgres:postgres "$TLS"/server.key "$TLS"/ca.key; chmod 0600 "$TLS"/server.key "$TLS"/ca.key
+  chmod 0644 "$TLS"/ca.crt "$TLS"/server.crt
+fi
 for i in 1 2 3; do
   P=$(pg_port $i); A=$(api_port $i)
   cat > "$CONF/node$i.yml" <<YAML
@@ -15,6 +27,9 @@ log:
 restapi:
   listen: 127.0.0.1:$A
   connect_address: 127.0.0.1:$A
+  certfile: $TLS/server.crt
+  keyfile: $TLS/server.key
+  cafile: $TLS/ca.crt
   authentication:
     username: $API_USER
     password: $API_PASS

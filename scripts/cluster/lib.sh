@@ -81,7 +81,7 @@ stop_etcd() {
 
 # prints "leader=<name> streaming=<n> members=<n>" from a /cluster endpoint
 cluster_summary() {
-  curl -fs "http://127.0.0.1:${1:-$API_PORT_BASE}/cluster" 2>/dev/null | python3 -c '
+  api_get "$(( ${1:-$API_PORT_BASE} - API_PORT_BASE + 1 ))" /cluster 2>/dev/null | python3 -c '
 import json,sys
 try: d=json.load(sys.stdin)
 except Exception: print("leader=none streaming=0 members=0"); sys.exit()
@@ -92,7 +92,7 @@ print("leader=%s streaming=%d members=%d" % (L[0] if L else "none", len(S), len(
 }
 
 # number of walsenders in state "streaming" as reported by the leader's own /patroni (pg_stat_replication)
-leader_streaming() { curl -fs "http://127.0.0.1:$(api_port ${1#node})/patroni" 2>/dev/null | python3 -c '
+leader_streaming() { api_get "${1#node}" /patroni 2>/dev/null | python3 -c '
 import json,sys
 try: d=json.load(sys.stdin)
 except Exception: print(0); sys.exit()

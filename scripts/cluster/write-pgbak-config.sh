@@ -13,10 +13,11 @@ cat > "$P/pgbak.yml" <<YAML
 scope: $SCOPE
 patroni:
   urls:
-    - http://127.0.0.1:$(api_port 1)
-    - http://127.0.0.1:$(api_port 2)
-    - http://127.0.0.1:$(api_port 3)
+    - $(api_url 1)
+    - $(api_url 2)
+    - $(api_url 3)
   timeout_seconds: 2
+  ca_file: $TLS/ca.crt
   username: $API_USER
   password_file: $P/patroni.password
 postgres:

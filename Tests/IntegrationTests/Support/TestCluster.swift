@@ -20,12 +20,20 @@ enum TestCluster {
         (try? Shell.bash("ss -Hltn 'sport = :\(port)' | grep -q ."))?.status == 0
     }
 
+    /// The throw-away CA that signed the REST API's certificate (scripts/cluster/gen-configs.sh).
+    static var caFile: String { lab + "/tls/ca.crt" }
+
+    /// A shell command that GETs `path` from the REST API on `port` over HTTPS.
+    static func apiGet(port: Int, _ path: String) -> String {
+        "curl -fs --max-time 2 --cacert '\(caFile)' https://127.0.0.1:\(port)\(path)"
+    }
+
     static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 
     /// Whether Patroni answers on any node.
     static var isUp: Bool {
         apiPorts.contains { port in
-            (try? Shell.bash("curl -fs --max-time 2 http://127.0.0.1:\(port)/cluster >/dev/null"))?.status == 0
+            (try? Shell.bash(apiGet(port: port, "/cluster") + " >/dev/null"))?.status == 0
         }
     }
 
@@ -55,7 +63,7 @@ enum TestCluster {
 
     static func members() throws -> [Member] {
         for port in apiPorts {
-            let r = try Shell.bash("curl -fs --max-time 2 http://127.0.0.1:\(port)/cluster")
+            let r = try Shell.bash(apiGet(port: port, "/cluster"))
             if r.status == 0, let view = try? JSONDecoder().decode(ClusterView.self, from: Data(r.stdout.utf8)) {
                 return view.members
             }
