@@ -155,6 +155,23 @@ extension ClusterTests {
             usleep(300_000)
             let leftovers = try Shell.bash("pgrep -f 'pg_basebackup.*\(config.repository)'")
             #expect(leftovers.stdout.isEmpty, "pg_basebackup outlived pgbak: \(leftovers.stdout)")
+
+            // SIGINT (Ctrl-C) the same, with its own exit code.
+            let third = try TestCluster.startPgbak(["now", "--config", config.file])
+            var started = false
+            for _ in 0..<200 where !started {
+                started = !config.staging().isEmpty
+                usleep(100_000)
+            }
+            try #require(started)
+            usleep(500_000)
+            kill(third.pid, SIGINT)
+            let interrupted = try #require(third.wait(seconds: 30), "pgbak did not stop on SIGINT")
+            #expect(interrupted.status == 130, "\(interrupted)")
+            #expect(config.staging().isEmpty)
+            // The run's private directory (its password file) is gone; the lock file stays.
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: config.repository + "/run")) ?? []).isEmpty)
+            #expect(FileManager.default.fileExists(atPath: config.repository + "/pgbak.lock"))
         }
 
         @Test func aDumpBlockedByALockMakesAPartialBackup() throws {
@@ -317,6 +334,16 @@ extension ClusterTests {
             #expect(failed.stderr.contains("password authentication failed"))
             #expect(try repl.backupIDs().isEmpty)
             #expect(repl.staging().isEmpty)
+
+            // pg_hba.conf admits replication connections only for replicator: the rejection names the login.
+            let hba = try TestCluster.config("hbarejected")
+            try Shell.must("sed -i '/^  replication:/,/user:/ s#    user: .*#    user: postgres#' '\(hba.file)'")
+            let rejected = try hba.now()
+            #expect(rejected.status == 1, "\(rejected)")
+            #expect(rejected.stderr.contains("no pg_hba.conf entry"), "\(rejected)")
+            #expect(rejected.stderr.contains("postgres.replication"), "\(rejected)")
+            #expect(try hba.backupIDs().isEmpty)
+            #expect(hba.staging().isEmpty)
         }
 
         @Test func aHostWhoseMemberDoesNotLeadSkipsQuietly() throws {

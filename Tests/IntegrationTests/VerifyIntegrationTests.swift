@@ -169,6 +169,73 @@ extension ClusterTests {
             #expect(records.count == 2)
         }
 
+        @Test func restoreRefusesADamagedBackupBeforeTouchingAnythingUnlessForced() throws {
+            let config = try TestCluster.config("gate")
+            let taken = try config.now()
+            try #require(taken.status == 0, "\(taken)")
+            let id = try #require(try config.backupIDs().first)
+            let dumps = ((try config.manifest(id)["logical"] as? [String: Any])?["databases"] as? [[String: Any]]) ?? []
+            func dumpFile(_ name: String) throws -> String {
+                try #require(dumps.first { $0["name"] as? String == name }?["file"] as? String)
+            }
+
+            // A truncated file (seen without reading it): refused before the target is touched; --force goes on.
+            let truncated = try damagedCopy(
+                config, of: id, suffix: 40, damage: "truncate -s 1000 \(try dumpFile("bench"))")
+            let target = "\(config.dir)/standalone"
+            try Shell.must(
+                "install -d -o postgres -m 0700 '\(target)' && touch '\(target)/marker' && chown postgres '\(target)/marker'"
+            )
+            let arguments = [
+                "restore", "--datadir", target, "--standalone", "--port", "5497", "--wipe", "--backup", truncated,
+                "--config", config.file,
+            ]
+            let refused = try TestCluster.pgbak(arguments)
+            #expect(refused.status == 1, "\(refused)")
+            #expect(refused.stderr.contains("backup \(truncated) is damaged; nothing was touched"), "\(refused)")
+            #expect(refused.stderr.contains("bytes on disk"))
+            #expect(refused.stderr.contains("--force"))
+            #expect(FileManager.default.fileExists(atPath: target + "/marker"), "the target was touched")
+            let forced = try TestCluster.pgbak(arguments + ["--force"])
+            #expect(forced.status == 0, "\(forced)")
+            #expect(forced.stderr.contains("restoring a damaged backup"), "\(forced)")
+            #expect(FileManager.default.fileExists(atPath: target + "/PG_VERSION"))
+
+            // A flipped byte (same size): the dump's SHA-256 is checked before pg_restore touches the leader.
+            let benchDump = try dumpFile("bench")
+            let flipped = try damagedCopy(
+                config, of: id, suffix: 41,
+                damage:
+                    "printf '\\x5a' | dd of=\(benchDump) bs=1 seek=$(( $(stat -c %s \(benchDump)) / 2 )) conv=notrunc status=none"
+            )
+            try TestCluster.psql("drop database if exists gate_bench")
+            let read = try TestCluster.pgbak([
+                "restore", "--database", "bench", "--as", "gate_bench", "--backup", flipped, "--config", config.file,
+            ])
+            #expect(read.status == 1, "\(read)")
+            // zstd's frame checksum or the SHA-256, whichever sees it first.
+            #expect(read.stderr.contains("\(flipped)/\(benchDump)"), "\(read)")
+            #expect(read.stderr.contains("corrupt") || read.stderr.contains("SHA-256"), "\(read)")
+            #expect(try TestCluster.psql("select count(*) from pg_database where datname = 'gate_bench'") == "0")
+
+            // Once verify has recorded the damage, the whole backup is refused, even for an intact database...
+            #expect(try verify(config, flipped).status == 1)
+            try TestCluster.psql("drop database if exists gate_app2")
+            let app2 = [
+                "restore", "--database", "app2", "--as", "gate_app2", "--backup", flipped, "--config", config.file,
+            ]
+            let known = try TestCluster.pgbak(app2)
+            #expect(known.status == 1, "\(known)")
+            #expect(known.stderr.contains("its last verification"), "\(known)")
+            #expect(try TestCluster.psql("select count(*) from pg_database where datname = 'gate_app2'") == "0")
+            // ...unless forced: app2's own dump is intact and comes back with the same rows.
+            let forcedApp2 = try TestCluster.pgbak(app2 + ["--force"])
+            #expect(forcedApp2.status == 0, "\(forcedApp2)")
+            let sql = "select count(*) || ':' || md5(string_agg(t::text, '|' order by t::text)) from items t"
+            #expect(try TestCluster.psql(sql, database: "gate_app2") == (try TestCluster.psql(sql, database: "app2")))
+            try TestCluster.psql("drop database gate_app2")
+        }
+
         @Test func restoreTestPassesUnderWritesAndCatchesWhatOnlyARestoreCanSee() throws {
             let config = try TestCluster.config("restoretest")
             let leader = try TestCluster.leader()
