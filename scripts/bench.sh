@@ -1,159 +1,183 @@
 #!/bin/bash
-# Benchmark: pgbak now against the raw PostgreSQL tools doing the same work, on the running test cluster.
+# Benchmark: pgbak against the raw PostgreSQL tools, pgBackRest and Barman, on the running test cluster.
 # Usage: scripts/bench.sh [SCALE=100] [RUNS=3]   (as root; start the cluster first: scripts/cluster/start.sh)
-# SKIP_RESEED=1 leaves out the replica re-seeding comparison.
-# Loads pgbench at SCALE into database "bench" plus a small database "small", then runs, alternating, RUNS times each:
-#   raw-physical  pg_basebackup -Ft -X stream --compress=client-zstd:level=3,workers=2 -c fast
-#   raw-logical   pg_dump -Fc -Z0 | zstd -3 -T2, per database, one after another, plus pg_dumpall --globals-only
-#   pgbak         pgbak now (physical + logical, safe defaults: fsync and checksum verification on)
-#   verify        pgbak verify (default level) vs zstd -t + sha256sum over the same files
-#   re-seed       pgbak restore --node vs patronictl reinit --from-leader, each until the replica streams
-# and prints median (min-max) wall time, peak RSS and bytes written, with the ratios to the raw tools.
+# Environment: PROD_MB=1024 (size of the production-like data set), SCALES="25 50 100 200" (cost growth; empty: skip),
+#   SKIP_TOOLS=1 (no pgBackRest/Barman), SKIP_RESEED=1, SKIP_PROD=1, HISTORY=1000 (backups for list/prune timing).
+#
+# Two data sets, each contender RUNS times in alternation: pgbench at SCALE plus a small database; then a database
+# of about PROD_MB that compresses like production data. For each: backups (pgbak now --physical-only and full; raw
+# pg_basebackup -Ft -X stream client-zstd:3 with 2 workers; raw pg_dump -Fc -Z0 | zstd -3 -T2 per database;
+# pgBackRest full, zst 3, process-max 2; Barman, postgres method, zstd 3, 2 workers), verification (pgbak verify vs
+# zstd -t + sha256sum), materializing a data directory (pgbak restore --datadir vs pgbackrest restore
+# --type=standby), re-seeding a replica until it streams (pgbak restore --node vs patronictl reinit), on pgbench
+# again after the leader has written GBs of WAL; then `pgbak list` and `prune --dry-run` over HISTORY backups and
+# `pgbak now` at each of SCALES. Prints the table with ratios and targets, and writes $LAB/bench/bench.md and
+# bench.svg. pgBackRest's archiving and Barman's slot are switched off and dropped again at the end.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"; cd "$ROOT"
-. scripts/cluster/env.sh
-SCALE=${1:-100}; RUNS=${2:-3}
+. scripts/cluster/env.sh; . scripts/cluster/lib.sh; . scripts/bench/lib.sh; . scripts/bench/tools.sh
+SCALE=${1:-100}; RUNS=${2:-3}; PROD_MB=${PROD_MB:-1024}; SCALES=${SCALES-25 50 100 200}; HISTORY=${HISTORY:-1000}
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
+if [ "${SKIP_TOOLS:-0}" != 1 ]; then
+  command -v pgbackrest >/dev/null && command -v barman >/dev/null || {
+    echo "installing pgbackrest and barman ..." >&2; apt-get install -y -qq pgbackrest barman >/dev/null; }
+fi
 swift build -c release >/dev/null
 install -d -m 0755 "$LAB/bin"; install -m 0755 "$(swift build -c release --show-bin-path)/pgbak" "$LAB/bin/pgbak"
-CONFIG=$(bash scripts/cluster/write-pgbak-config.sh 1)
+CONFIG=$(bash scripts/cluster/write-pgbak-config.sh 2)
+REPO="$LAB/pgbak/repo"
 OUT="$LAB/bench"; rm -rf "$OUT"; install -d -o postgres -g postgres -m 0700 "$OUT"
-LEADER_PORT=$(api_get 1 /cluster | jq -r '.members[] | select(.role=="leader") | .port')
-export PGHOST=127.0.0.1 PGPORT=$LEADER_PORT PGUSER=postgres PGPASSWORD=$SU_PASS
-have=$(psql -qAtc "select count(*) from pg_database where datname='bench'")
-rows=0; [ "$have" = 1 ] && rows=$(psql -d bench -qAtc "select count(*) from pgbench_branches" 2>/dev/null || echo 0)
-if [ "$rows" != "$SCALE" ]; then
-  echo "loading pgbench scale $SCALE ..."
-  psql -qc "drop database if exists bench with (force)" -c "create database bench"
-  pgbench -i -s "$SCALE" -q bench >/dev/null 2>&1
-fi
-psql -qAtc "select 1 from pg_database where datname='small'" | grep -q 1 || {
-  psql -qc "create database small"
-  psql -d small -qc "create table t as select g id, md5(g::text) v from generate_series(1,100000) g"; }
-DBS=$(psql -qAtc "select datname from pg_database where not datistemplate and datallowconn order by 1")
-REPL_PASSFILE="$LAB/pgbak/cluster.pgpass"
-as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
+: > "$OUT/results.tsv"
 
-# Each run prints "seconds rss_kb bytes".
-raw_physical() {
-  local d="$OUT/raw-physical"; rm -rf "$d"
-  local t0=$(date +%s.%N)
-  env -u PGPASSWORD PGPASSFILE="$REPL_PASSFILE" setpriv --reuid=postgres --regid=postgres --init-groups /usr/bin/time -f %M -o "$OUT/rss" /usr/lib/postgresql/15/bin/pg_basebackup \
-    -h 127.0.0.1 -p "$LEADER_PORT" -U replicator -w -D "$d" -Ft -X stream -c fast \
-    --compress=client-zstd:level=3,workers=2
-  echo "$(echo "$(date +%s.%N) - $t0" | bc) $(cat "$OUT/rss") $(du -sb "$d" | cut -f1)"
+if [ "${SKIP_TOOLS:-0}" != 1 ]; then
+  trap 'echo "switching archiving off, dropping the slot ..." >&2; tools_off' EXIT
+  echo "switching on WAL archiving to pgBackRest and a slot for Barman (rolling restart) ..." >&2
+  tools_on
+fi
+
+newest() { ls "$REPO/backups" | tail -1; }
+
+# ---- the contenders; each records one run ----
+raw_basebackup() {
+  local d="$OUT/raw-basebackup"; rm -rf "$d"
+  timed_pg env PGPASSFILE="$LAB/pgbak/cluster.pgpass" "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$(leader_port)" \
+    -U replicator -w -D "$d" -Ft -X stream -c fast --compress=client-zstd:level=3,workers=2
+  record "$DS" raw-basebackup "$T" "$M" "$(du -sb "$d" | cut -f1)"
 }
-raw_logical() {
-  local d="$OUT/raw-logical"; rm -rf "$d"; install -d -o postgres -m 0700 "$d"
-  local t0=$(date +%s.%N) rss=0 r
-  for db in $DBS; do
-    as_pg bash -c "PGPASSWORD='$SU_PASS' /usr/bin/time -f %M -o '$d/rss.$db' pg_dump -h 127.0.0.1 -p $LEADER_PORT \
+raw_dumps() {
+  local d="$OUT/raw-dumps" t0 rss=0 r db port; rm -rf "$d"; install -d -o postgres -m 0700 "$d"; port=$(leader_port)
+  t0=$(date +%s.%N)
+  for db in $(psql_leader -c "select datname from pg_database where not datistemplate and datallowconn order by 1"); do
+    as_pg bash -c "PGPASSWORD='$SU_PASS' /usr/bin/time -f %M -o '$d/rss.$db' $PGBIN/pg_dump -h 127.0.0.1 -p $port \
       -U postgres -Fc -Z0 '$db' | /usr/bin/time -f %M -o '$d/zrss.$db' zstd -q -3 -T2 -o '$d/$db.dump.zst'"
     for r in $(cat "$d/rss.$db" "$d/zrss.$db"); do [ "$r" -gt "$rss" ] && rss=$r; done
   done
-  as_pg bash -c "PGPASSWORD='$SU_PASS' pg_dumpall -h 127.0.0.1 -p $LEADER_PORT -U postgres --globals-only | zstd -q -3 -o '$d/globals.sql.zst'"
+  as_pg bash -c "PGPASSWORD='$SU_PASS' $PGBIN/pg_dumpall -h 127.0.0.1 -p $port -U postgres --globals-only \
+    | zstd -q -3 -o '$d/globals.sql.zst'"
   rm -f "$d"/rss.* "$d"/zrss.*
-  echo "$(echo "$(date +%s.%N) - $t0" | bc) $rss $(du -sb "$d" | cut -f1)"
+  record "$DS" raw-dumps "$(elapsed "$t0")" "$rss" "$(du -sb "$d" | cut -f1)"
 }
-pgbak_now() {
-  local t0=$(date +%s.%N) hwm=0 h
-  # setpriv execs pgbak, so $! is pgbak's own PID and VmHWM is pgbak's peak RSS (children excluded).
-  PGBAK_DUMP_PASSWORD=$SU_PASS setpriv --reuid=postgres --regid=postgres --init-groups \
-    "$LAB/bin/pgbak" now --quiet --config "$CONFIG" > "$OUT/pgbak.out" &
-  local pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    h=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0); [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h
-    sleep 0.05
-  done
-  wait "$pid"
-  local t=$(echo "$(date +%s.%N) - $t0" | bc)
-  local id; id=$(ls "$LAB/pgbak/repo/backups" | tail -1)
-  local m="$LAB/pgbak/repo/backups/$id/manifest.json"
-  echo "$t $hwm $(du -sb "$LAB/pgbak/repo/backups/$id" | cut -f1) $(jq .physical.seconds "$m") $(jq .logical.seconds "$m") $(du -sb "$LAB/pgbak/repo/backups/$id/physical" | cut -f1)"
+pgbak_physical() {
+  timed_pgbak now --physical-only --quiet --config "$CONFIG"
+  record "$DS" pgbak-physical "$T" "$M" "$(du -sb "$REPO/backups/$(newest)" | cut -f1)"
 }
-
-as_pg_pgbak() { setpriv --reuid=postgres --regid=postgres --init-groups "$LAB/bin/pgbak" "$@"; }
-PCTL="$VENV/bin/patronictl -c $CONF/node1.yml"
-replica_name() { api_get 1 /cluster | jq -r '[.members[] | select(.role!="leader")][0].name'; }
-wait_streaming() {  # $1 member: until Patroni reports it streaming again
-  for _ in $(seq 1 1200); do
-    [ "$(api_get 1 /cluster | jq -r ".members[] | select(.name==\"$1\") | .state")" = streaming ] && return 0
-    sleep 0.1
-  done; return 1; }
-# Re-seed a replica until it streams: pgbak restore --node (from the newest backup) vs patronictl reinit
-# --from-leader (pg_basebackup from the leader, bypassing pgbak's replica method).
-reseed_pgbak() {
-  local r t0; r=$(replica_name); t0=$(date +%s.%N)
-  as_pg_pgbak restore --node "$r" --quiet --config "$CONFIG" >/dev/null
-  wait_streaming "$r"; echo "$(echo "$(date +%s.%N) - $t0" | bc) 0 0"
+pgbak_full() {
+  timed_pgbak now --quiet --config "$CONFIG"
+  record "$DS" pgbak-full "$T" "$M" "$(du -sb "$REPO/backups/$(newest)" | cut -f1)"
 }
-reseed_reinit() {
-  local r t0; r=$(replica_name); t0=$(date +%s.%N)
-  $PCTL reinit "$SCOPE" "$r" --from-leader --force --wait >/dev/null 2>&1
-  sleep 0.5; wait_streaming "$r"; echo "$(echo "$(date +%s.%N) - $t0" | bc) 0 0"
+pgbackrest_full() {
+  timed_pg pgbackrest --config="$PB/pgbackrest.conf" --stanza=x backup --type=full
+  local label; label=$(ls -d "$PB/repo/backup/x/"*F | tail -1)
+  record "$DS" pgbackrest-full "$T" "$M" "$(du -sb "$label" | cut -f1)"
 }
-# Verification of the newest backup: pgbak verify (default level) vs zstd -t + sha256sum over the same files.
+barman_backup() {
+  timed_pg barman -c "$BM/barman.conf" backup --wait --wait-timeout 300 pg
+  local dir; dir=$(ls -td "$BM/home/pg/base/"*/ | head -1)
+  record "$DS" barman-backup "$T" "$M" "$(du -sb "$dir" | cut -f1)"
+}
 verify_pgbak() {
-  local t0=$(date +%s.%N) hwm=0 h id; id=$(ls "$LAB/pgbak/repo/backups" | tail -1)
-  setpriv --reuid=postgres --regid=postgres --init-groups "$LAB/bin/pgbak" verify "$id" --quiet --config "$CONFIG" >/dev/null &
-  local pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    h=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0); [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h
-    sleep 0.05
-  done
-  wait "$pid"; echo "$(echo "$(date +%s.%N) - $t0" | bc) $hwm $(du -sb "$LAB/pgbak/repo/backups/$id" | cut -f1)"
+  local id; id=$(newest)
+  timed_pgbak verify "$id" --quiet --config "$CONFIG"
+  record "$DS" verify-pgbak "$T" "$M" "$(du -sb "$REPO/backups/$id" | cut -f1)"
 }
 verify_raw() {
-  local id d t0=$(date +%s.%N); id=$(ls "$LAB/pgbak/repo/backups" | tail -1); d="$LAB/pgbak/repo/backups/$id"
-  find "$d" -name '*.zst' -print0 | xargs -0 zstd -qt
-  find "$d" -type f -not -path '*/verification/*' -print0 | xargs -0 sha256sum >/dev/null
-  echo "$(echo "$(date +%s.%N) - $t0" | bc) 0 $(du -sb "$d" | cut -f1)"
+  local d; d="$REPO/backups/$(newest)"
+  timed_pg bash -c "find '$d' -name '*.zst' -print0 | xargs -0 zstd -qt && \
+    find '$d' -type f -not -path '*/verification/*' -print0 | xargs -0 sha256sum >/dev/null"
+  record "$DS" verify-raw "$T" "$M" "$(du -sb "$d" | cut -f1)"
+}
+materialize_pgbak() {
+  local d="$OUT/materialized"; rm -rf "$d"; install -d -o postgres -m 0700 "$d"
+  timed_pgbak restore --datadir "$d" --backup "$(newest)" --quiet --config "$CONFIG"
+  record "$DS" materialize-pgbak "$T" "$M" "$(du -sb "$d" | cut -f1)"
+  rm -rf "$d"
+}
+restore_pgbackrest() {
+  local d="$OUT/pgbackrest-restore"; rm -rf "$d" "$OUT/pgbackrest-ts"; install -d -o postgres -m 0700 "$d"
+  install -d -o postgres -m 0700 "$OUT/pgbackrest-ts"
+  timed_pg pgbackrest --config="$PB/pgbackrest.conf" --stanza=x --pg1-path="$d" \
+    --tablespace-map-all="$OUT/pgbackrest-ts" restore --type=standby
+  record "$DS" restore-pgbackrest "$T" "$M" "$(du -sb "$d" | cut -f1)"
+  rm -rf "$d" "$OUT/pgbackrest-ts"
+}
+reseed_pgbak() {  # $1: operation name
+  local r t0; r=$(replica_name); t0=$(date +%s.%N)
+  as_pg "$LAB/bin/pgbak" restore --node "$r" --quiet --config "$CONFIG" >/dev/null
+  wait_streaming "$r"; record "$DS" "$1" "$(elapsed "$t0")" 0 0
+}
+reseed_reinit() {  # $1: operation name
+  local r t0; r=$(replica_name); t0=$(date +%s.%N)
+  $PCTL reinit "$SCOPE" "$r" --from-leader --force --wait >/dev/null 2>&1
+  sleep 0.5; wait_streaming "$r"; record "$DS" "$1" "$(elapsed "$t0")" 0 0
 }
 
-declare -A R
-for i in $(seq 1 "$RUNS"); do
-  echo "run $i/$RUNS ..." >&2
-  R[rawp]+="$(raw_physical)"$'\n'
-  R[rawl]+="$(raw_logical)"$'\n'
-  R[pgbak]+="$(pgbak_now)"$'\n'
-  R[vraw]+="$(verify_raw)"$'\n'
-  R[vpgbak]+="$(verify_pgbak)"$'\n'
-  if [ "${SKIP_RESEED:-0}" != 1 ]; then
-    R[reinit]+="$(reseed_reinit)"$'\n'
-    R[reseed]+="$(reseed_pgbak)"$'\n'
-  fi
-done
-stats() {  # $1 = column of the rows on stdin; prints "median min max"
-  awk -v c="$1" 'NF {print $c}' | sort -g | awk '{a[NR]=$1} END {printf "%s %s %s", a[int((NR+1)/2)], a[1], a[NR]}'; }
-med() { stats "$1" | cut -d' ' -f1; }
-row() {  # name rows col_time col_rss col_bytes
-  local t r b; t=($(printf '%s' "$2" | stats "$3")); r=($(printf '%s' "$2" | stats "$4")); b=($(printf '%s' "$2" | stats "$5"))
-  printf '%-34s %8.2f s (%.2f-%.2f)  %8.1f MB  %10.1f MB\n' "$1" "${t[0]}" "${t[1]}" "${t[2]}" \
-    "$(echo "${r[0]} / 1024" | bc -l)" "$(echo "${b[0]} / 1048576" | bc -l)"
+backups_round() {
+  raw_basebackup; raw_dumps; pgbak_physical; pgbak_full
+  if [ "${SKIP_TOOLS:-0}" != 1 ]; then pgbackrest_full; barman_backup; fi
 }
-echo
-echo "pgbak benchmark: pgbench scale $SCALE + small db, $RUNS runs each, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-34s %-24s %11s  %13s\n' "operation" "wall median (min-max)" "peak RSS" "bytes"
-row "raw pg_basebackup client-zstd:3" "${R[rawp]}" 1 2 3
-row "raw pg_dump -Z0 | zstd -3 -T2 (all)" "${R[rawl]}" 1 2 3
-row "pgbak now (physical + logical)" "${R[pgbak]}" 1 2 3
-row "pgbak now, physical part" "${R[pgbak]}" 4 2 6
-row "zstd -t + sha256sum (newest backup)" "${R[vraw]}" 1 2 3
-row "pgbak verify (default level)" "${R[vpgbak]}" 1 2 3
+dataset() {  # $1: name; runs every contender RUNS times, alternating
+  DS=$1
+  for i in $(seq 1 "$RUNS"); do echo "$DS: backups, run $i/$RUNS ..." >&2; backups_round; done
+  for i in $(seq 1 "$RUNS"); do
+    echo "$DS: verify and restore, run $i/$RUNS ..." >&2
+    verify_raw; verify_pgbak; materialize_pgbak
+    [ "${SKIP_TOOLS:-0}" != 1 ] && restore_pgbackrest
+  done
+  if [ "${SKIP_RESEED:-0}" != 1 ]; then
+    for i in $(seq 1 "$RUNS"); do
+      echo "$DS: re-seed, run $i/$RUNS ..." >&2; reseed_reinit reseed-reinit; reseed_pgbak reseed-pgbak
+    done
+  fi
+}
+
+load_pgbench "$SCALE"
+dataset "pgbench-$SCALE"
 if [ "${SKIP_RESEED:-0}" != 1 ]; then
-  row "patronictl reinit --from-leader" "${R[reinit]}" 1 2 3
-  row "pgbak restore --node" "${R[reseed]}" 1 2 3
+  # The leader writes a few GB of WAL after the newest backup (every row of pgbench_accounts updated, twice).
+  echo "pgbench-$SCALE: writing WAL after the backup ..." >&2
+  lsn0=$(psql_leader -c "select pg_current_wal_lsn()")
+  psql_leader -d bench -c "update pgbench_accounts set abalance = abalance + 1" \
+    -c "update pgbench_accounts set abalance = abalance - 1" -c checkpoint >/dev/null
+  WAL_GB=$(psql_leader -c "select round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0') / 2^30, 1)")
+  for i in $(seq 1 "$RUNS"); do
+    echo "pgbench-$SCALE: re-seed after $WAL_GB GB of WAL, run $i/$RUNS ..." >&2
+    reseed_reinit reseed-reinit-wal; reseed_pgbak reseed-pgbak-wal
+  done
 fi
-rawp=$(printf '%s' "${R[rawp]}" | med 1); rawl=$(printf '%s' "${R[rawl]}" | med 1)
-pp=$(printf '%s' "${R[pgbak]}" | med 4); pt=$(printf '%s' "${R[pgbak]}" | med 1)
+if [ "${SKIP_PROD:-0}" != 1 ]; then
+  load_prodlike "$PROD_MB"
+  dataset "prodlike-${PROD_MB}MB"
+fi
+
+# Bookkeeping over a repository of HISTORY backups (hard links of the newest one).
+DS=history
+HIST="$OUT/history"; install -d -o postgres -m 0700 "$HIST"
+python3 scripts/bench/fake-history.py "$REPO/backups/$(newest)" "$HIST/repo" "$HISTORY" >/dev/null
+chown -R postgres:postgres "$HIST"
+sed -e "s#^  path: .*#  path: $HIST/repo#" -e "s#^  keep_last: .*#  keep_last: 7#" "$CONFIG" > "$HIST/pgbak.yml"
+chown postgres:postgres "$HIST/pgbak.yml"; chmod 600 "$HIST/pgbak.yml"
+for i in $(seq 1 "$RUNS"); do
+  timed_pgbak list --config "$HIST/pgbak.yml"; record history list "$T" "$M" 0
+  timed_pgbak prune --dry-run --config "$HIST/pgbak.yml"; record history prune-dry-run "$T" "$M" 0
+done
+rm -rf "$HIST"
+
+# Cost growth: pgbak now at each scale (pgbench only), bytes column = the databases' size.
+for s in $SCALES; do
+  load_pgbench "$s"; DS="scale-$s"; bytes=$(cluster_bytes)
+  timed_pgbak now --physical-only --quiet --config "$CONFIG"; record "$DS" pgbak-physical "$T" "$M" "$bytes"
+  timed_pgbak now --quiet --config "$CONFIG"; record "$DS" pgbak-full "$T" "$M" "$bytes"
+done
+
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME"), PostgreSQL $(psql_leader -c 'show server_version' | cut -d' ' -f1), Patroni 4.1.5, pgBackRest $(pgbackrest version 2>/dev/null | cut -d' ' -f2), Barman $(barman --version 2>&1 | tail -1)"
+  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "data sets: pgbench scale $SCALE + a small database; a production-like database of about $PROD_MB MB; $RUNS runs each, alternating, warm cache"
+  [ -n "${WAL_GB:-}" ] && echo "WAL written before the second re-seed: $WAL_GB GB"
+  echo "command: scripts/bench.sh $SCALE $RUNS"
+} > "$OUT/meta.txt"
+python3 scripts/bench/report.py "$OUT/results.tsv" "$OUT/meta.txt" "$OUT/bench.md" "$OUT/bench.svg"
 echo
-printf 'physical part / raw pg_basebackup:      %.2fx  (target <= 1.05)\n' "$(echo "$pp / $rawp" | bc -l)"
-printf 'whole run / raw tools one after another: %.2fx  (target <= 1.10)\n' "$(echo "$pt / ($rawp + $rawl)" | bc -l)"
-vr=$(printf '%s' "${R[vraw]}" | med 1); vp=$(printf '%s' "${R[vpgbak]}" | med 1)
-printf 'verify speed / (zstd -t + sha256sum):    %.2fx  (target >= 0.9)\n' "$(echo "$vr / $vp" | bc -l)"
-if [ "${SKIP_RESEED:-0}" != 1 ]; then
-  rr=$(printf '%s' "${R[reinit]}" | med 1); rp=$(printf '%s' "${R[reseed]}" | med 1)
-  printf 'restore --node / patronictl reinit:      %.2fx  (target <= 0.8)\n' "$(echo "$rp / $rr" | bc -l)"
-fi
-printf 'pgbak peak RSS:                          %.1f MB (target <= 100)\n' "$(echo "$(printf '%s' "${R[pgbak]}" | stats 2 | cut -d' ' -f3) / 1024" | bc -l)"
+echo "wrote $OUT/bench.md and $OUT/bench.svg"

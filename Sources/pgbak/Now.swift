@@ -13,9 +13,13 @@ struct Now: AsyncParsableCommand {
             Examples:
               pgbak now
               pgbak now --config /etc/pgbak/pgbak.yml --log-level info
+              pgbak now --physical-only        # no dumps: faster; restore --database needs another backup
             """)
 
     @OptionGroup var options: GlobalOptions
+
+    @Flag(name: .long, help: "Take only the physical backup; the logical part is recorded as skipped.")
+    var physicalOnly = false
 
     func run() async throws {
         let context: RunContext
@@ -25,7 +29,7 @@ struct Now: AsyncParsableCommand {
         } catch {
             throw fail(error)
         }
-        let run = BackupRun(context: context)
+        let run = BackupRun(context: context, physicalOnly: physicalOnly)
         let task = Task { try await run.execute() }
         let trap = SignalTrap { task.cancel() }
         let started = Date()

@@ -15,9 +15,12 @@ public enum BackupOutcome: Sendable {
 /// manifest, publish atomically, then apply retention.
 public struct BackupRun: Sendable {
     public let context: RunContext
+    /// No dumps: the logical part is recorded as skipped (`pgbak now --physical-only`).
+    public let physicalOnly: Bool
 
-    public init(context: RunContext) {
+    public init(context: RunContext, physicalOnly: Bool = false) {
         self.context = context
+        self.physicalOnly = physicalOnly
     }
     /// Receives context.progress text (pg_basebackup's context.progress, each dump); the caller decides whether to show it.
 
@@ -148,15 +151,21 @@ public struct BackupRun: Sendable {
         ).run(staging: staging)
         try reconfirm(leader, probe: probe, after: "the base backup")
 
-        let logical = try await LogicalPart(
-            dump: PgDump(
-                tools: tools, target: probe.dumpTarget(leader.choice),
-                environment: try credentials.environment(for: context.config.postgres.dump),
-                lockWaitTimeoutSeconds: context.config.lockWaitTimeoutSeconds, zstdLevel: context.config.zstdLevel,
-                zstdThreads: context.config.zstdThreads),
-            probe: probe, leader: leader.choice, identity: leader.identity, logger: context.logger,
-            progress: context.progress, maxCountedTableBytes: Int64(context.config.countRowsMaxTableMB) << 20
-        ).run(staging: staging, databases: databases)
+        let logical =
+            physicalOnly
+            ? LogicalPart.Result(
+                section: .init(
+                    status: .skipped, toolVersion: tools.clientVersion, globalsFile: nil, databases: [], seconds: 0),
+                files: [], leaderChange: nil)
+            : try await LogicalPart(
+                dump: PgDump(
+                    tools: tools, target: probe.dumpTarget(leader.choice),
+                    environment: try credentials.environment(for: context.config.postgres.dump),
+                    lockWaitTimeoutSeconds: context.config.lockWaitTimeoutSeconds, zstdLevel: context.config.zstdLevel,
+                    zstdThreads: context.config.zstdThreads),
+                probe: probe, leader: leader.choice, identity: leader.identity, logger: context.logger,
+                progress: context.progress, maxCountedTableBytes: Int64(context.config.countRowsMaxTableMB) << 20
+            ).run(staging: staging, databases: databases)
         if let change = logical.leaderChange {
             guard keepAfterLeaderChange else {
                 throw BackupError(problem: "during the dumps, \(change); the partial backup was discarded")
@@ -166,7 +175,7 @@ public struct BackupRun: Sendable {
         }
 
         let identity = leader.identity
-        let status: Manifest.PartStatus = logical.section.status == .complete ? .complete : .partial
+        let status: Manifest.PartStatus = [.complete, .skipped].contains(logical.section.status) ? .complete : .partial
         let manifest = Manifest(
             format: Manifest.formatName, version: Manifest.currentVersion, backupID: id, pgbakVersion: pgbakVersion,
             status: status, startedAt: started, finishedAt: Date(),

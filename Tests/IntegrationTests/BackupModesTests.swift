@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+
+/// `pgbak now --physical-only`: a complete backup without dumps, which verify accepts and which re-seeds replicas.
+extension ClusterTests {
+    @Suite struct BackupModesTests {
+        init() throws {
+            try TestData.prepare()
+        }
+
+        @Test func physicalOnlySkipsTheDumpsAndIsStillComplete() throws {
+            let config = try TestCluster.config("physical-only")
+            let result = try TestCluster.pgbak(["now", "--physical-only", "--config", config.file])
+            #expect(result.status == 0, "\(result)")
+            let ids = try config.backupIDs()
+            try #require(ids.count == 1)
+            let manifest = try config.manifest(ids[0])
+            #expect(manifest["status"] as? String == "complete")
+            let logical = manifest["logical"] as? [String: Any]
+            #expect(logical?["status"] as? String == "skipped")
+            #expect((logical?["databases"] as? [Any])?.isEmpty == true)
+            let files = (manifest["files"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+            #expect(files.allSatisfy { $0.hasPrefix("physical/") }, "\(files)")
+            #expect(files.contains("physical/base.tar.zst"))
+            #expect(!FileManager.default.fileExists(atPath: "\(config.repository)/backups/\(ids[0])/logical"))
+            let verified = try TestCluster.pgbak(["verify", ids[0], "--config", config.file])
+            #expect(verified.status == 0, "\(verified)")
+            // It has no dump to restore a database from, and says so.
+            let database = try TestCluster.pgbak(["restore", "--database", "app2", "--as", "x", "--config", config.file])
+            #expect(database.status == 1)
+            #expect(database.stderr.contains("holds a complete dump of database app2"), "\(database)")
+        }
+    }
+}

@@ -1,0 +1,95 @@
+# Helpers of scripts/bench.sh: measuring, recording, loading the data sets. Source after scripts/cluster/env.sh.
+
+as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
+elapsed() { echo "$(date +%s.%N) - $1" | bc; }
+leader_port() { api_get 1 /cluster | jq -r '.members[] | select(.role=="leader") | .port'; }
+leader_name() { api_get 1 /cluster | jq -r '.members[] | select(.role=="leader") | .name'; }
+replica_name() { api_get 1 /cluster | jq -r '[.members[] | select(.role!="leader")][0].name'; }
+psql_leader() { PGPASSWORD=$SU_PASS psql -h 127.0.0.1 -p "$(leader_port)" -U postgres -qAtX -v ON_ERROR_STOP=1 "$@"; }
+
+# record DATASET OPERATION SECONDS RSS_KB BYTES: one measured run, appended to $OUT/results.tsv.
+record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >> "$OUT/results.tsv"; }
+
+# timed_pg: runs "$@" as postgres under GNU time; sets T (seconds) and M (peak RSS of the largest process, KiB).
+timed_pg() {
+  local t0; t0=$(date +%s.%N)
+  as_pg /usr/bin/time -f %M -o "$OUT/rss" "$@" > "$OUT/last.out" 2>&1 || { cat "$OUT/last.out" >&2; return 1; }
+  T=$(elapsed "$t0"); M=$(cat "$OUT/rss")
+}
+
+# timed_pgbak: runs pgbak "$@" as postgres; sets T and M (pgbak's own peak RSS, VmHWM, children excluded).
+timed_pgbak() {
+  local t0 pid h; t0=$(date +%s.%N); M=0
+  PGBAK_DUMP_PASSWORD=$SU_PASS setpriv --reuid=postgres --regid=postgres --init-groups \
+    "$LAB/bin/pgbak" "$@" > "$OUT/last.out" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    h=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+    [ -n "$h" ] && [ "$h" -gt "$M" ] && M=$h
+    sleep 0.02
+  done
+  wait "$pid" || { cat "$OUT/last.out" >&2; return 1; }
+  T=$(elapsed "$t0")
+}
+
+wait_streaming() {  # $1 member: until Patroni reports it streaming again
+  for _ in $(seq 1 3000); do
+    [ "$(api_get 1 /cluster | jq -r ".members[] | select(.name==\"$1\") | .state")" = streaming ] && return 0
+    sleep 0.1
+  done; echo "bench: $1 never streamed again" >&2; return 1; }
+
+# The pgbench data set: database bench at scale $1 plus a small second database; the prod-like one dropped.
+load_pgbench() {
+  local scale=$1 rows
+  psql_leader -c "drop database if exists prod with (force)" >/dev/null
+  rows=$(psql_leader -d bench -c "select count(*) from pgbench_branches" 2>/dev/null || echo 0)
+  if [ "$rows" != "$scale" ]; then
+    echo "loading pgbench scale $scale ..." >&2
+    psql_leader -c "drop database if exists bench with (force)" -c "create database bench" >/dev/null
+    PGPASSWORD=$SU_PASS pgbench -h 127.0.0.1 -p "$(leader_port)" -U postgres -i -s "$scale" -q bench >/dev/null 2>&1
+  fi
+  psql_leader -c "select 1 from pg_database where datname = 'small'" | grep -q 1 || {
+    psql_leader -c "create database small" >/dev/null
+    psql_leader -d small -c "create table t as select g id, md5(g::text) v from generate_series(1, 100000) g" >/dev/null; }
+  psql_leader -c checkpoint >/dev/null
+}
+
+# A data set that compresses like production data (2-4x): uuids, timestamps, numerics, random text, jsonb, with
+# indexes; about $1 MB on disk. pgbench's database is dropped.
+load_prodlike() {
+  local mb=$1 have rows
+  psql_leader -c "drop database if exists bench with (force)" >/dev/null
+  have=$(psql_leader -c "select coalesce((select pg_database_size('prod') / 1048576), 0)")
+  if [ "$have" -lt $((mb * 8 / 10)) ]; then
+    echo "loading a production-like database of about $mb MB ..." >&2
+    rows=$((mb * 1048576 / 420))   # ~420 bytes per row with its indexes
+    psql_leader -c "drop database if exists prod with (force)" -c "create database prod" >/dev/null
+    psql_leader -d prod >/dev/null <<SQL
+create table customers (id uuid primary key, name text, email text, created timestamptz, country char(2));
+insert into customers
+  select gen_random_uuid(), initcap(substr(md5(random()::text), 1, 6 + (random() * 10)::int)),
+         substr(md5(random()::text), 1, 10) || '@example.' || (array['com','org','net'])[1 + (random() * 2)::int],
+         now() - random() * interval '5 years', (array['DE','FR','US','RU','JP','BR'])[1 + (random() * 5)::int]
+  from generate_series(1, greatest($rows / 20, 1000));
+create table orders (id uuid primary key, customer uuid not null, placed timestamptz not null, amount numeric(12,2),
+  status text, note text, attrs jsonb);
+insert into orders
+  select gen_random_uuid(), c.ids[1 + (random() * (array_length(c.ids, 1) - 1))::int],
+         now() - random() * interval '3 years', round((random() * 5000)::numeric, 2),
+         (array['new','paid','shipped','returned','cancelled'])[1 + (random() * 4)::int],
+         case when random() < 0.7 then repeat(md5(random()::text), 1 + (random() * 2)::int) end,
+         jsonb_build_object('channel', (array['web','app','phone'])[1 + (random() * 2)::int],
+                            'items', (random() * 9)::int + 1, 'coupon', substr(md5(random()::text), 1, 8),
+                            'score', round(random()::numeric, 4))
+  from (select array_agg(id) ids from customers) c, generate_series(1, $rows) g;
+create index on orders (customer);
+create index on orders (placed);
+create index on orders ((attrs->>'channel'));
+analyze;
+SQL
+  fi
+  psql_leader -c checkpoint >/dev/null
+}
+
+# Bytes the databases of the cluster take on disk.
+cluster_bytes() { psql_leader -c "select sum(pg_database_size(datname)) from pg_database"; }
