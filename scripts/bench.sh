@@ -139,7 +139,7 @@ if [ "${SKIP_RESEED:-0}" != 1 ]; then
   lsn0=$(psql_leader -c "select pg_current_wal_lsn()")
   psql_leader -d bench -c "update pgbench_accounts set abalance = abalance + 1" \
     -c "update pgbench_accounts set abalance = abalance - 1" -c checkpoint >/dev/null
-  WAL_GB=$(psql_leader -c "select round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0') / 2^30, 1)")
+  WAL_GB=$(psql_leader -c "select round((pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0') / 2^30)::numeric, 1)")
   for i in $(seq 1 "$RUNS"); do
     echo "pgbench-$SCALE: re-seed after $WAL_GB GB of WAL, run $i/$RUNS ..." >&2
     reseed_reinit reseed-reinit-wal; reseed_pgbak reseed-pgbak-wal
@@ -151,15 +151,15 @@ if [ "${SKIP_PROD:-0}" != 1 ]; then
 fi
 
 # Bookkeeping over a repository of HISTORY backups (hard links of the newest one).
-DS=history
+DS="history-$HISTORY-backups"
 HIST="$OUT/history"; install -d -o postgres -m 0700 "$HIST"
 python3 scripts/bench/fake-history.py "$REPO/backups/$(newest)" "$HIST/repo" "$HISTORY" >/dev/null
 chown -R postgres:postgres "$HIST"
 sed -e "s#^  path: .*#  path: $HIST/repo#" -e "s#^  keep_last: .*#  keep_last: 7#" "$CONFIG" > "$HIST/pgbak.yml"
 chown postgres:postgres "$HIST/pgbak.yml"; chmod 600 "$HIST/pgbak.yml"
 for i in $(seq 1 "$RUNS"); do
-  timed_pgbak list --config "$HIST/pgbak.yml"; record history list "$T" "$M" 0
-  timed_pgbak prune --dry-run --config "$HIST/pgbak.yml"; record history prune-dry-run "$T" "$M" 0
+  timed_pgbak list --config "$HIST/pgbak.yml"; record "$DS" list "$T" "$M" 0
+  timed_pgbak prune --dry-run --config "$HIST/pgbak.yml"; record "$DS" prune-dry-run "$T" "$M" 0
 done
 rm -rf "$HIST"
 

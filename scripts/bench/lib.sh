@@ -5,7 +5,7 @@ elapsed() { echo "$(date +%s.%N) - $1" | bc; }
 leader_port() { api_get 1 /cluster | jq -r '.members[] | select(.role=="leader") | .port'; }
 leader_name() { api_get 1 /cluster | jq -r '.members[] | select(.role=="leader") | .name'; }
 replica_name() { api_get 1 /cluster | jq -r '[.members[] | select(.role!="leader")][0].name'; }
-psql_leader() { PGPASSWORD=$SU_PASS psql -h 127.0.0.1 -p "$(leader_port)" -U postgres -qAtX -v ON_ERROR_STOP=1 "$@"; }
+psql_leader() { PGOPTIONS="-c client_min_messages=warning" PGPASSWORD=$SU_PASS psql -h 127.0.0.1 -p "$(leader_port)" -U postgres -qAtX -v ON_ERROR_STOP=1 "$@"; }
 
 # record DATASET OPERATION SECONDS RSS_KB BYTES: one measured run, appended to $OUT/results.tsv.
 record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >> "$OUT/results.tsv"; }
@@ -59,7 +59,8 @@ load_pgbench() {
 load_prodlike() {
   local mb=$1 have rows
   psql_leader -c "drop database if exists bench with (force)" >/dev/null
-  have=$(psql_leader -c "select coalesce((select pg_database_size('prod') / 1048576), 0)")
+  have=$(psql_leader -c "select coalesce((select pg_database_size(datname) / 1048576 from pg_database
+                                              where datname = 'prod'), 0)")
   if [ "$have" -lt $((mb * 8 / 10)) ]; then
     echo "loading a production-like database of about $mb MB ..." >&2
     rows=$((mb * 1048576 / 420))   # ~420 bytes per row with its indexes
