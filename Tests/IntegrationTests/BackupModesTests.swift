@@ -32,3 +32,22 @@ extension ClusterTests {
         }
     }
 }
+
+/// Secrets stay out of logs (even at trace level) and manifests.
+extension ClusterTests.BackupModesTests {
+    @Test func noSecretReachesTheLogOrTheManifest() throws {
+        let config = try TestCluster.config("secrets")
+        try Shell.must(
+            "sed -i '/^  dump:/,/passfile/ s#    passfile: .*#    password_env: PGBAK_DUMP_PASSWORD#' '\(config.file)'")
+        let result = try TestCluster.pgbak(["now", "--log-level", "trace", "--config", config.file])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stderr.contains("trace") || result.stderr.contains("debug"), "the log must have been verbose")
+        let id = try #require(try config.backupIDs().first)
+        let manifest = try Shell.must("cat '\(config.repository)/backups/\(id)/manifest.json'")
+        for secret in ["postgres-pass", "rep-pass", "patroni-pass"] {
+            #expect(!result.stderr.contains(secret), "\(secret) in the log")
+            #expect(!result.stdout.contains(secret), "\(secret) on stdout")
+            #expect(!manifest.contains(secret), "\(secret) in the manifest")
+        }
+    }
+}

@@ -34,6 +34,8 @@ public struct BackupRun: Sendable {
         let credentials = try RunCredentials(
             directory: context.repository.runDirectory(), configFile: context.config.file)
         defer { credentials.remove() }
+        // The client tools' version is asked for while Patroni and the database are.
+        let earlyTools = Task { await PostgresTools.newest(configured: context.config.postgres.binDir) }
         var leader = try await probe.discover()
         var retriesLeft = context.config.leaderChange.retries
         while true {
@@ -45,7 +47,8 @@ public struct BackupRun: Sendable {
             }
             do {
                 return try await attempt(
-                    leader: leader, probe: probe, credentials: credentials, lastAttempt: retriesLeft == 0)
+                    leader: leader, probe: probe, credentials: credentials, earlyTools: await earlyTools.value,
+                    lastAttempt: retriesLeft == 0)
             } catch {
                 guard retriesLeft > 0, !Task.isCancelled,
                     let next = try await newLeader(after: leader, probe: probe, cause: error)
@@ -65,11 +68,17 @@ public struct BackupRun: Sendable {
     /// One backup from `leader`, from the tools check to retention. On the last attempt a leader change during the
     /// dumps leaves a partial backup (the physical part and the dumps taken before the change); before it, an error.
     private func attempt(
-        leader: ConfirmedLeader, probe: LeaderProbe, credentials: RunCredentials, lastAttempt: Bool
+        leader: ConfirmedLeader, probe: LeaderProbe, credentials: RunCredentials, earlyTools: PostgresTools?,
+        lastAttempt: Bool
     ) async throws -> BackupOutcome {
-        let tools = try await PostgresTools.locate(
-            configured: context.config.postgres.binDir,
-            serverMajor: leader.identity.majorVersion, configFile: context.config.file)
+        let tools =
+            if let earlyTools, earlyTools.majorVersion >= leader.identity.majorVersion {
+                earlyTools
+            } else {
+                try await PostgresTools.locate(
+                    configured: context.config.postgres.binDir,
+                    serverMajor: leader.identity.majorVersion, configFile: context.config.file)
+            }
         let catalog = try probe.connect(leader.choice, database: "postgres")
         let allDatabases = try DatabaseInfo.list(catalog)
         let databases = DatabaseInfo.select(

@@ -24,11 +24,19 @@ public struct LeaderProbe: Sendable {
         let (cluster, url) = try await client.cluster()
         let choice = try LeaderSelection.choose(from: cluster, scope: config.scope)
         logger.debug("Patroni names the leader", metadata: ["leader": "\(choice.name)", "via": "\(url)"])
-        var patroniVersion: String?
-        if let api = choice.apiURL {
-            patroniVersion = (try? await client.nodeStatus(apiURL: api))?.patroni?.version
+        // Patroni's version (for the manifest) is asked for while the database confirms the leader.
+        let version = Task { () -> String? in
+            guard let api = choice.apiURL else { return nil }
+            return (try? await client.nodeStatus(apiURL: api))?.patroni?.version
         }
-        let identity = try confirm(choice)
+        let identity: ServerIdentity
+        do {
+            identity = try confirm(choice)
+        } catch {
+            version.cancel()
+            throw error
+        }
+        let patroniVersion = await version.value
         if let dcsTimeline = choice.timeline, let dbTimeline = identity.timeline, dcsTimeline != dbTimeline {
             throw BackupError(
                 problem: "Patroni says leader \(choice.name) is on timeline \(dcsTimeline), but its "

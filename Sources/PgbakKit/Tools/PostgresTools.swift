@@ -49,6 +49,22 @@ public struct PostgresTools: Sendable {
                 + "postgresql-client-\(serverMajor) or set postgres.bin_dir in \(configFile)")
     }
 
+    /// The tools `locate` tries first (postgres.bin_dir, else the newest installed major version), found before the
+    /// server's version is known so that a backup need not wait for `pg_basebackup --version`; nil if none is there.
+    public static func newest(configured: String?) async -> PostgresTools? {
+        let dir =
+            configured
+            ?? ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
+            .compactMap(Int.init).max().map { "/usr/lib/postgresql/\($0)/bin" }
+        guard let dir, FileManager.default.isExecutableFile(atPath: dir + "/pg_basebackup"),
+            let text = try? await ChildProcess.capture(
+                ChildCommand(executable: dir + "/pg_basebackup", arguments: ["--version"])
+            ).trimmingCharacters(in: .whitespacesAndNewlines),
+            let major = majorVersion(of: text)
+        else { return nil }
+        return PostgresTools(binDir: dir, majorVersion: major, versionText: text)
+    }
+
     /// `pg_basebackup (PostgreSQL) 15.18 (Debian ...)` → 15.
     static func majorVersion(of text: String) -> Int? {
         guard let r = text.range(of: #"\) [0-9]+"#, options: .regularExpression) else { return nil }
