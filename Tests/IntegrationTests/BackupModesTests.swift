@@ -26,7 +26,9 @@ extension ClusterTests {
             let verified = try TestCluster.pgbak(["verify", ids[0], "--config", config.file])
             #expect(verified.status == 0, "\(verified)")
             // It has no dump to restore a database from, and says so.
-            let database = try TestCluster.pgbak(["restore", "--database", "app2", "--as", "x", "--config", config.file])
+            let database = try TestCluster.pgbak([
+                "restore", "--database", "app2", "--as", "x", "--config", config.file,
+            ])
             #expect(database.status == 1)
             #expect(database.stderr.contains("holds a complete dump of database app2"), "\(database)")
         }

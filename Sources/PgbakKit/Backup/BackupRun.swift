@@ -153,6 +153,8 @@ public struct BackupRun: Sendable {
         probe: LeaderProbe, logger: Logger, keepAfterLeaderChange: Bool
     ) async throws -> Manifest {
         let started = Date()
+        // Patroni's version is only for the manifest: asked for while the backup runs.
+        let patroniVersion = Task { await probe.patroniVersion(of: leader.choice) }
         let physical = try await PhysicalPart(
             tools: tools, target: probe.replicationTarget(leader.choice),
             environment: try credentials.environment(for: context.config.postgres.replication),
@@ -194,7 +196,7 @@ public struct BackupRun: Sendable {
                 serverVersionNum: identity.versionNumber, databaseBytes: databaseBytes),
             leader: .init(
                 name: leader.choice.name, host: leader.choice.host, port: leader.choice.port,
-                patroniVersion: leader.patroniVersion),
+                patroniVersion: await patroniVersion.value),
             physical: physical.section(toolVersion: tools.clientVersion),
             logical: logical.section,
             files: (physical.files + logical.files).sorted { $0.path < $1.path })

@@ -5,7 +5,6 @@ import Logging
 public struct ConfirmedLeader: Sendable {
     public var choice: LeaderChoice
     public var identity: ServerIdentity
-    public var patroniVersion: String?
     public var patroniURL: String
 }
 
@@ -24,25 +23,20 @@ public struct LeaderProbe: Sendable {
         let (cluster, url) = try await client.cluster()
         let choice = try LeaderSelection.choose(from: cluster, scope: config.scope)
         logger.debug("Patroni names the leader", metadata: ["leader": "\(choice.name)", "via": "\(url)"])
-        // Patroni's version (for the manifest) is asked for while the database confirms the leader.
-        let version = Task { () -> String? in
-            guard let api = choice.apiURL else { return nil }
-            return (try? await client.nodeStatus(apiURL: api))?.patroni?.version
-        }
-        let identity: ServerIdentity
-        do {
-            identity = try confirm(choice)
-        } catch {
-            version.cancel()
-            throw error
-        }
-        let patroniVersion = await version.value
+        let identity = try confirm(choice)
         if let dcsTimeline = choice.timeline, let dbTimeline = identity.timeline, dcsTimeline != dbTimeline {
             throw BackupError(
                 problem: "Patroni says leader \(choice.name) is on timeline \(dcsTimeline), but its "
                     + "database is on timeline \(dbTimeline); the cluster is changing, try again in a minute")
         }
-        return ConfirmedLeader(choice: choice, identity: identity, patroniVersion: patroniVersion, patroniURL: url)
+        return ConfirmedLeader(choice: choice, identity: identity, patroniURL: url)
+    }
+
+    /// The version of Patroni on `choice` (for the manifest), nil when its API does not say.
+    public func patroniVersion(of choice: LeaderChoice) async -> String? {
+        guard let api = choice.apiURL else { return nil }
+        let client = PatroniClient(config: config.patroni, configFile: config.file, logger: logger)
+        return (try? await client.nodeStatus(apiURL: api))?.patroni?.version
     }
 
     /// Connects to `choice` and checks it is a primary; returns what the database says about itself.

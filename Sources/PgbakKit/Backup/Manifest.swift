@@ -105,6 +105,12 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// Decodes and checks the format name and version.
     public static func decode(_ data: Data, source: String) throws -> Manifest {
         let decoder = PgbakJSON.decoder()
+        // The common case parses once; the header is read on its own only to explain a failure.
+        if let manifest = try? decoder.decode(Manifest.self, from: data), manifest.format == formatName,
+            manifest.version == currentVersion
+        {
+            return manifest
+        }
         struct Header: Decodable {
             var format: String?
             var version: Int?

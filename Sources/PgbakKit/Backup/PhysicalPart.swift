@@ -1,7 +1,8 @@
 import Foundation
 
 /// The physical part of a backup: pg_basebackup (client-side zstd for base and tablespace tars), then pg_wal.tar
-/// compressed with libzstd, PostgreSQL's backup_manifest kept, every file hashed.
+/// compressed with libzstd, PostgreSQL's backup_manifest kept, every file hashed (`base.tar.zst` while
+/// pg_basebackup writes it).
 struct PhysicalPart: Sendable {
     static let directory = "physical"
 
@@ -38,14 +39,21 @@ struct PhysicalPart: Sendable {
             tools: tools, target: target, environment: environment,
             checkpoint: config.checkpoint, maxRate: config.maxRate,
             zstdLevel: config.zstdLevel, zstdThreads: config.zstdThreads, label: label)
+        let baseName = "base.tar.zst"
+        let follower = FollowingHasher(path: dir + "/" + baseName, relativePath: "\(Self.directory)/\(baseName)")
         do {
             try await basebackup.run(into: dir) { line in progress("base backup: " + line) }
         } catch let failure as ChildFailure where Self.isCredentialProblem(failure.stderrTail) {
+            _ = await follower.finish()
             throw BackupError(
                 problem: "\(failure.localizedDescription)\nThe replication login failed: check "
                     + "postgres.replication (user, passfile or password_env) in \(config.file), and that the leader's "
                     + "pg_hba.conf admits it for replication")
+        } catch {
+            _ = await follower.finish()
+            throw error
         }
+        let followed = await follower.finish()
 
         // pg_basebackup's client-side zstd leaves pg_wal.tar (and, depending on the version, tablespace tars)
         // uncompressed: compress what remains with libzstd, hashing as it writes, and remove the tar.
@@ -70,6 +78,8 @@ struct PhysicalPart: Sendable {
                             return record
                         }
                     }
+                } else if name == baseName, let followed {
+                    group.addTask { followed }
                 } else {
                     group.addTask {
                         try await Blocking.run {

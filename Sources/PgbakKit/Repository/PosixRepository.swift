@@ -57,25 +57,36 @@ public struct PosixRepository: BackupRepository {
     }
 
     public func backups() throws -> (backups: [StoredBackup], problems: [String]) {
+        guard FileManager.default.fileExists(atPath: backupsDir) else { return ([], []) }
+        let names = try listDirectory(backupsDir).sorted().filter(BackupID.isValid)
+        // Manifests are read and decoded on every core: a repository of years of backups lists in a blink.
+        let slots = ResultSlots<StoredBackup>(count: names.count)
+        defer { slots.free() }
+        DispatchQueue.concurrentPerform(iterations: names.count) { i in
+            slots.set(i, Result { try load(names[i]) })
+        }
         var found: [StoredBackup] = []
         var problems: [String] = []
-        guard FileManager.default.fileExists(atPath: backupsDir) else { return ([], []) }
-        for name in try listDirectory(backupsDir).sorted() where BackupID.isValid(name) {
-            let path = "\(backupsDir)/\(name)/\(Manifest.fileName)"
-            do {
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    throw ManifestError(source: path, problem: "is missing or unreadable")
-                }
-                let manifest = try Manifest.decode(data, source: path)
-                guard manifest.backupID == name else {
-                    throw ManifestError(source: path, problem: "names backup \(manifest.backupID), not \(name)")
-                }
-                found.append(StoredBackup(id: name, manifest: manifest, verifications: verifications(id: name)))
-            } catch {
-                problems.append(error.localizedDescription)
+        for slot in slots.buffer {
+            switch slot {
+            case .success(let backup): found.append(backup)
+            case .failure(let error): problems.append(error.localizedDescription)
+            case nil: break
             }
         }
         return (found, problems)
+    }
+
+    private func load(_ name: String) throws -> StoredBackup {
+        let path = "\(backupsDir)/\(name)/\(Manifest.fileName)"
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ManifestError(source: path, problem: "is missing or unreadable")
+        }
+        let manifest = try Manifest.decode(data, source: path)
+        guard manifest.backupID == name else {
+            throw ManifestError(source: path, problem: "names backup \(manifest.backupID), not \(name)")
+        }
+        return StoredBackup(id: name, manifest: manifest, verifications: verifications(id: name))
     }
 
     public func takenIDs() throws -> Set<String> {
@@ -118,8 +129,10 @@ public struct PosixRepository: BackupRepository {
 
     public func cleanStaleStaging() throws -> [String] {
         var report: [String] = []
-        let openPaths = OpenFiles.pathsInUse(under: stagingDir)
-        for name in try listDirectory(stagingDir) {
+        let leftovers = try listDirectory(stagingDir)
+        // Scanning every process's open files takes a while on a busy host: only when there is something to clean.
+        let openPaths = leftovers.isEmpty ? [] : OpenFiles.pathsInUse(under: stagingDir)
+        for name in leftovers {
             let path = "\(stagingDir)/\(name)"
             if let user = openPaths.first(where: { $0.path.hasPrefix(path + "/") || $0.path == path }) {
                 report.append("kept staging/\(name): process \(user.pid) still has \(user.path) open")
@@ -232,5 +245,22 @@ public struct PosixRepository: BackupRepository {
         } catch {
             throw RepositoryError(path: path, problem: "cannot remove: \(error.localizedDescription)")
         }
+    }
+}
+
+/// One result per index, written by concurrent iterations, each to its own slot.
+struct ResultSlots<T>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Result<T, any Error>?>
+
+    init(count: Int) {
+        buffer = .allocate(capacity: count)
+        buffer.initialize(repeating: nil)
+    }
+
+    func set(_ index: Int, _ value: Result<T, any Error>) { buffer[index] = value }
+
+    func free() {
+        _ = buffer.deinitialize()
+        buffer.deallocate()
     }
 }

@@ -1,0 +1,78 @@
+import Crypto
+import Foundation
+
+/// Hashes a file while another process is still appending to it (pg_basebackup's `base.tar.zst`), so that its
+/// SHA-256 is ready moments after the writer exits instead of after reading the whole file a second time. Runs on a
+/// thread of its own. `finish()` returns nil when the result cannot be trusted (the file never appeared, was
+/// replaced, or its final size differs from what was read); the caller then hashes the file the usual way.
+final class FollowingHasher: @unchecked Sendable {
+    private let path: String
+    private let relativePath: String
+    private let lock = NSLock()
+    private var writerDone = false
+    private var record: FileRecord?
+    private let stopped = DispatchSemaphore(value: 0)
+    static let pollMicroseconds: useconds_t = 5_000
+
+    init(path: String, relativePath: String) {
+        self.path = path
+        self.relativePath = relativePath
+        let thread = Thread { [self] in
+            let result = follow()
+            lock.withLock { record = result }
+            stopped.signal()
+        }
+        thread.start()
+    }
+
+    /// Call once the writer has exited: reads what is left and returns the record, or nil (see the type's comment).
+    func finish() async -> FileRecord? {
+        lock.withLock { writerDone = true }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                self.stopped.wait()
+                done.resume()
+            }
+        }
+        return lock.withLock { record }
+    }
+
+    private var isWriterDone: Bool { lock.withLock { writerDone } }
+
+    private func follow() -> FileRecord? {
+        var fd: Int32 = -1
+        while fd < 0 {
+            fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd >= 0 { break }
+            if isWriterDone { return nil }
+            usleep(Self.pollMicroseconds)
+        }
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+        var hasher = SHA256()
+        var total: Int64 = 0
+        while true {
+            // Read the flag before reading the file: an empty read after the writer exited is the true end.
+            let done = isWriterDone
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            if n > 0 {
+                hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                total += Int64(n)
+            } else if n < 0 {
+                if errno == EINTR { continue }
+                return nil
+            } else if done {
+                break
+            } else {
+                usleep(Self.pollMicroseconds)
+            }
+        }
+        var opened = stat()
+        var named = stat()
+        guard fstat(fd, &opened) == 0, stat(path, &named) == 0, opened.st_ino == named.st_ino,
+            opened.st_dev == named.st_dev, Int64(named.st_size) == total
+        else { return nil }
+        return FileRecord(path: relativePath, bytes: total, sha256: hasher.finalize().hexString)
+    }
+}
