@@ -47,7 +47,7 @@ raw_basebackup() {
 }
 raw_dumps() {
   local d="$OUT/raw-dumps" t0 rss=0 r db port; rm -rf "$d"; install -d -o postgres -m 0700 "$d"; port=$(leader_port)
-  t0=$(date +%s.%N)
+  sync; t0=$(date +%s.%N)
   for db in $(psql_leader -c "select datname from pg_database where not datistemplate and datallowconn order by 1"); do
     as_pg bash -c "PGPASSWORD='$SU_PASS' /usr/bin/time -f %M -o '$d/rss.$db' $PGBIN/pg_dump -h 127.0.0.1 -p $port \
       -U postgres -Fc -Z0 '$db' | /usr/bin/time -f %M -o '$d/zrss.$db' zstd -q -3 -T2 -o '$d/$db.dump.zst'"
@@ -102,12 +102,12 @@ restore_pgbackrest() {
   rm -rf "$d" "$OUT/pgbackrest-ts"
 }
 reseed_pgbak() {  # $1: operation name
-  local r t0; r=$(replica_name); t0=$(date +%s.%N)
+  local r t0; r=$(replica_name); sync; t0=$(date +%s.%N)
   as_pg "$LAB/bin/pgbak" restore --node "$r" --quiet --config "$CONFIG" >/dev/null
   wait_streaming "$r"; record "$DS" "$1" "$(elapsed "$t0")" 0 0
 }
 reseed_reinit() {  # $1: operation name
-  local r t0; r=$(replica_name); t0=$(date +%s.%N)
+  local r t0; r=$(replica_name); sync; t0=$(date +%s.%N)
   $PCTL reinit "$SCOPE" "$r" --from-leader --force --wait >/dev/null 2>&1
   sleep 0.5; wait_streaming "$r"; record "$DS" "$1" "$(elapsed "$t0")" 0 0
 }

@@ -11,15 +11,16 @@ psql_leader() { PGOPTIONS="-c client_min_messages=warning" PGPASSWORD=$SU_PASS p
 record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >> "$OUT/results.tsv"; }
 
 # timed_pg: runs "$@" as postgres under GNU time; sets T (seconds) and M (peak RSS of the largest process, KiB).
+# Every measurement starts with dirty pages written back (sync), so no run pays for the writes of the one before.
 timed_pg() {
-  local t0; t0=$(date +%s.%N)
+  local t0; sync; t0=$(date +%s.%N)
   as_pg /usr/bin/time -f %M -o "$OUT/rss" "$@" > "$OUT/last.out" 2>&1 || { cat "$OUT/last.out" >&2; return 1; }
   T=$(elapsed "$t0"); M=$(cat "$OUT/rss")
 }
 
 # timed_pgbak: runs pgbak "$@" as postgres; sets T and M (pgbak's own peak RSS, VmHWM, children excluded).
 timed_pgbak() {
-  local t0 pid h; t0=$(date +%s.%N); M=0
+  local t0 pid h; sync; t0=$(date +%s.%N); M=0
   PGBAK_DUMP_PASSWORD=$SU_PASS setpriv --reuid=postgres --regid=postgres --init-groups \
     "$LAB/bin/pgbak" "$@" > "$OUT/last.out" 2>&1 &
   pid=$!
