@@ -56,6 +56,7 @@ load_pgbench() {
     psql_leader -c "create database small" >/dev/null
     psql_leader -d small -c "create table t as select g id, md5(g::text) v from generate_series(1, 100000) g" >/dev/null; }
   psql_leader -c checkpoint >/dev/null
+  wait_archived
 }
 
 # A data set that compresses like production data (2-4x): uuids, timestamps, numerics, random text, jsonb, with
@@ -94,7 +95,21 @@ analyze;
 SQL
   fi
   psql_leader -c checkpoint >/dev/null
+  wait_archived
 }
 
 # Bytes the databases of the cluster take on disk.
 cluster_bytes() { psql_leader -c "select sum(pg_database_size(datname)) from pg_database"; }
+
+# With archiving on, loading a data set leaves GBs of WAL for the archiver: wait until it has caught up, so that
+# archive-push does not compete with the runs measured next.
+wait_archived() {
+  local seg deadline=$(( $(date +%s) + 900 ))
+  [ "$(psql_leader -c 'show archive_mode')" = on ] || return 0
+  seg=$(psql_leader -c "select pg_walfile_name(pg_switch_wal())")
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    [ "$(psql_leader -c "select coalesce(last_archived_wal >= '$seg', false) from pg_stat_archiver")" = t ] && return 0
+    sleep 1
+  done
+  echo "bench: the archiver did not catch up within 15 minutes" >&2
+}
