@@ -175,7 +175,7 @@ done
 
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME"), PostgreSQL $(psql_leader -c 'show server_version' | cut -d' ' -f1), Patroni 4.1.5, pgBackRest $(pgbackrest version 2>/dev/null | cut -d' ' -f2), Barman $(barman --version 2>&1 | tail -1)"
+  echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME"), PostgreSQL $(psql_leader -c 'show server_version' | cut -d' ' -f1), Patroni 4.1.5, pgBackRest $(pgbackrest version 2>/dev/null | cut -d' ' -f2), Barman $(barman --version 2>&1 | tail -1 | cut -d' ' -f1)"
   echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "data sets: pgbench scale $SCALE + a small database; a production-like database of about $PROD_MB MB; $RUNS runs each, alternating, warm cache"
   [ -n "${WAL_GB:-}" ] && echo "WAL written before the second re-seed: $WAL_GB GB"

@@ -114,7 +114,7 @@ def tables(data, order):
                 rss = "{:.0f} MB".format(s["rss"]) if s["rss"] else "–"
                 size = "{:.1f} MB".format(s["bytes"]) if s["bytes"] else "–"
                 text.append("{:<56} {:>24} {:>8} {:>11}".format(LABELS.get(op, op), wall, rss, size))
-                md.append("| {} | {} | {} | {} |".format(LABELS.get(op, op), wall, rss, size))
+                md.append("| {} | {} | {} | {} |".format(LABELS.get(op, op).replace("|", "\\|"), wall, rss, size))
         rows = ratios(ops)
         if rows:
             text.append("")
