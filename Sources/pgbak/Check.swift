@@ -32,13 +32,6 @@ struct Check: AsyncParsableCommand {
             throw fail(error)
         }
         print(json ? try Listing.json(report) : report.table(colour: isatty(STDOUT_FILENO) == 1))
-        guard report.failures.isEmpty else {
-            let lines = report.failures.map { "  - \($0.name): \($0.detail)" }
-            FileHandle.standardError.write(
-                Data(
-                    ("pgbak: error: \(report.failures.count) check(s) failed:\n" + lines.joined(separator: "\n") + "\n")
-                        .utf8))
-            throw ExitCode(ExitStatus.failure.rawValue)
-        }
+        if let failure = report.failure { throw fail(failure) }
     }
 }

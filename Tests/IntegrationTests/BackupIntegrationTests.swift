@@ -121,19 +121,10 @@ extension ClusterTests {
             // A slow base backup (rate-limited) keeps the first run busy.
             let config = try TestCluster.config("concurrent", extra: "base_backup:\n  max_rate: 1M\n")
             // The dump password comes from an environment variable here (elsewhere from a password file).
-            try Shell.must(
-                "sed -i '/^  dump:/,/passfile/ s#    passfile: .*#    password_env: PGBAK_DUMP_PASSWORD#' '\(config.file)'"
-            )
+            try config.useDumpPasswordEnv()
             #expect(try Shell.must("cat '\(config.file)'").contains("password_env: PGBAK_DUMP_PASSWORD"))
             let first = try TestCluster.startPgbak(["now", "--config", config.file])
-            var staged = false
-            for _ in 0..<200 where !staged {
-                staged = FileManager.default.fileExists(
-                    atPath: "\(config.repository)/staging/"
-                        + (config.staging().first ?? "none") + "/physical")
-                usleep(100_000)
-            }
-            try #require(staged, "the first run never started its base backup")
+            try #require(config.waitForBaseBackup(seconds: 20), "the first run never started its base backup")
             usleep(500_000)
 
             // No password on any command line while the backup runs.
@@ -158,12 +149,7 @@ extension ClusterTests {
 
             // SIGINT (Ctrl-C) the same, with its own exit code.
             let third = try TestCluster.startPgbak(["now", "--config", config.file])
-            var started = false
-            for _ in 0..<200 where !started {
-                started = !config.staging().isEmpty
-                usleep(100_000)
-            }
-            try #require(started)
+            try #require(config.waitForBaseBackup(seconds: 20))
             usleep(500_000)
             kill(third.pid, SIGINT)
             let interrupted = try #require(third.wait(seconds: 30), "pgbak did not stop on SIGINT")
@@ -176,31 +162,9 @@ extension ClusterTests {
 
         @Test func aDumpBlockedByALockMakesAPartialBackup() throws {
             let config = try TestCluster.config("partial", extra: "dumps:\n  lock_wait_timeout_seconds: 1\n")
-            let leader = try TestCluster.leader()
             // A migration-like session holds ACCESS EXCLUSIVE on a table of app2.
-            let blocker = try Shell.start(
-                "/usr/bin/psql",
-                [
-                    "-h", "127.0.0.1", "-p", String(leader.port ?? 5432), "-U", "postgres", "-d", "app2", "-qAtX",
-                    "-c", "begin; lock table items in access exclusive mode; select pg_sleep(20); commit;",
-                ], environment: ["PGPASSWORD": TestCluster.superuserPassword, "PGAPPNAME": "pgbak_blocker"])
-            defer {
-                blocker.stop()
-                // The backend would otherwise hold the lock until its pg_sleep ends.
-                _ = try? TestCluster.psql(
-                    "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'pgbak_blocker'")
-            }
-            var locked = false
-            for _ in 0..<50 where !locked {
-                locked =
-                    (try? TestCluster.psql(
-                        "select count(*) from pg_locks l join pg_class c on c.oid = l.relation "
-                            + "where c.relname = 'items' and l.mode = 'AccessExclusiveLock' and l.granted",
-                        database: "app2"))
-                    == "1"
-                usleep(100_000)
-            }
-            try #require(locked)
+            let blocker = try TestCluster.holdLock(on: "items", in: "app2")
+            defer { blocker.release() }
             let result = try config.now()
             #expect(result.status == 2, "\(result)")
             #expect(result.stdout.contains("PARTIAL"))
@@ -312,8 +276,7 @@ extension ClusterTests {
 
         @Test func aWrongPasswordNamesTheCredentialAndWhereItIsConfigured() throws {
             let config = try TestCluster.config("wrongpassword")
-            try Shell.must(
-                "sed -i '/^  dump:/,/passfile/ s#    passfile: .*#    password_env: PGBAK_WRONG#' '\(config.file)'")
+            try config.useDumpPasswordEnv("PGBAK_WRONG")
             let result = try TestCluster.pgbak(["now", "--config", config.file], environment: ["PGBAK_WRONG": "nope"])
             #expect(result.status == 1, "\(result)")
             #expect(result.stderr.contains("postgres.dump"), "\(result)")

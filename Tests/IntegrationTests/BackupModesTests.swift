@@ -39,8 +39,7 @@ extension ClusterTests {
 extension ClusterTests.BackupModesTests {
     @Test func noSecretReachesTheLogOrTheManifest() throws {
         let config = try TestCluster.config("secrets")
-        try Shell.must(
-            "sed -i '/^  dump:/,/passfile/ s#    passfile: .*#    password_env: PGBAK_DUMP_PASSWORD#' '\(config.file)'")
+        try config.useDumpPasswordEnv()
         let result = try TestCluster.pgbak(["now", "--log-level", "trace", "--config", config.file])
         #expect(result.status == 0, "\(result)")
         #expect(result.stderr.contains("trace") || result.stderr.contains("debug"), "the log must have been verbose")

@@ -10,37 +10,8 @@ extension ClusterTests {
             try TestData.prepare()
         }
 
-        /// Waits until a run of `config` has started its base backup.
-        func waitForBaseBackup(_ config: TestConfig, seconds: Double = 30) -> Bool {
-            let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline {
-                if let id = config.staging().first,
-                    FileManager.default.fileExists(atPath: "\(config.repository)/staging/\(id)/physical/base.tar.zst")
-                {
-                    return true
-                }
-                usleep(100_000)
-            }
-            return false
-        }
-
         func verify(_ config: TestConfig, _ id: String) throws -> CommandResult {
             try TestCluster.pgbak(["verify", id, "--config", config.file])
-        }
-
-        func setMaxRate(_ config: TestConfig, _ rate: String?) throws {
-            try Shell.must("sed -i '/^base_backup:/,/max_rate/d' '\(config.file)'")
-            if let rate { try Shell.must("printf 'base_backup:\\n  max_rate: \(rate)\\n' >> '\(config.file)'") }
-        }
-
-        /// Polls `sql` on the leader until it prints `want`.
-        func waitFor(_ sql: String, _ want: String, database: String = "postgres", seconds: Double = 15) -> Bool {
-            let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline {
-                if (try? TestCluster.psql(sql, database: database)) == want { return true }
-                usleep(200_000)
-            }
-            return false
         }
 
         @Test func sigkillMidBaseBackupLeavesNoChildAndTheNextRunClearsTheLeftovers() throws {
@@ -51,20 +22,22 @@ extension ClusterTests {
             let earlier = try config.now()
             try #require(earlier.status == 0, "\(earlier)")
             let earlierID = try #require(try config.backupIDs().first)
-            try setMaxRate(config, "1M")
+            try config.setMaxRate("1M")
 
             let run = try TestCluster.startPgbak(["now", "--config", config.file])
-            try #require(waitForBaseBackup(config), "the run never started its base backup")
+            try #require(config.waitForBaseBackup(), "the run never started its base backup")
             usleep(300_000)
             kill(run.pid, SIGKILL)
             _ = run.wait(seconds: 10)
 
             // No child lives on: no pg_basebackup, no walsender, no temporary slot.
             #expect(
-                waitFor(
+                TestCluster.waitFor(
                     "select count(*) from pg_stat_replication where application_name = 'pgbak'", "0"),
                 "a walsender for the killed run lives on")
-            #expect(waitFor("select count(*) from pg_replication_slots where slot_name like 'pg_basebackup_%'", "0"))
+            #expect(
+                TestCluster.waitFor(
+                    "select count(*) from pg_replication_slots where slot_name like 'pg_basebackup_%'", "0"))
             let children = try Shell.bash("pgrep -f 'pg_basebackup.*\(config.repository)|pg_dump.*pgbak'")
             #expect(children.stdout.isEmpty, "children outlived pgbak: \(children.stdout)")
             // What the killed run left: its staging directory, its private run directory (a password file).
@@ -78,7 +51,7 @@ extension ClusterTests {
                 "/bin/bash", ["-c", "exec 3>'\(held)/base.tar.zst'; sleep 60"], asPostgres: true)
             defer { holder.stop() }
             usleep(300_000)
-            try setMaxRate(config, nil)
+            try config.setMaxRate(nil)
             let next = try config.now()
             #expect(next.status == 0, "\(next)")
             #expect(config.staging() == ["19991231T235900Z"], "only the held directory may remain")
@@ -92,31 +65,25 @@ extension ClusterTests {
         }
 
         @Test func aSwitchoverDuringTheBaseBackupIsRetriedOnTheNewLeader() throws {
-            let config = try TestCluster.config("switch-during")
-            try setMaxRate(config, "6M")
-            let before = try TestCluster.leader()
-            let run = try TestCluster.startPgbak(["now", "--config", config.file])
-            try #require(waitForBaseBackup(config), "the run never started its base backup")
-            try Shell.must("'\(TestCluster.scripts)/failover.sh' switchover >/dev/null 2>&1")
-            let after = try TestCluster.leader()
-            try #require(after.name != before.name)
-            let result = try #require(run.wait(seconds: 180), "pgbak did not finish")
-            #expect(result.status == 0, "\(result)")
-            #expect(result.stderr.contains("the leader changed during the backup"), "\(result)")
-            try expectOneBackupFrom(after, config: config)
+            try expectRetriedOnTheNewLeader(after: "switchover", name: "switch-during", seconds: 180)
         }
 
         @Test func aLeaderCrashDuringTheBaseBackupIsRetriedOnTheNewLeader() throws {
-            let config = try TestCluster.config("crash-during")
-            try setMaxRate(config, "6M")
+            // Patroni and the postmaster killed together; the script waits for a new leader and brings the node back.
+            try expectRetriedOnTheNewLeader(after: "crash", name: "crash-during", seconds: 240)
+        }
+
+        /// Runs failover.sh `drill` while a slow base backup runs: the run must end with one backup from the new leader.
+        func expectRetriedOnTheNewLeader(after drill: String, name: String, seconds: Double) throws {
+            let config = try TestCluster.config(name)
+            try config.setMaxRate("6M")
             let before = try TestCluster.leader()
             let run = try TestCluster.startPgbak(["now", "--config", config.file])
-            try #require(waitForBaseBackup(config), "the run never started its base backup")
-            // Patroni and the postmaster killed together; the script waits for a new leader and brings the node back.
-            try Shell.must("'\(TestCluster.scripts)/failover.sh' crash >/dev/null 2>&1")
+            try #require(config.waitForBaseBackup(), "the run never started its base backup")
+            try Shell.must("'\(TestCluster.scripts)/failover.sh' \(drill) >/dev/null 2>&1")
             let after = try TestCluster.leader()
             try #require(after.name != before.name)
-            let result = try #require(run.wait(seconds: 240), "pgbak did not finish")
+            let result = try #require(run.wait(seconds: seconds), "pgbak did not finish")
             #expect(result.status == 0, "\(result)")
             #expect(result.stderr.contains("the leader changed during the backup"), "\(result)")
             try expectOneBackupFrom(after, config: config)
@@ -145,21 +112,11 @@ extension ClusterTests {
                 extra: "leader_change:\n  retries: 0\ndumps:\n  lock_wait_timeout_seconds: 60\n")
             let leader = try TestCluster.leader()
             // bench's dump waits behind a lock, so the switchover lands in the middle of the dumps.
-            let blocker = try Shell.start(
-                "/usr/bin/psql",
-                [
-                    "-h", "127.0.0.1", "-p", String(leader.port ?? 5432), "-U", "postgres", "-d", "bench", "-qAtX",
-                    "-c", "begin; lock table pgbench_branches in access exclusive mode; select pg_sleep(60);",
-                ], environment: ["PGPASSWORD": TestCluster.superuserPassword, "PGAPPNAME": "pgbak_blocker"])
-            defer { blocker.stop() }
-            try #require(
-                waitFor(
-                    "select count(*) from pg_locks l join pg_class c on c.oid = l.relation "
-                        + "where c.relname = 'pgbench_branches' and l.mode = 'AccessExclusiveLock' and l.granted", "1",
-                    database: "bench"))
+            let blocker = try TestCluster.holdLock(on: "pgbench_branches", in: "bench")
+            defer { blocker.release() }
             let run = try TestCluster.startPgbak(["now", "--config", config.file])
             try #require(
-                waitFor(
+                TestCluster.waitFor(
                     "select count(*) > 0 from pg_stat_activity where datname = 'bench' and wait_event_type = 'Lock'",
                     "t", seconds: 60), "the dump of bench never queued behind the lock")
             try Shell.must("'\(TestCluster.scripts)/failover.sh' switchover >/dev/null 2>&1")
@@ -191,21 +148,11 @@ extension ClusterTests {
             try TestCluster.psql("create database dropme")
             try TestCluster.psql("create table t as select g from generate_series(1, 100) g", database: "dropme")
             let config = try TestCluster.config("dropped", extra: "dumps:\n  lock_wait_timeout_seconds: 60\n")
-            let leader = try TestCluster.leader()
-            let blocker = try Shell.start(
-                "/usr/bin/psql",
-                [
-                    "-h", "127.0.0.1", "-p", String(leader.port ?? 5432), "-U", "postgres", "-d", "dropme", "-qAtX",
-                    "-c", "begin; lock table t in access exclusive mode; select pg_sleep(60);",
-                ], environment: ["PGPASSWORD": TestCluster.superuserPassword])
-            defer { blocker.stop() }
-            try #require(
-                waitFor(
-                    "select count(*) from pg_locks where mode = 'AccessExclusiveLock' and granted "
-                        + "and relation = 't'::regclass", "1", database: "dropme"))
+            let blocker = try TestCluster.holdLock(on: "t", in: "dropme")
+            defer { blocker.release() }
             let run = try TestCluster.startPgbak(["now", "--config", config.file])
             try #require(
-                waitFor(
+                TestCluster.waitFor(
                     "select count(*) > 0 from pg_stat_activity where datname = 'dropme' and wait_event_type = 'Lock'",
                     "t", seconds: 60))
             try TestCluster.psql("drop database dropme with (force)")
@@ -235,9 +182,9 @@ extension ClusterTests {
             let earlierID = try #require(try config.backupIDs().first)
 
             // Fill the filesystem once the base backup is under way.
-            try setMaxRate(config, "2M")
+            try config.setMaxRate("2M")
             let run = try TestCluster.startPgbak(["now", "--config", config.file])
-            try #require(waitForBaseBackup(config))
+            try #require(config.waitForBaseBackup())
             try Shell.must(
                 "fallocate -l $(( $(stat -f -c '%a * %S' '\(config.repository)') - 65536 )) '\(config.repository)/ballast'"
             )
@@ -260,9 +207,9 @@ extension ClusterTests {
             // `prune` while `now` runs: refused with the holder named, nothing removed.
             let config = try TestCluster.config("race", keepLast: 1)
             #expect(try config.now().status == 0)
-            try setMaxRate(config, "1M")
+            try config.setMaxRate("1M")
             let run = try TestCluster.startPgbak(["now", "--config", config.file])
-            try #require(waitForBaseBackup(config))
+            try #require(config.waitForBaseBackup())
             let prune = try TestCluster.pgbak(["prune", "--config", config.file])
             #expect(prune.status == 3, "\(prune)")
             #expect(prune.stderr.contains("PID \(run.pid)"))

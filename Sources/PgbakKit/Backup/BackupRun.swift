@@ -174,7 +174,7 @@ public struct BackupRun: Sendable {
                     environment: try credentials.environment(for: context.config.postgres.dump),
                     lockWaitTimeoutSeconds: context.config.lockWaitTimeoutSeconds, zstdLevel: context.config.zstdLevel,
                     zstdThreads: context.config.zstdThreads),
-                probe: probe, leader: leader.choice, identity: leader.identity, logger: context.logger,
+                probe: probe, leader: leader, logger: context.logger,
                 progress: context.progress, maxCountedTableBytes: Int64(context.config.countRowsMaxTableMB) << 20
             ).run(staging: staging, databases: databases)
         if let change = logical.leaderChange {
@@ -211,19 +211,8 @@ public struct BackupRun: Sendable {
 
     /// The leader must still be the same primary on the same timeline: a backup never mixes two sources.
     private func reconfirm(_ leader: ConfirmedLeader, probe: LeaderProbe, after step: String) throws {
-        let now: ServerIdentity
-        do {
-            now = try probe.confirm(leader.choice)
-        } catch {
-            throw BackupError(
-                problem: "after \(step), \(leader.choice.name) is no longer a reachable primary "
-                    + "(\(error.localizedDescription)); the partial backup was discarded")
-        }
-        guard now.systemIdentifier == leader.identity.systemIdentifier, now.timeline == leader.identity.timeline else {
-            throw BackupError(
-                problem: "after \(step), \(leader.choice.name) moved from timeline "
-                    + "\(leader.identity.timeline ?? 0) to \(now.timeline ?? 0) (a failover happened); the partial backup "
-                    + "was discarded")
+        if let change = probe.change(since: leader) {
+            throw BackupError(problem: "after \(step), \(change); the partial backup was discarded")
         }
     }
 }

@@ -39,6 +39,22 @@ public struct LeaderProbe: Sendable {
         return (try? await client.nodeStatus(apiURL: api))?.patroni?.version
     }
 
+    /// Nil while `leader` is still a reachable primary on the same timeline of the same cluster; otherwise what
+    /// changed (a backup never mixes two sources).
+    public func change(since leader: ConfirmedLeader) -> String? {
+        let now: ServerIdentity
+        do {
+            now = try confirm(leader.choice)
+        } catch {
+            return "\(leader.choice.name) is no longer a reachable primary (\(error.localizedDescription))"
+        }
+        guard now.systemIdentifier == leader.identity.systemIdentifier, now.timeline == leader.identity.timeline else {
+            return "\(leader.choice.name) moved from timeline \(leader.identity.timeline ?? 0) to \(now.timeline ?? 0) "
+                + "(a failover happened)"
+        }
+        return nil
+    }
+
     /// Connects to `choice` and checks it is a primary; returns what the database says about itself.
     public func confirm(_ choice: LeaderChoice) throws -> ServerIdentity {
         let connection = try connect(choice, database: "postgres")

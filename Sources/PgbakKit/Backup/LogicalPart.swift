@@ -17,9 +17,7 @@ struct LogicalPart: Sendable {
 
     var dump: PgDump
     var probe: LeaderProbe
-    var leader: LeaderChoice
-    /// What the leader's database said about itself when the backup started.
-    var identity: ServerIdentity
+    var leader: ConfirmedLeader
     var logger: Logger
     var progress: @Sendable (String) -> Void
     /// Tables larger than this are not counted (dumps.count_rows_max_table_mb).
@@ -46,7 +44,7 @@ struct LogicalPart: Sendable {
             logger.error("globals dump failed", metadata: ["error": "\(error.localizedDescription)"])
             failed = true
         }
-        if let reason = leaderChange() {
+        if let reason = probe.change(since: leader) {
             unlink(staging + "/" + globals)
             files.removeAll { $0.path == globals }
             globalsFile = nil
@@ -64,7 +62,7 @@ struct LogicalPart: Sendable {
             } catch let error where error is ChildFailure || error is PostgresError {
                 outcome = .failure(error)
             }
-            if let reason = leaderChange() {
+            if let reason = probe.change(since: leader) {
                 unlink(staging + "/" + relative)
                 change = reason
                 break
@@ -113,26 +111,13 @@ struct LogicalPart: Sendable {
             status: status, error: nil, tables: nil, settings: db.settings, grants: db.grants)
     }
 
-    /// Nil while the member dumped from is the same primary on the same timeline; otherwise what changed.
-    private func leaderChange() -> String? {
-        do {
-            let now = try probe.confirm(leader)
-            guard now.systemIdentifier == identity.systemIdentifier, now.timeline == identity.timeline else {
-                return "\(leader.name) moved from timeline \(identity.timeline ?? 0) to \(now.timeline ?? 0)"
-            }
-            return nil
-        } catch {
-            return "\(leader.name) is no longer a reachable primary: \(error.localizedDescription)"
-        }
-    }
-
     /// pg_dump inside an exported snapshot while the exporting session counts the rows of every table in it.
     private func dumpCounting(
         _ db: DatabaseInfo, to path: String,
         relative: String
     ) async throws -> (FileRecord, [TableCount]) {
         let counter = try SnapshotCounter(
-            connection: probe.connect(leader, database: db.name),
+            connection: probe.connect(leader.choice, database: db.name),
             lockTimeoutSeconds: dump.lockWaitTimeoutSeconds)
         defer { counter.finish() }
         let limit = maxCountedTableBytes
@@ -153,7 +138,7 @@ struct LogicalPart: Sendable {
     /// Whether `db` still exists. `DROP DATABASE ... WITH (FORCE)` ends the dump's session before the database is
     /// gone: after such an ending (`terminating connection`), give the drop a few seconds to finish.
     private func stillExists(_ db: DatabaseInfo, after error: any Error) async throws -> Bool {
-        let connection = try probe.connect(leader, database: "postgres")
+        let connection = try probe.connect(leader.choice, database: "postgres")
         let terminated = error.localizedDescription.contains("terminating connection")
         for attempt in 0..<(terminated ? 25 : 1) {
             if attempt > 0 { try await Task.sleep(for: .milliseconds(200)) }

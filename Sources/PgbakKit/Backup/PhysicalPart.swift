@@ -41,19 +41,20 @@ struct PhysicalPart: Sendable {
             zstdLevel: config.zstdLevel, zstdThreads: config.zstdThreads, label: label)
         let baseName = "base.tar.zst"
         let follower = FollowingHasher(path: dir + "/" + baseName, relativePath: "\(Self.directory)/\(baseName)")
+        var failure: (any Error)?
         do {
             try await basebackup.run(into: dir) { line in progress("base backup: " + line) }
-        } catch let failure as ChildFailure where Self.isCredentialProblem(failure.stderrTail) {
-            _ = await follower.finish()
+        } catch {
+            failure = error
+        }
+        let followed = await follower.finish()
+        if let failure = failure as? ChildFailure, Self.isCredentialProblem(failure.stderrTail) {
             throw BackupError(
                 problem: "\(failure.localizedDescription)\nThe replication login failed: check "
                     + "postgres.replication (user, passfile or password_env) in \(config.file), and that the leader's "
                     + "pg_hba.conf admits it for replication")
-        } catch {
-            _ = await follower.finish()
-            throw error
         }
-        let followed = await follower.finish()
+        if let failure { throw failure }
 
         // pg_basebackup's client-side zstd leaves pg_wal.tar (and, depending on the version, tablespace tars)
         // uncompressed: compress what remains with libzstd, hashing as it writes, and remove the tar.

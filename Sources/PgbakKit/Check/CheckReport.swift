@@ -26,6 +26,9 @@ public struct CheckReport: Sendable, Codable {
     }
 
     public var failures: [CheckItem] { items.filter { $0.status == .fail } }
+
+    /// An error listing every failed check, nil when none failed.
+    public var failure: ChecksFailed? { failures.isEmpty ? nil : ChecksFailed(failures: failures) }
     public var warnings: [CheckItem] { items.filter { $0.status == .warn } }
 
     /// Aligned columns; `colour` adds ANSI colours for a terminal.
@@ -45,5 +48,14 @@ public struct CheckReport: Sendable, Codable {
             ? "\(items.count) checks, \(warnings.count) warning(s), no failures"
             : "\(items.count) checks, \(failures.count) FAILED, \(warnings.count) warning(s)"
         return (lines + ["", summary]).joined(separator: "\n")
+    }
+}
+
+/// `pgbak check` found failures: each is listed, with what it found.
+public struct ChecksFailed: LocalizedError, Sendable {
+    public var failures: [CheckItem]
+
+    public var errorDescription: String? {
+        "\(failures.count) check(s) failed:\n" + failures.map { "  - \($0.name): \($0.detail)" }.joined(separator: "\n")
     }
 }

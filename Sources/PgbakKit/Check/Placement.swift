@@ -6,12 +6,6 @@ public enum Placement {
         public var name: String
         public var path: String
         public var device: UInt64?
-
-        public init(name: String, path: String, device: UInt64?) {
-            self.name = name
-            self.path = path
-            self.device = device
-        }
     }
 
     /// A data directory of a Patroni member running on this host.
@@ -19,12 +13,6 @@ public enum Placement {
         public var member: String
         public var path: String
         public var device: UInt64?
-
-        public init(member: String, path: String, device: UInt64?) {
-            self.member = member
-            self.path = path
-            self.device = device
-        }
     }
 
     public static func judge(_ areas: [Area], dataDirectories: [DataDirectory]) -> [CheckItem] {

@@ -15,12 +15,6 @@ public enum ConfigAudit {
         public var permissions: UInt32
         public var ownerUID: UInt32
         public var ownerName: String
-
-        public init(permissions: UInt32, ownerUID: UInt32, ownerName: String) {
-            self.permissions = permissions
-            self.ownerUID = ownerUID
-            self.ownerName = ownerName
-        }
     }
 
     public struct AuditedFile: Sendable, Equatable {

@@ -30,6 +30,9 @@ public struct Materializer: Sendable {
         self.checkContent = checkContent
     }
 
+    /// The SHA-256 to check `file` against while reading it, unless content checks are off.
+    private func expected(_ file: FileRecord) -> String? { checkContent ? file.sha256 : nil }
+
     public struct Result: Sendable {
         public var files: Int
         public var bytes: Int64
@@ -43,13 +46,12 @@ public struct Materializer: Sendable {
         let started = Date()
         try Self.prepareEmpty(dataDirectory, what: "data directory")
         let physical = manifest.files.filter { $0.path.hasPrefix(PhysicalPart.directory + "/") }
-        let sha = Dictionary(
-            physical.map { ($0.path, checkContent ? $0.sha256 : nil) }, uniquingKeysWith: { a, _ in a })
+        let sha = Dictionary(physical.map { ($0.path, expected($0)) }, uniquingKeysWith: { a, _ in a })
         guard let base = physical.first(where: { $0.path == "\(PhysicalPart.directory)/base.tar.zst" }) else {
             throw RestoreError(problem: "backup \(manifest.backupID) has no physical/base.tar.zst")
         }
         var total = try TarExtractor.extract(
-            archive: directory + "/" + base.path, expectedSHA256: checkContent ? base.sha256 : nil,
+            archive: directory + "/" + base.path, expectedSHA256: expected(base),
             into: dataDirectory)
         if let wal = physical.first(where: { $0.path == "\(PhysicalPart.directory)/pg_wal.tar.zst" }) {
             // base.tar brings pg_wal/ with only archive_status/ in it.
@@ -57,7 +59,7 @@ public struct Materializer: Sendable {
                 throw RestoreError(problem: "cannot create \(dataDirectory)/pg_wal: \(Errno.text())")
             }
             let r = try TarExtractor.extract(
-                archive: directory + "/" + wal.path, expectedSHA256: checkContent ? wal.sha256 : nil,
+                archive: directory + "/" + wal.path, expectedSHA256: expected(wal),
                 into: dataDirectory + "/pg_wal")
             total.files += r.files
             total.bytes += r.bytes

@@ -27,9 +27,7 @@ public struct RestoreGate: Sendable {
     public func admit(_ backup: StoredBackup, repository: any BackupRepository, logger: Logger) throws {
         let structural: [String]
         do {
-            structural =
-                try BackupVerifier.checkManifestChecksum(dir: repository.directory(of: backup.id))
-                + ManifestConsistency.check(backup.manifest, actual: try repository.listFiles(id: backup.id))
+            structural = try BackupVerifier.fileList(backup, repository: repository).problems
         } catch {
             structural = [error.localizedDescription]
         }

@@ -23,25 +23,11 @@ public struct PostgresTools: Sendable {
 
     /// `configured` (postgres.bin_dir) if set, else the newest `/usr/lib/postgresql/N/bin` with N ≥ the server's.
     public static func locate(configured: String?, serverMajor: Int, configFile: String) async throws -> PostgresTools {
-        var candidates: [String] = []
-        if let configured {
-            candidates = [configured]
-        } else {
-            let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
-                .compactMap(Int.init).sorted(by: >)
-            candidates = versions.map { "/usr/lib/postgresql/\($0)/bin" } + ["/usr/bin"]
-        }
         var seen: [String] = []
-        for dir in candidates where FileManager.default.isExecutableFile(atPath: dir + "/pg_basebackup") {
-            let text = try await ChildProcess.capture(
-                ChildCommand(executable: dir + "/pg_basebackup", arguments: ["--version"])
-            )
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-            guard let major = majorVersion(of: text) else { continue }
-            seen.append("\(dir) (\(major))")
-            if major >= serverMajor {
-                return PostgresTools(binDir: dir, majorVersion: major, versionText: text)
-            }
+        for dir in candidates(configured: configured) {
+            guard let tools = try await probe(dir) else { continue }
+            seen.append("\(dir) (\(tools.majorVersion))")
+            if tools.majorVersion >= serverMajor { return tools }
         }
         let found = seen.isEmpty ? "none found" : "found " + seen.joined(separator: ", ")
         throw ToolError(
@@ -52,17 +38,25 @@ public struct PostgresTools: Sendable {
     /// The tools `locate` tries first (postgres.bin_dir, else the newest installed major version), found before the
     /// server's version is known so that a backup need not wait for `pg_basebackup --version`; nil if none is there.
     public static func newest(configured: String?) async -> PostgresTools? {
-        let dir =
-            configured
-            ?? ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
-            .compactMap(Int.init).max().map { "/usr/lib/postgresql/\($0)/bin" }
-        guard let dir, FileManager.default.isExecutableFile(atPath: dir + "/pg_basebackup"),
-            let text = try? await ChildProcess.capture(
-                ChildCommand(executable: dir + "/pg_basebackup", arguments: ["--version"])
-            ).trimmingCharacters(in: .whitespacesAndNewlines),
-            let major = majorVersion(of: text)
-        else { return nil }
-        return PostgresTools(binDir: dir, majorVersion: major, versionText: text)
+        guard let dir = candidates(configured: configured).first else { return nil }
+        return (try? await probe(dir)) ?? nil
+    }
+
+    /// Where `locate` looks, in order: postgres.bin_dir alone, else every installed major version, newest first.
+    static func candidates(configured: String?) -> [String] {
+        if let configured { return [configured] }
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
+            .compactMap(Int.init).sorted(by: >)
+        return versions.map { "/usr/lib/postgresql/\($0)/bin" } + ["/usr/bin"]
+    }
+
+    /// The tools in `dir` with their version, from `pg_basebackup --version`; nil when there is none.
+    static func probe(_ dir: String) async throws -> PostgresTools? {
+        guard FileManager.default.isExecutableFile(atPath: dir + "/pg_basebackup") else { return nil }
+        let text = try await ChildProcess.capture(
+            ChildCommand(executable: dir + "/pg_basebackup", arguments: ["--version"])
+        ).trimmingCharacters(in: .whitespacesAndNewlines)
+        return majorVersion(of: text).map { PostgresTools(binDir: dir, majorVersion: $0, versionText: text) }
     }
 
     /// `pg_basebackup (PostgreSQL) 15.18 (Debian ...)` → 15.

@@ -30,8 +30,9 @@ public struct BackupVerifier: Sendable {
         let dir = repository.directory(of: backup.id)
         var actual: [String: Int64] = [:]
         await step("file list") {
-            actual = try repository.listFiles(id: backup.id)
-            return try Self.checkManifestChecksum(dir: dir) + ManifestConsistency.check(manifest, actual: actual)
+            let list = try Self.fileList(backup, repository: repository)
+            actual = list.actual
+            return list.problems
         }
         let present = manifest.files.filter { actual[$0.path] == $0.bytes }
         // The physical archives (CPU in this process) and the dumps (mostly pg_restore's CPU) run side by side.
@@ -45,6 +46,18 @@ public struct BackupVerifier: Sendable {
         return VerificationRecord(
             backupID: backup.id, level: .standard, startedAt: started, finishedAt: Date(),
             ok: problems.isEmpty, problems: problems.map { "\(backup.id): \($0)" }, steps: steps)
+    }
+
+    /// What is on disk (relative path → size) and what is wrong with it without reading any file's content: the
+    /// manifest's own checksum, files missing, added or of the wrong size.
+    static func fileList(_ backup: StoredBackup, repository: any BackupRepository) throws -> (
+        actual: [String: Int64], problems: [String]
+    ) {
+        let actual = try repository.listFiles(id: backup.id)
+        let problems =
+            try checkManifestChecksum(dir: repository.directory(of: backup.id))
+            + ManifestConsistency.check(backup.manifest, actual: actual)
+        return (actual, problems)
     }
 
     /// backup_manifest first (its checksum, then the archive members against it), then every archive.

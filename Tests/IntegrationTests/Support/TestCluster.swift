@@ -93,6 +93,38 @@ enum TestCluster {
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Polls `sql` on the leader until it prints `want`; false when it never does within `seconds`.
+    static func waitFor(_ sql: String, _ want: String, database: String = "postgres", seconds: Double = 15) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if (try? psql(sql, database: database)) == want { return true }
+            usleep(200_000)
+        }
+        return false
+    }
+
+    /// A migration-like session holding ACCESS EXCLUSIVE on `table` of `database` on the leader, once granted.
+    static func holdLock(on table: String, in database: String) throws -> LockHolder {
+        let session = try Shell.start(
+            "/usr/bin/psql",
+            [
+                "-h", "127.0.0.1", "-p", String(try leader().port ?? 5432), "-U", "postgres", "-d", database, "-qAtX",
+                "-c", "begin; lock table \(table) in access exclusive mode; select pg_sleep(60);",
+            ], environment: ["PGPASSWORD": superuserPassword, "PGAPPNAME": LockHolder.applicationName])
+        let holder = LockHolder(session: session)
+        guard
+            waitFor(
+                "select count(*) from pg_locks l join pg_class c on c.oid = l.relation "
+                    + "where c.relname = '\(table)' and l.mode = 'AccessExclusiveLock' and l.granted", "1",
+                database: database)
+        else {
+            holder.release()
+            throw ShellFailure(
+                script: "lock \(table)", result: CommandResult(status: 1, stdout: "", stderr: "never granted"))
+        }
+        return holder
+    }
+
     /// Runs the built pgbak binary as the postgres OS user.
     static func pgbak(
         _ arguments: [String], asPostgres: Bool = true,
@@ -143,4 +175,42 @@ struct TestConfig {
     }
 
     func now() throws -> CommandResult { try TestCluster.pgbak(["now", "--config", file]) }
+
+    /// The dump login reads its password from the environment variable `variable` instead of a password file.
+    func useDumpPasswordEnv(_ variable: String = "PGBAK_DUMP_PASSWORD") throws {
+        try Shell.must("sed -i '/^  dump:/,/passfile/ s#    passfile: .*#    password_env: \(variable)#' '\(file)'")
+    }
+
+    /// Limits the base backup's rate (slow runs to interrupt), or lifts the limit (nil).
+    func setMaxRate(_ rate: String?) throws {
+        try Shell.must("sed -i '/^base_backup:/,/max_rate/d' '\(file)'")
+        if let rate { try Shell.must("printf 'base_backup:\\n  max_rate: \(rate)\\n' >> '\(file)'") }
+    }
+
+    /// Waits until a run has started writing its base backup into staging.
+    func waitForBaseBackup(seconds: Double = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let id = staging().first,
+                FileManager.default.fileExists(atPath: "\(repository)/staging/\(id)/physical/base.tar.zst")
+            {
+                return true
+            }
+            usleep(100_000)
+        }
+        return false
+    }
+}
+
+/// The session `TestCluster.holdLock` started.
+struct LockHolder {
+    static let applicationName = "pgbak_blocker"
+    var session: RunningCommand
+
+    /// Ends the session and its backend (which would otherwise hold the lock until its pg_sleep ends).
+    func release() {
+        session.stop()
+        _ = try? TestCluster.psql(
+            "select pg_terminate_backend(pid) from pg_stat_activity where application_name = '\(Self.applicationName)'")
+    }
 }
