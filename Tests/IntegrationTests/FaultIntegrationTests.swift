@@ -171,10 +171,16 @@ extension ClusterTests {
 
         @Test func aFullFilesystemFailsCleanlyAndEarlierBackupsStay() throws {
             let config = try TestCluster.config("fullfs", keepLast: 1)
+            // Room for one backup and the space estimate (the databases' size plus 256 MiB for WAL), whatever the
+            // cluster holds, and not much more.
+            let databaseMB =
+                Int(try TestCluster.psql("select (sum(pg_database_size(datname)) / 1048576)::bigint from pg_database"))
+                ?? 0
             try Shell.must(
                 """
                 mkdir -p '\(config.repository)' && \
-                mount -t tmpfs -o size=400m,mode=0700,uid=$(id -u postgres),gid=$(id -g postgres) pgbak-it '\(config.repository)'
+                mount -t tmpfs -o size=\(databaseMB + 400)m,mode=0700,uid=$(id -u postgres),gid=$(id -g postgres) \
+                  pgbak-it '\(config.repository)'
                 """)
             defer { _ = try? Shell.bash("umount -l '\(config.repository)'") }
             let earlier = try config.now()
