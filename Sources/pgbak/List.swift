@@ -19,7 +19,7 @@ struct List: AsyncParsableCommand {
     func run() async throws {
         do {
             let (context, _) = try options.context(label: "list", progress: false)
-            let (backups, problems) = try context.repository.backups()
+            let (backups, problems) = try context.repository.backups(detail: .listing)
             for problem in problems { context.logger.warning("\(problem)") }
             let rows = backups.map { BackupSummary($0) }
             print(json ? try Listing.json(rows) : Listing.table(rows))

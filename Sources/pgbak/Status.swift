@@ -24,7 +24,7 @@ struct Status: AsyncParsableCommand {
         do {
             let (context, _) = try options.context(label: "status", progress: false)
             report = StatusReport.evaluate(
-                try context.repository.backups().backups, now: Date(),
+                try context.repository.backups(detail: .listing).backups, now: Date(),
                 thresholds: context.config.status)
         } catch {
             print("UNKNOWN: \(error.localizedDescription)")

@@ -42,6 +42,57 @@ import Testing
         #expect(text.contains("\"physical/base.tar.zst\""))
     }
 
+    /// A manifest as written by pgbak 0.1.0 (trimmed to one database, table and file): every multi-word key in
+    /// the spelling repositories already hold.
+    static let writtenBefore = #"""
+        {"backup_id": "20261130T035046Z", "cluster": {"database_bytes": 73307548, "scope": "pgbak-test",
+        "server_version": "15.18 (Debian 15.18-0+deb12u1)", "server_version_num": 150018,
+        "system_identifier": "7713806105376654934", "timeline": 5}, "files": [{"bytes": 185940,
+        "path": "logical/24715.dump.zst", "sha256": "9eb5f4d03ec3c32d082986fdff26b1d889f2868fdf32743b8e88e6a6fc6a4dd5"}],
+        "finished_at": "2026-11-30T03:50:46Z", "format": "pgbak-manifest", "leader": {"host": "127.0.0.1",
+        "name": "node1", "patroni_version": "4.1.5", "port": 5432}, "logical": {"databases": [{"collate": "C.UTF-8",
+        "collation_version": "2.36", "ctype": "C.UTF-8", "encoding": "UTF8", "file": "logical/24715.dump.zst",
+        "grants": [{"grantable": false, "grantee": "app", "privilege": "CONNECT"}], "name": "shop", "oid": 24715,
+        "owner": "shop_owner", "settings": [{"setting": "work_mem=12MB"}], "size_bytes": 9559399,
+        "status": "complete", "tables": [{"name": "orders", "rows": 20000, "schema": "public"}]}],
+        "globals_file": "logical/globals.sql.zst", "seconds": 0.58, "status": "complete",
+        "tool_version": "PostgreSQL 15.18"}, "pgbak_version": "0.1.0", "physical": {"files":
+        ["physical/base.tar.zst"], "label": "pgbak 20261130T035046Z", "seconds": 0.35, "start_lsn": "0/48000028",
+        "start_timeline": 5, "status": "complete", "stop_lsn": "0/48000100", "stop_timeline": 5,
+        "tool_version": "PostgreSQL 15.18"}, "started_at": "2026-11-30T03:50:46Z", "status": "complete",
+        "version": 1}
+        """#
+
+    @Test func readsWhatEarlierVersionsWrote() throws {
+        let m = try Manifest.decode(Data(Self.writtenBefore.utf8), source: "m")
+        #expect(m.backupID == "20261130T035046Z" && m.pgbakVersion == "0.1.0")
+        #expect(m.cluster.systemIdentifier == "7713806105376654934" && m.cluster.serverVersionNum == 150018)
+        #expect(m.cluster.databaseBytes == 73_307_548 && m.leader.patroniVersion == "4.1.5")
+        #expect(m.physical.startLSN == "0/48000028" && m.physical.stopLSN == "0/48000100")
+        #expect(m.physical.startTimeline == 5 && m.physical.stopTimeline == 5)
+        #expect(m.physical.toolVersion == "PostgreSQL 15.18" && m.logical.globalsFile == "logical/globals.sql.zst")
+        let db = try #require(m.logical.databases.first)
+        #expect(db.collationVersion == "2.36" && db.sizeBytes == 9_559_399)
+        #expect(db.tables == [TableCount(schema: "public", name: "orders", rows: 20000, note: nil)])
+        #expect(db.settings == [DatabaseSetting(role: nil, setting: "work_mem=12MB")])
+        #expect(db.grants == [DatabaseGrant(grantee: "app", privilege: "CONNECT", grantable: false)])
+        // Written again, it reads back the same.
+        #expect(try Manifest.decode(try m.encoded(), source: "m") == m)
+    }
+
+    @Test func listingDetailLeavesOutOnlyPerDatabaseDetail() throws {
+        let full = Self.sample()
+        let listed = try Manifest.decode(try full.encoded(), source: "m", detail: .listing)
+        let db = try #require(listed.logical.databases.first)
+        #expect(db.tables == nil && db.settings == nil && db.grants == nil)
+        var expected = full
+        expected.logical.databases[0].tables = nil
+        expected.logical.databases[0].settings = nil
+        expected.logical.databases[0].grants = nil
+        #expect(listed == expected)
+        #expect(BackupSummary(listed) == BackupSummary(full))
+    }
+
     @Test func unknownVersionAndFormatAreRefused() throws {
         var other = Self.sample()
         other.version = 99

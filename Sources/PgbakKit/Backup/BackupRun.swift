@@ -85,7 +85,7 @@ public struct BackupRun: Sendable {
             allDatabases, include: context.config.postgres.includeDatabases,
             exclude: context.config.postgres.excludeDatabases)
         let databaseBytes = allDatabases.reduce(0) { $0 + $1.sizeBytes }
-        let existing = try context.repository.backups().backups
+        let existing = try context.repository.backups(detail: .listing).backups
         try checkSpace(databaseBytes: databaseBytes, last: existing.last { $0.manifest.status == .complete })
 
         let (id, _) = BackupID.next(after: Date(), taken: try context.repository.takenIDs())

@@ -20,6 +20,12 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var serverVersionNum: Int
         /// Total on-disk size of all databases when the backup started.
         public var databaseBytes: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case scope, timeline
+            case systemIdentifier = "system_identifier", serverVersion = "server_version"
+            case serverVersionNum = "server_version_num", databaseBytes = "database_bytes"
+        }
     }
 
     public struct Leader: Codable, Sendable, Equatable {
@@ -27,6 +33,11 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var host: String
         public var port: Int
         public var patroniVersion: String?
+
+        enum CodingKeys: String, CodingKey {
+            case name, host, port
+            case patroniVersion = "patroni_version"
+        }
     }
 
     public struct Physical: Codable, Sendable, Equatable {
@@ -40,11 +51,10 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var files: [String]
         public var seconds: Double
 
-        // Keys as the snake-case strategies see them ("startLsn" <-> "start_lsn").
         enum CodingKeys: String, CodingKey {
-            case status, label, startTimeline, stopTimeline, toolVersion, files, seconds
-            case startLSN = "startLsn"
-            case stopLSN = "stopLsn"
+            case status, label, files, seconds
+            case startLSN = "start_lsn", stopLSN = "stop_lsn", startTimeline = "start_timeline"
+            case stopTimeline = "stop_timeline", toolVersion = "tool_version"
         }
     }
 
@@ -67,7 +77,20 @@ public struct Manifest: Codable, Sendable, Equatable {
         /// Database-level settings and privileges, which a dump restored without --create would lose.
         public var settings: [DatabaseSetting]?
         public var grants: [DatabaseGrant]?
+
+        enum CodingKeys: String, CodingKey {
+            case name, oid, owner, encoding, collate, ctype, file, status, error, tables, settings, grants
+            case collationVersion = "collation_version", sizeBytes = "size_bytes"
+        }
     }
+
+    /// How much of a manifest to read. A listing (list, prune, status, retention) reads every manifest of the
+    /// repository and needs no database's tables, settings or grants: they are left out (nil), so listing a
+    /// repository does not slow down with the number of tables in the cluster.
+    public enum Detail: Sendable {
+        case full, listing
+    }
+    static let detailKey = CodingUserInfoKey(rawValue: "pgbak.manifest.detail")!
 
     public struct Logical: Codable, Sendable, Equatable {
         public var status: PartStatus
@@ -75,6 +98,11 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var globalsFile: String?
         public var databases: [Database]
         public var seconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case status, databases, seconds
+            case toolVersion = "tool_version", globalsFile = "globals_file"
+        }
     }
 
     public var format: String
@@ -91,8 +119,9 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var files: [FileRecord]
 
     enum CodingKeys: String, CodingKey {
-        case format, version, pgbakVersion, status, startedAt, finishedAt, cluster, leader, physical, logical, files
-        case backupID = "backupId"
+        case format, version, status, cluster, leader, physical, logical, files
+        case backupID = "backup_id", pgbakVersion = "pgbak_version", startedAt = "started_at"
+        case finishedAt = "finished_at"
     }
 
     /// Bytes of all files of the backup.
@@ -103,8 +132,9 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 
     /// Decodes and checks the format name and version.
-    public static func decode(_ data: Data, source: String) throws -> Manifest {
+    public static func decode(_ data: Data, source: String, detail: Detail = .full) throws -> Manifest {
         let decoder = PgbakJSON.decoder()
+        decoder.userInfo[detailKey] = detail
         // The common case parses once; the header is read on its own only to explain a failure.
         if let manifest = try? decoder.decode(Manifest.self, from: data), manifest.format == formatName,
             manifest.version == currentVersion
@@ -143,4 +173,25 @@ public struct ManifestError: LocalizedError, Sendable {
     public var source: String
     public var problem: String
     public var errorDescription: String? { "manifest \(source) \(problem)" }
+}
+
+extension Manifest.Database {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        oid = try c.decode(UInt32.self, forKey: .oid)
+        owner = try c.decode(String.self, forKey: .owner)
+        encoding = try c.decode(String.self, forKey: .encoding)
+        collate = try c.decode(String.self, forKey: .collate)
+        ctype = try c.decode(String.self, forKey: .ctype)
+        collationVersion = try c.decodeIfPresent(String.self, forKey: .collationVersion)
+        sizeBytes = try c.decode(Int64.self, forKey: .sizeBytes)
+        file = try c.decodeIfPresent(String.self, forKey: .file)
+        status = try c.decode(Status.self, forKey: .status)
+        error = try c.decodeIfPresent(String.self, forKey: .error)
+        guard decoder.userInfo[Manifest.detailKey] as? Manifest.Detail != .listing else { return }
+        tables = try c.decodeIfPresent([TableCount].self, forKey: .tables)
+        settings = try c.decodeIfPresent([DatabaseSetting].self, forKey: .settings)
+        grants = try c.decodeIfPresent([DatabaseGrant].self, forKey: .grants)
+    }
 }

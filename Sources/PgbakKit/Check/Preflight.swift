@@ -187,7 +187,7 @@ public struct Preflight: Sendable {
             return [CheckItem("repository", .fail, "statvfs \(existing) failed: \(Errno.text())")]
         }
         let free = Int64(st.f_bavail) * Int64(st.f_frsize)
-        let backups = (try? context.repository.backups().backups) ?? []
+        let backups = (try? context.repository.backups(detail: .listing).backups) ?? []
         let last = backups.last { $0.manifest.status == .complete }
         let written = existing == path ? "writable" : "not created yet; \(existing) is writable"
         guard let databaseBytes else {

@@ -89,7 +89,7 @@ extension RunContext {
         verifyOK: Bool? = nil
     ) {
         guard let directory = config.metricsDirectory else { return }
-        let backups = (try? repository.backups().backups) ?? []
+        let backups = (try? repository.backups(detail: .listing).backups) ?? []
         let text = MetricsFile.render(
             scope: config.scope, command: command, success: success, finished: Date(),
             seconds: Date().timeIntervalSince(started), bytes: bytes, backups: backups,

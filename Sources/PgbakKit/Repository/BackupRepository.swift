@@ -16,8 +16,9 @@ public protocol BackupRepository: Sendable {
     func prepare() throws
     /// Takes the repository's run lock.
     func lock() throws -> RepositoryLock
-    /// Complete (published) backups, oldest first; unreadable ones are reported in `problems`.
-    func backups() throws -> (backups: [StoredBackup], problems: [String])
+    /// Complete (published) backups, oldest first; unreadable ones are reported in `problems`. With `.listing`,
+    /// the manifests carry no per-database detail (see `Manifest.Detail`): enough to list, prune and report.
+    func backups(detail: Manifest.Detail) throws -> (backups: [StoredBackup], problems: [String])
     /// Ids of published and staged backups (to keep new ids unique).
     func takenIDs() throws -> Set<String>
     /// Creates a private staging directory for `id` and returns its path.
@@ -50,3 +51,10 @@ public protocol BackupRepository: Sendable {
 
 /// Where verification records live inside a backup's directory; never listed in, nor checked against, the manifest.
 public let verificationDirectoryName = "verification"
+
+extension BackupRepository {
+    /// Complete backups with their whole manifests.
+    public func backups() throws -> (backups: [StoredBackup], problems: [String]) {
+        try backups(detail: .full)
+    }
+}

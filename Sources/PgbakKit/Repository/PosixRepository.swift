@@ -56,14 +56,14 @@ public struct PosixRepository: BackupRepository {
         try RepositoryLock(path: root + "/pgbak.lock")
     }
 
-    public func backups() throws -> (backups: [StoredBackup], problems: [String]) {
+    public func backups(detail: Manifest.Detail) throws -> (backups: [StoredBackup], problems: [String]) {
         guard FileManager.default.fileExists(atPath: backupsDir) else { return ([], []) }
         let names = try listDirectory(backupsDir).sorted().filter(BackupID.isValid)
         // Manifests are read and decoded on every core: a repository of years of backups lists in a blink.
         let slots = ResultSlots<StoredBackup>(count: names.count)
         defer { slots.free() }
         DispatchQueue.concurrentPerform(iterations: names.count) { i in
-            slots.set(i, Result { try load(names[i]) })
+            slots.set(i, Result { try load(names[i], detail: detail) })
         }
         var found: [StoredBackup] = []
         var problems: [String] = []
@@ -77,12 +77,12 @@ public struct PosixRepository: BackupRepository {
         return (found, problems)
     }
 
-    private func load(_ name: String) throws -> StoredBackup {
+    private func load(_ name: String, detail: Manifest.Detail) throws -> StoredBackup {
         let path = "\(backupsDir)/\(name)/\(Manifest.fileName)"
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ManifestError(source: path, problem: "is missing or unreadable")
         }
-        let manifest = try Manifest.decode(data, source: path)
+        let manifest = try Manifest.decode(data, source: path, detail: detail)
         guard manifest.backupID == name else {
             throw ManifestError(source: path, problem: "names backup \(manifest.backupID), not \(name)")
         }

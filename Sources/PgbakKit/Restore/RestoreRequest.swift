@@ -11,9 +11,8 @@ public struct RestoreRequest: Codable, Sendable, Equatable {
     public var force: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case member, requestedAt, force
-        case requestID = "requestId"
-        case backupID = "backupId"
+        case member, force
+        case requestID = "request_id", backupID = "backup_id", requestedAt = "requested_at"
     }
 }
 
@@ -28,9 +27,9 @@ public struct RestoreResult: Codable, Sendable, Equatable {
     public var finishedAt: Date
 
     enum CodingKeys: String, CodingKey {
-        case member, dataDirectory, ok, error, startedAt, finishedAt
-        case requestID = "requestId"
-        case backupID = "backupId"
+        case member, ok, error
+        case requestID = "request_id", backupID = "backup_id", dataDirectory = "data_directory"
+        case startedAt = "started_at", finishedAt = "finished_at"
     }
 }
 

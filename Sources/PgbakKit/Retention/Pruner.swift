@@ -16,7 +16,7 @@ public struct Pruner: Sendable {
     /// Plans retention over the repository's backups and, unless `dryRun`, deletes what the plan drops.
     /// The caller holds the repository lock.
     public func prune(protecting protected: Set<String>, dryRun: Bool) throws -> RetentionPlan {
-        let stored = try repository.backups().backups
+        let stored = try repository.backups(detail: .listing).backups
         let candidates = stored.map {
             RetentionCandidate(
                 id: $0.id, complete: $0.manifest.status == .complete,

@@ -72,9 +72,13 @@ public enum Listing {
         }
         let all = [header] + body
         let widths = header.indices.map { col in all.map { $0[col].count }.max() ?? 0 }
+        // Plain string padding: NSString's padding(toLength:) costs more than the rest of a long listing.
         return all.map { row in
-            row.enumerated().map { i, cell in cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+            var line = row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count)
+            }.joined(separator: "  ")
+            while line.last == " " { line.removeLast() }
+            return line
         }.joined(separator: "\n")
     }
 

@@ -24,8 +24,8 @@ public struct VerificationRecord: Codable, Sendable, Equatable {
     public var notes: [String]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case level, startedAt, finishedAt, ok, problems, steps, notes
-        case backupID = "backupId"
+        case level, ok, problems, steps, notes
+        case backupID = "backup_id", startedAt = "started_at", finishedAt = "finished_at"
     }
 
     /// The file name it is stored under: sortable, one per verification.
