@@ -20,7 +20,11 @@ struct GlobalOptions: ParsableArguments {
         let (config, logger) = try start(label: label)
         let line = ProgressLine(enabled: progress && !quiet && isatty(STDERR_FILENO) == 1)
         let repository = PosixRepository(root: config.repositoryPath, owner: config.repositoryOwner)
-        return (RunContext(config: config, repository: repository, logger: logger, progress: line.show), line)
+        return (
+            RunContext(
+                config: config, repository: repository, logger: logger, progress: line.show,
+                showsProgress: line.enabled), line
+        )
     }
 
     /// Sets up logging on stderr and loads the configuration.

@@ -111,14 +111,18 @@ extension ClusterTests {
                 "switch-dumps",
                 extra: "leader_change:\n  retries: 0\ndumps:\n  lock_wait_timeout_seconds: 60\n")
             let leader = try TestCluster.leader()
-            // bench's dump waits behind a lock, so the switchover lands in the middle of the dumps.
+            // bench's dump waits behind a lock, so the switchover lands in the middle of the dumps, once the base
+            // backup (which runs beside them) is over.
             let blocker = try TestCluster.holdLock(on: "pgbench_branches", in: "bench")
             defer { blocker.release() }
             let run = try TestCluster.startPgbak(["now", "--config", config.file])
             try #require(
                 TestCluster.waitFor(
-                    "select count(*) > 0 from pg_stat_activity where datname = 'bench' and wait_event_type = 'Lock'",
-                    "t", seconds: 60), "the dump of bench never queued behind the lock")
+                    """
+                    select count(*) > 0 and not exists (select 1 from pg_stat_progress_basebackup)
+                    from pg_stat_activity where datname = 'bench' and wait_event_type = 'Lock'
+                    """,
+                    "t", seconds: 60), "the dump of bench never queued behind the lock after the base backup")
             try Shell.must("'\(TestCluster.scripts)/failover.sh' switchover >/dev/null 2>&1")
             let result = try #require(run.wait(seconds: 120), "pgbak did not finish")
             #expect(result.status == 2, "\(result)")
@@ -191,9 +195,11 @@ extension ClusterTests {
             try config.setMaxRate("2M")
             let run = try TestCluster.startPgbak(["now", "--config", config.file])
             try #require(config.waitForBaseBackup())
+            // The dumps write beside the base backup: fill up whatever is left, then give back 64 KiB (room for the
+            // next run's lock and password files).
+            let ballast = config.repository + "/ballast"
             try Shell.must(
-                "fallocate -l $(( $(stat -f -c '%a * %S' '\(config.repository)') - 65536 )) '\(config.repository)/ballast'"
-            )
+                "dd if=/dev/zero of='\(ballast)' bs=1M status=none 2>/dev/null; truncate -s -64K '\(ballast)'")
             let result = try #require(run.wait(seconds: 120))
             #expect(result.status == 1, "\(result)")
             #expect(result.stderr.contains("No space left on device"), "\(result)")

@@ -79,24 +79,37 @@ public struct BackupRun: Sendable {
                     configured: context.config.postgres.binDir,
                     serverMajor: leader.identity.majorVersion, configFile: context.config.file)
             }
-        let catalog = try probe.connect(leader.choice, database: "postgres")
-        let allDatabases = try DatabaseInfo.list(catalog)
-        let databases = DatabaseInfo.select(
-            allDatabases, include: context.config.postgres.includeDatabases,
-            exclude: context.config.postgres.excludeDatabases)
-        let databaseBytes = allDatabases.reduce(0) { $0 + $1.sizeBytes }
-        let existing = try context.repository.backups(detail: .listing).backups
-        try checkSpace(databaseBytes: databaseBytes, last: existing.last { $0.manifest.status == .complete })
-
         let (id, _) = BackupID.next(after: Date(), taken: try context.repository.takenIDs())
         var log = context.logger
         log[metadataKey: "backup.id"] = "\(id)"
         let staging = try context.repository.createStaging(id: id)
         do {
-            let manifest = try await take(
-                id: id, staging: staging, leader: leader, tools: tools, databases: databases,
-                databaseBytes: databaseBytes, credentials: credentials, probe: probe, logger: log,
-                keepAfterLeaderChange: lastAttempt)
+            let started = Date()
+            // The base backup starts as soon as the leader is confirmed; the database list and the space check
+            // run beside it. A failed check stops it (leaving the scope cancels it) and is the error reported.
+            async let physicalRun = PhysicalPart(
+                tools: tools, target: probe.replicationTarget(leader.choice),
+                environment: try credentials.environment(for: context.config.postgres.replication),
+                config: context.config, label: "pgbak \(id)",
+                progress: context.showsProgress ? context.progress : nil
+            ).run(staging: staging)
+            // Patroni's version is only for the manifest.
+            async let patroniVersion = probe.patroniVersion(of: leader.choice)
+            let (databases, databaseBytes) = try catalog(leader: leader, probe: probe)
+            // The dumps run while the base backup streams, each in its own snapshot and followed by a check that
+            // the leader is still the same primary on the same timeline.
+            async let logicalRun = logicalPart(
+                tools: tools, leader: leader, probe: probe, credentials: credentials, staging: staging,
+                databases: databases)
+            let physical = try await physicalRun
+            try reconfirm(leader, probe: probe, after: "the base backup")
+            let logical = try await logicalRun
+            if let change = logical.leaderChange, !lastAttempt {
+                throw BackupError(problem: "during the dumps, \(change); the partial backup was discarded")
+            }
+            let manifest = try writeManifest(
+                id: id, started: started, staging: staging, leader: leader, patroniVersion: await patroniVersion,
+                tools: tools, databaseBytes: databaseBytes, physical: physical, logical: logical)
             try context.repository.publish(id: id)
             log.debug("backup published", metadata: ["status": "\(manifest.status.rawValue)"])
             guard manifest.status == .complete else { return .partial(manifest) }
@@ -133,6 +146,20 @@ public struct BackupRun: Sendable {
         }
     }
 
+    /// The databases to dump and the size of all of them, after checking the repository has room for the backup.
+    private func catalog(leader: ConfirmedLeader, probe: LeaderProbe) throws -> (
+        databases: [DatabaseInfo], bytes: Int64
+    ) {
+        let allDatabases = try DatabaseInfo.list(try probe.connect(leader.choice, database: "postgres"))
+        let databaseBytes = allDatabases.reduce(0) { $0 + $1.sizeBytes }
+        let existing = try context.repository.backups(detail: .listing).backups
+        try checkSpace(databaseBytes: databaseBytes, last: existing.last { $0.manifest.status == .complete })
+        let databases = DatabaseInfo.select(
+            allDatabases, include: context.config.postgres.includeDatabases,
+            exclude: context.config.postgres.excludeDatabases)
+        return (databases, databaseBytes)
+    }
+
     func checkSpace(databaseBytes: Int64, last: StoredBackup?) throws {
         let needed = SpaceEstimate.requiredBytes(
             databaseBytes: databaseBytes, lastBackupBytes: last?.manifest.totalBytes,
@@ -147,44 +174,33 @@ public struct BackupRun: Sendable {
         }
     }
 
-    private func take(
-        id: String, staging: String, leader: ConfirmedLeader, tools: PostgresTools,
-        databases: [DatabaseInfo], databaseBytes: Int64, credentials: RunCredentials,
-        probe: LeaderProbe, logger: Logger, keepAfterLeaderChange: Bool
-    ) async throws -> Manifest {
-        let started = Date()
-        // Patroni's version is only for the manifest: asked for while the backup runs.
-        let patroniVersion = Task { await probe.patroniVersion(of: leader.choice) }
-        let physical = try await PhysicalPart(
-            tools: tools, target: probe.replicationTarget(leader.choice),
-            environment: try credentials.environment(for: context.config.postgres.replication),
-            config: context.config, label: "pgbak \(id)", progress: context.progress
-        ).run(staging: staging)
-        try reconfirm(leader, probe: probe, after: "the base backup")
-
-        let logical =
-            physicalOnly
-            ? LogicalPart.Result(
+    /// The dumps and the globals; recorded as skipped with --physical-only.
+    private func logicalPart(
+        tools: PostgresTools, leader: ConfirmedLeader, probe: LeaderProbe, credentials: RunCredentials,
+        staging: String, databases: [DatabaseInfo]
+    ) async throws -> LogicalPart.Result {
+        guard !physicalOnly else {
+            return LogicalPart.Result(
                 section: .init(
                     status: .skipped, toolVersion: tools.clientVersion, globalsFile: nil, databases: [], seconds: 0),
                 files: [], leaderChange: nil)
-            : try await LogicalPart(
-                dump: PgDump(
-                    tools: tools, target: probe.dumpTarget(leader.choice),
-                    environment: try credentials.environment(for: context.config.postgres.dump),
-                    lockWaitTimeoutSeconds: context.config.lockWaitTimeoutSeconds, zstdLevel: context.config.zstdLevel,
-                    zstdThreads: context.config.zstdThreads),
-                probe: probe, leader: leader, logger: context.logger,
-                progress: context.progress, maxCountedTableBytes: Int64(context.config.countRowsMaxTableMB) << 20
-            ).run(staging: staging, databases: databases)
-        if let change = logical.leaderChange {
-            guard keepAfterLeaderChange else {
-                throw BackupError(problem: "during the dumps, \(change); the partial backup was discarded")
-            }
-        } else {
-            try reconfirm(leader, probe: probe, after: "the dumps")
         }
+        return try await LogicalPart(
+            dump: PgDump(
+                tools: tools, target: probe.dumpTarget(leader.choice),
+                environment: try credentials.environment(for: context.config.postgres.dump),
+                lockWaitTimeoutSeconds: context.config.lockWaitTimeoutSeconds, zstdLevel: context.config.zstdLevel,
+                zstdThreads: context.config.zstdThreads),
+            probe: probe, leader: leader, logger: context.logger,
+            progress: context.progress, maxCountedTableBytes: Int64(context.config.countRowsMaxTableMB) << 20
+        ).run(staging: staging, databases: databases)
+    }
 
+    /// Writes the manifest and its checksum into staging, last.
+    private func writeManifest(
+        id: String, started: Date, staging: String, leader: ConfirmedLeader, patroniVersion: String?,
+        tools: PostgresTools, databaseBytes: Int64, physical: PhysicalPart.Result, logical: LogicalPart.Result
+    ) throws -> Manifest {
         let identity = leader.identity
         let status: Manifest.PartStatus = [.complete, .skipped].contains(logical.section.status) ? .complete : .partial
         let manifest = Manifest(
@@ -196,7 +212,7 @@ public struct BackupRun: Sendable {
                 serverVersionNum: identity.versionNumber, databaseBytes: databaseBytes),
             leader: .init(
                 name: leader.choice.name, host: leader.choice.host, port: leader.choice.port,
-                patroniVersion: await patroniVersion.value),
+                patroniVersion: patroniVersion),
             physical: physical.section(toolVersion: tools.clientVersion),
             logical: logical.section,
             files: (physical.files + logical.files).sorted { $0.path < $1.path })

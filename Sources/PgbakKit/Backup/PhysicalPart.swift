@@ -25,7 +25,8 @@ struct PhysicalPart: Sendable {
     var environment: [String: String]
     var config: PgbakConfig
     var label: String
-    var progress: @Sendable (String) -> Void
+    /// Receives pg_basebackup's progress; nil when nobody watches.
+    var progress: (@Sendable (String) -> Void)?
 
     static func isCredentialProblem(_ stderr: String) -> Bool {
         ["password authentication failed", "no pg_hba.conf entry", "fe_sendauth: no password supplied"]
@@ -43,7 +44,9 @@ struct PhysicalPart: Sendable {
         let follower = FollowingHasher(path: dir + "/" + baseName, relativePath: "\(Self.directory)/\(baseName)")
         var failure: (any Error)?
         do {
-            try await basebackup.run(into: dir) { line in progress("base backup: " + line) }
+            var lines: (@Sendable (String) -> Void)? = nil
+            if let show = progress { lines = { line in show("base backup: " + line) } }
+            try await basebackup.run(into: dir, progress: lines)
         } catch {
             failure = error
         }

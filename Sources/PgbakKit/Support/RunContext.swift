@@ -7,14 +7,17 @@ public struct RunContext: Sendable {
     public var repository: any BackupRepository
     public var logger: Logger
     public var progress: @Sendable (String) -> Void
+    /// Whether `progress` reaches anyone: tools that work harder to report progress are asked to only then.
+    public var showsProgress: Bool
 
     public init(
         config: PgbakConfig, repository: any BackupRepository, logger: Logger,
-        progress: @escaping @Sendable (String) -> Void = { _ in }
+        progress: @escaping @Sendable (String) -> Void = { _ in }, showsProgress: Bool = false
     ) {
         self.config = config
         self.repository = repository
         self.logger = logger
         self.progress = progress
+        self.showsProgress = showsProgress
     }
 }

@@ -45,24 +45,28 @@ public struct PgBaseBackup: Sendable {
     public var zstdThreads: Int
     public var label: String
 
-    public var arguments: [String] {
+    /// `--progress` makes the server size the data directory before it sends anything: asked for only when
+    /// someone watches.
+    func arguments(directory: String, progress: Bool) -> [String] {
         var args = [
-            "--pgdata", "", "--format=tar", "--wal-method=stream", "--checkpoint=\(checkpoint.rawValue)",
-            "--label=\(label)", "--progress", "--no-password",
+            "--pgdata", directory, "--format=tar", "--wal-method=stream", "--checkpoint=\(checkpoint.rawValue)",
+            "--label=\(label)", "--no-password",
             "--compress=client-zstd:level=\(zstdLevel)" + (zstdThreads > 0 ? ",workers=\(zstdThreads)" : ""),
             "--dbname=\(target.conninfo(replication: true))",
         ]
         if let maxRate { args.append("--max-rate=\(maxRate)") }
+        if progress { args.append("--progress") }
         return args
     }
 
-    /// Backs up into `directory` (which must not exist yet). `progress` receives pg_basebackup's progress lines.
-    public func run(into directory: String, progress: @escaping @Sendable (String) -> Void) async throws {
-        var args = arguments
-        args[1] = directory
+    /// Backs up into `directory` (which must not exist yet). `progress`, when given, receives pg_basebackup's
+    /// progress lines.
+    public func run(into directory: String, progress: (@Sendable (String) -> Void)?) async throws {
         let outcome = try await ChildProcess.run(
-            ChildCommand(executable: tools.path("pg_basebackup"), arguments: args, environment: environment),
-            stderrLine: progress)
+            ChildCommand(
+                executable: tools.path("pg_basebackup"),
+                arguments: arguments(directory: directory, progress: progress != nil), environment: environment),
+            stderrLine: progress ?? { _ in })
         guard outcome.succeeded else {
             throw ChildFailure(tool: "pg_basebackup", status: outcome.statusText, stderrTail: outcome.stderrTail)
         }
