@@ -32,6 +32,35 @@ extension ClusterTests {
             #expect(database.status == 1)
             #expect(database.stderr.contains("holds a complete dump of database app2"), "\(database)")
         }
+
+        @Test func theDumpsRunWhileTheBaseBackupStreams() throws {
+            let config = try TestCluster.config("overlap")
+            try config.setMaxRate("8M")
+            let run = try TestCluster.startPgbak(["now", "--config", config.file])
+            // A dump in staging while pg_basebackup has not yet written backup_manifest, its last file.
+            var overlapped = false
+            let deadline = Date().addingTimeInterval(60)
+            while !overlapped, Date() < deadline {
+                if let id = config.staging().first {
+                    let dir = "\(config.repository)/staging/\(id)"
+                    let dumps = ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/logical")) ?? [])
+                        .filter { $0.hasSuffix(".dump.zst") }
+                    let physical = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/physical")) ?? []
+                    overlapped =
+                        !dumps.isEmpty && physical.contains("base.tar.zst")
+                        && !physical.contains { $0.hasPrefix("backup_manifest") }
+                }
+                usleep(50_000)
+            }
+            let result = try #require(run.wait(seconds: 120), "pgbak did not finish")
+            #expect(overlapped, "no dump was written while the base backup streamed")
+            #expect(result.status == 0, "\(result)")
+            let ids = try config.backupIDs()
+            try #require(ids.count == 1)
+            #expect(try config.manifest(ids[0])["status"] as? String == "complete")
+            let verified = try TestCluster.pgbak(["verify", ids[0], "--config", config.file])
+            #expect(verified.status == 0, "\(verified)")
+        }
     }
 }
 
