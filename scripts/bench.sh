@@ -102,14 +102,14 @@ restore_pgbackrest() {
   rm -rf "$d" "$OUT/pgbackrest-ts"
 }
 reseed_pgbak() {  # $1: operation name
-  local r t0; r=$(replica_name); sync; t0=$(date +%s.%N)
+  local r t0 before; r=$(replica_name); before=$(started_at "$r"); sync; t0=$(date +%s.%N)
   as_pg "$LAB/bin/pgbak" restore --node "$r" --quiet --config "$CONFIG" >/dev/null
-  wait_streaming "$r"; record "$DS" "$1" "$(elapsed "$t0")" 0 0
+  wait_streaming "$r" "$before"; record "$DS" "$1" "$(elapsed "$t0")" 0 0
 }
 reseed_reinit() {  # $1: operation name
-  local r t0; r=$(replica_name); sync; t0=$(date +%s.%N)
+  local r t0 before; r=$(replica_name); before=$(started_at "$r"); sync; t0=$(date +%s.%N)
   $PCTL reinit "$SCOPE" "$r" --from-leader --force --wait >/dev/null 2>&1
-  sleep 0.5; wait_streaming "$r"; record "$DS" "$1" "$(elapsed "$t0")" 0 0
+  wait_streaming "$r" "$before"; record "$DS" "$1" "$(elapsed "$t0")" 0 0
 }
 
 backups_round() {

@@ -18,24 +18,36 @@ timed_pg() {
   T=$(elapsed "$t0"); M=$(cat "$OUT/rss")
 }
 
-# timed_pgbak: runs pgbak "$@" as postgres; sets T and M (pgbak's own peak RSS, VmHWM, children excluded).
+# timed_pgbak: runs pgbak "$@" as postgres; sets T and M (pgbak's own peak RSS, VmHWM, children excluded). The
+# watch loop forks nothing (bash's read on /proc and a timed read on a FIFO as the pause): forking awk and sleep 50
+# times a second would itself take a tenth of a core from pgbak on this kind of machine.
 timed_pgbak() {
-  local t0 pid h; sync; t0=$(date +%s.%N); M=0
+  local t0 pid line pause fd
+  pause=$(mktemp -u); mkfifo "$pause"; exec {fd}<>"$pause"; rm -f "$pause"
+  sync; t0=$(date +%s.%N); M=0
   PGBAK_DUMP_PASSWORD=$SU_PASS setpriv --reuid=postgres --regid=postgres --init-groups \
     "$LAB/bin/pgbak" "$@" > "$OUT/last.out" 2>&1 &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do
-    h=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
-    [ -n "$h" ] && [ "$h" -gt "$M" ] && M=$h
-    sleep 0.02
+    while IFS= read -r line; do
+      case $line in VmHWM:*) line=${line#VmHWM:}; line=${line% kB}; line=${line// /}; line=${line//$'\t'/}
+        [ "$line" -gt "$M" ] && M=$line; break ;; esac
+    done < "/proc/$pid/status" 2>/dev/null || true
+    read -r -t 0.02 -u "$fd" _ || true
   done
+  exec {fd}>&-
   wait "$pid" || { cat "$OUT/last.out" >&2; return 1; }
   T=$(elapsed "$t0")
 }
 
-wait_streaming() {  # $1 member: until Patroni reports it streaming again
+# The member's postmaster start time (its own REST API): a re-seed has happened once it changes.
+started_at() { api_get "${1#node}" /patroni | jq -r .postmaster_start_time; }
+# wait_streaming MEMBER BEFORE: until Patroni reports MEMBER streaming with a postmaster started after BEFORE (so a
+# state left from before the re-seed never counts).
+wait_streaming() {
   for _ in $(seq 1 3000); do
-    [ "$(api_get 1 /cluster | jq -r ".members[] | select(.name==\"$1\") | .state")" = streaming ] && return 0
+    [ "$(api_get 1 /cluster | jq -r ".members[] | select(.name==\"$1\") | .state")" = streaming ] &&
+      [ "$(started_at "$1")" != "$2" ] && return 0
     sleep 0.1
   done; echo "bench: $1 never streamed again" >&2; return 1; }
 
