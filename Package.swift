@@ -27,12 +27,14 @@ let package = Package(
             providers: [.apt(["libzstd-dev"])]
         ),
         .target(name: "CChecksum"),
+        .target(name: "CWriteback"),
         .target(
             name: "PgbakKit",
             dependencies: [
                 "CLibPQ",
                 "CZstd",
                 "CChecksum",
+                "CWriteback",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
