@@ -140,7 +140,7 @@ if [ "${SKIP_RESEED:-0}" != 1 ]; then
   lsn0=$(psql_leader -c "select pg_current_wal_lsn()")
   psql_leader -d bench -c "update pgbench_accounts set abalance = abalance + 1 where aid % 2 = 0" -c checkpoint \
     >/dev/null
-  wait_archived
+  wait_caught_up
   WAL_GB=$(psql_leader -c "select round((pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0') / 2^30)::numeric, 1)")
   for i in $(seq 1 "$RUNS"); do
     echo "pgbench-$SCALE: re-seed after $WAL_GB GB of WAL, run $i/$RUNS ..." >&2

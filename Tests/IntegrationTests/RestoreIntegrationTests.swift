@@ -128,6 +128,28 @@ extension ClusterTests {
             #expect(other.stderr.contains("another cluster"), "\(other)")
             #expect(try startTime(target) == before, "the replica must not have been restarted")
             #expect(try TestCluster.members().first { $0.name == target.name }?.state == "streaming")
+
+            // The replica method, asked for that backup (as if the cluster had changed since restore --node chose
+            // it), writes it while the leader is asked, then refuses and leaves the data directory empty.
+            let requests = "\(lab.repository)/requests"
+            let scratch = "\(lab.dir)/method-target"
+            try Shell.must(
+                """
+                rm -rf '\(scratch)' && install -d -o postgres -g postgres -m 0700 '\(requests)' && \
+                printf '{"backup_id": "\(foreign)", "member": "\(target.name)", "request_id": "refusal-test", \
+                "requested_at": "%s"}' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > '\(requests)/\(target.name).request.json' && \
+                chown postgres:postgres '\(requests)/\(target.name).request.json' && \
+                chmod 0600 '\(requests)/\(target.name).request.json'
+                """)
+            defer { _ = try? Shell.bash("rm -rf '\(scratch)' '\(requests)/\(target.name).request.json'") }
+            let method = try TestCluster.pgbak([
+                "replica-method", "--config", lab.file, "--scope", TestCluster.scope, "--datadir", scratch,
+                "--role", "replica", "--member", target.name,
+            ])
+            #expect(method.status != 0, "\(method)")
+            #expect(method.stderr.contains("another cluster"), "\(method)")
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: scratch)) ?? []
+            #expect(left.isEmpty, "the refused backup's files must be removed again: \(left)")
         }
 
         @Test func aBackupWhoseWALTheLeaderRecycledIsRefusedAndPatroniFallsBack() throws {

@@ -63,12 +63,13 @@ load_pgbench() {
     echo "loading pgbench scale $scale ..." >&2
     psql_leader -c "drop database if exists bench with (force)" -c "create database bench" >/dev/null
     PGPASSWORD=$SU_PASS pgbench -h 127.0.0.1 -p "$(leader_port)" -U postgres -i -s "$scale" -q bench >/dev/null 2>&1
+    settle bench
   fi
   psql_leader -c "select 1 from pg_database where datname = 'small'" | grep -q 1 || {
     psql_leader -c "create database small" >/dev/null
     psql_leader -d small -c "create table t as select g id, md5(g::text) v from generate_series(1, 100000) g" >/dev/null; }
   psql_leader -c checkpoint >/dev/null
-  wait_archived
+  wait_caught_up
 }
 
 # A data set that compresses like production data (2-4x): uuids, timestamps, numerics, random text, jsonb, with
@@ -103,20 +104,29 @@ insert into orders
 create index on orders (customer);
 create index on orders (placed);
 create index on orders ((attrs->>'channel'));
-analyze;
 SQL
+    settle prod
   fi
   psql_leader -c checkpoint >/dev/null
-  wait_archived
+  wait_caught_up
 }
+
+# A freshly loaded database is vacuumed (frozen, hint bits set) and analyzed at once, as long-lived data is: left to
+# autovacuum, that work (and, with wal_log_hints, its full-page images) would land in the middle of the measurements.
+settle() { psql_leader -d "$1" -c "vacuum (freeze, analyze)" >/dev/null; }
 
 # Bytes the databases of the cluster take on disk.
 cluster_bytes() { psql_leader -c "select sum(pg_database_size(datname)) from pg_database"; }
 
-# With archiving on, loading a data set leaves GBs of WAL for the archiver: wait until it has caught up, so that
-# archive-push does not compete with the runs measured next.
-wait_archived() {
-  local seg deadline=$(( $(date +%s) + 900 ))
+# Loading a data set leaves GBs of WAL for the archiver (when archiving is on) and for the replicas to replay: wait
+# until both have caught up, so that neither competes with the runs measured next.
+wait_caught_up() {
+  local seg lsn deadline=$(( $(date +%s) + 900 ))
+  lsn=$(psql_leader -c "select pg_current_wal_lsn()")
+  while [ "$(psql_leader -c "select count(*) = 0 from pg_stat_replication where replay_lsn < '$lsn'")" != t ]; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "bench: the replicas did not catch up within 15 minutes" >&2; return 0; }
+    sleep 1
+  done
   [ "$(psql_leader -c 'show archive_mode')" = on ] || return 0
   seg=$(psql_leader -c "select pg_walfile_name(pg_switch_wal())")
   while [ "$(date +%s)" -lt "$deadline" ]; do

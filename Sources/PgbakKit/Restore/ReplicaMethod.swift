@@ -26,12 +26,8 @@ public struct ReplicaMethod: Sendable {
             backupID: request?.backupID, dataDirectory: dataDirectory, ok: false, error: nil,
             startedAt: started, finishedAt: started)
         do {
-            let seeder = ReplicaSeeder(context: context)
-            let (backup, _, _) = try await seeder.choose(requested: request?.backupID)
+            let (backup, done) = try await fill(dataDirectory, request: request)
             result.backupID = backup.id
-            let force = request?.force ?? false
-            try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
-            let done = try seeder.seed(backup, into: dataDirectory, checkContent: !force)
             context.logger.info(
                 "replica data directory filled",
                 metadata: [
@@ -47,5 +43,33 @@ public struct ReplicaMethod: Sendable {
         result.finishedAt = Date()
         try store.report(result)
         return result
+    }
+
+    /// Chooses the backup and materializes it. A requested backup (restore --node) is written while the leader is
+    /// asked whether a replica can still catch up from it, which it almost always can; when it cannot, the data
+    /// directory is emptied again and the refusal stands.
+    private func fill(_ dataDirectory: String, request: RestoreRequest?) async throws -> (
+        StoredBackup, Materializer.Result
+    ) {
+        let seeder = ReplicaSeeder(context: context)
+        let force = request?.force ?? false
+        guard let requested = request?.backupID,
+            let backup = try context.repository.backups().backups.first(where: { $0.id == requested })
+        else {
+            let (backup, _, _) = try await seeder.choose(requested: request?.backupID)
+            try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
+            return (backup, try seeder.seed(backup, into: dataDirectory, checkContent: !force))
+        }
+        try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
+        async let seeding = Blocking.run { try seeder.seed(backup, into: dataDirectory, checkContent: !force) }
+        do {
+            // With a request, the choice is that backup or an error naming why it no longer qualifies.
+            _ = try await seeder.choose(requested: requested)
+        } catch {
+            _ = try? await seeding
+            try? DirectRestore.empty(dataDirectory)
+            throw error
+        }
+        return (backup, try await seeding)
     }
 }
