@@ -38,19 +38,14 @@ extension ClusterTests {
             try config.setMaxRate("8M")
             let run = try TestCluster.startPgbak(["now", "--config", config.file])
             // A dump in staging while pg_basebackup has not yet written backup_manifest, its last file.
-            var overlapped = false
-            let deadline = Date().addingTimeInterval(60)
-            while !overlapped, Date() < deadline {
-                if let id = config.staging().first {
-                    let dir = "\(config.repository)/staging/\(id)"
-                    let dumps = ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/logical")) ?? [])
-                        .filter { $0.hasSuffix(".dump.zst") }
-                    let physical = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/physical")) ?? []
-                    overlapped =
-                        !dumps.isEmpty && physical.contains("base.tar.zst")
-                        && !physical.contains { $0.hasPrefix("backup_manifest") }
-                }
-                usleep(50_000)
+            let overlapped = TestCluster.poll(seconds: 60, every: 0.05) {
+                guard let id = config.staging().first else { return false }
+                let dir = "\(config.repository)/staging/\(id)"
+                let dumps = ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/logical")) ?? [])
+                    .filter { $0.hasSuffix(".dump.zst") }
+                let physical = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/physical")) ?? []
+                return !dumps.isEmpty && physical.contains("base.tar.zst")
+                    && !physical.contains { $0.hasPrefix("backup_manifest") }
             }
             let result = try #require(run.wait(seconds: 120), "pgbak did not finish")
             #expect(overlapped, "no dump was written while the base backup streamed")

@@ -240,11 +240,8 @@ extension ClusterTests {
                 "restore", "--node", replica.name, "--backup", older, "--config", lab.file,
             ])
             defer { restore.stop() }
-            let inUse = Date().addingTimeInterval(20)
-            while Date() < inUse,
-                (try? Shell.bash("ls '\(lab.repository)'/run/*/in-use-\(older)"))?.status != 0
-            {
-                usleep(50_000)
+            _ = TestCluster.poll(seconds: 20, every: 0.05) {
+                (try? Shell.bash("ls '\(lab.repository)'/run/*/in-use-\(older)"))?.status == 0
             }
             let during = try TestCluster.pgbak(["prune", "--config", pruneLab.file])
             #expect(during.status == 0, "\(during)")

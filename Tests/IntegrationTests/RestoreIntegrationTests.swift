@@ -26,12 +26,7 @@ extension ClusterTests {
         /// Waits until `table` on `port` has the leader's content.
         func waitForSame(_ table: String, port: Int, seconds: Double = 60) throws -> Bool {
             let want = try content(table)
-            let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline {
-                if (try? content(table, port: port)) == want { return true }
-                usleep(250_000)
-            }
-            return false
+            return TestCluster.poll(seconds: seconds, every: 0.25) { (try? content(table, port: port)) == want }
         }
 
         func startTime(_ member: TestCluster.Member) throws -> String {

@@ -93,14 +93,19 @@ enum TestCluster {
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Polls `sql` on the leader until it prints `want`; false when it never does within `seconds`.
-    static func waitFor(_ sql: String, _ want: String, database: String = "postgres", seconds: Double = 15) -> Bool {
+    /// Asks `condition` every `interval` seconds until it holds; false when it never does within `seconds`.
+    static func poll(seconds: Double, every interval: Double = 0.2, until condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if (try? psql(sql, database: database)) == want { return true }
-            usleep(200_000)
+            if condition() { return true }
+            usleep(useconds_t(interval * 1_000_000))
         }
         return false
+    }
+
+    /// Polls `sql` on the leader until it prints `want`; false when it never does within `seconds`.
+    static func waitFor(_ sql: String, _ want: String, database: String = "postgres", seconds: Double = 15) -> Bool {
+        poll(seconds: seconds) { (try? psql(sql, database: database)) == want }
     }
 
     /// A migration-like session holding ACCESS EXCLUSIVE on `table` of `database` on the leader, once granted.
@@ -189,16 +194,10 @@ struct TestConfig {
 
     /// Waits until a run has started writing its base backup into staging.
     func waitForBaseBackup(seconds: Double = 30) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if let id = staging().first,
-                FileManager.default.fileExists(atPath: "\(repository)/staging/\(id)/physical/base.tar.zst")
-            {
-                return true
-            }
-            usleep(100_000)
+        TestCluster.poll(seconds: seconds, every: 0.1) {
+            guard let id = staging().first else { return false }
+            return FileManager.default.fileExists(atPath: "\(repository)/staging/\(id)/physical/base.tar.zst")
         }
-        return false
     }
 }
 
