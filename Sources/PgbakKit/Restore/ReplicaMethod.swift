@@ -53,10 +53,9 @@ public struct ReplicaMethod: Sendable {
     ) {
         let seeder = ReplicaSeeder(context: context)
         let force = request?.force ?? false
-        guard let requested = request?.backupID,
-            let backup = try context.repository.backups().backups.first(where: { $0.id == requested })
-        else {
-            let (backup, _, _) = try await seeder.choose(requested: request?.backupID)
+        let stored = try context.repository.backups().backups
+        guard let requested = request?.backupID, let backup = stored.first(where: { $0.id == requested }) else {
+            let (backup, _, _) = try await seeder.choose(requested: request?.backupID, among: stored)
             try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
             return (backup, try seeder.seed(backup, into: dataDirectory, checkContent: !force))
         }
@@ -64,7 +63,7 @@ public struct ReplicaMethod: Sendable {
         async let seeding = Blocking.run { try seeder.seed(backup, into: dataDirectory, checkContent: !force) }
         do {
             // With a request, the choice is that backup or an error naming why it no longer qualifies.
-            _ = try await seeder.choose(requested: requested)
+            _ = try await seeder.choose(requested: requested, among: stored)
         } catch {
             _ = try? await seeding
             try? DirectRestore.empty(dataDirectory)

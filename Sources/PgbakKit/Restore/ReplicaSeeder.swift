@@ -10,14 +10,17 @@ public struct ReplicaSeeder: Sendable {
         self.context = context
     }
 
-    /// The leader's horizon and the chosen backup; fails (naming each backup's reason) when none qualifies.
-    public func choose(requested: String?) async throws -> (StoredBackup, WALHorizon, ConfirmedLeader) {
+    /// The leader's horizon and the chosen backup; fails (naming each backup's reason) when none qualifies. Chooses
+    /// among `stored` when the caller has read the repository already.
+    public func choose(requested: String?, among stored: [StoredBackup]? = nil) async throws -> (
+        StoredBackup, WALHorizon, ConfirmedLeader
+    ) {
         let probe = LeaderProbe(config: context.config, logger: context.logger)
         let leader = try await probe.discover()
         let horizon = try WALHorizonReader.read(
             probe.connect(leader.choice, database: "postgres"),
             identity: leader.identity)
-        let backups = try context.repository.backups().backups
+        let backups = try stored ?? context.repository.backups().backups
         if let requested, !backups.contains(where: { $0.id == requested }) {
             throw RestoreError(problem: "backup \(requested) is not in \(context.repository.location); see pgbak list")
         }
