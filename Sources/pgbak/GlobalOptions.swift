@@ -22,8 +22,8 @@ struct GlobalOptions: ParsableArguments {
         let repository = PosixRepository(root: config.repositoryPath, owner: config.repositoryOwner)
         return (
             RunContext(
-                config: config, repository: repository, logger: logger, progress: line.show,
-                showsProgress: line.enabled), line
+                config: config, repository: repository, logger: logger, progress: line.enabled ? line.show : nil),
+            line
         )
     }
 

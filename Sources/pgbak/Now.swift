@@ -87,9 +87,9 @@ final class ProgressLine: @unchecked Sendable {
 
     init(enabled: Bool) { self.enabled = enabled }
 
+    /// Passed to the library only when `enabled`.
     var show: @Sendable (String) -> Void {
         { [self] text in
-            guard enabled else { return }
             lock.withLock { FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8)) }
         }
     }

@@ -91,7 +91,7 @@ public struct BackupRun: Sendable {
                 tools: tools, target: probe.replicationTarget(leader.choice),
                 environment: try credentials.environment(for: context.config.postgres.replication),
                 config: context.config, label: "pgbak \(id)",
-                progress: context.showsProgress ? context.progress : nil
+                progress: context.progress
             ).run(staging: staging)
             // Patroni's version is only for the manifest.
             async let patroniVersion = probe.patroniVersion(of: leader.choice)

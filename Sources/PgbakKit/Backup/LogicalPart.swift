@@ -19,7 +19,7 @@ struct LogicalPart: Sendable {
     var probe: LeaderProbe
     var leader: ConfirmedLeader
     var logger: Logger
-    var progress: @Sendable (String) -> Void
+    var progress: (@Sendable (String) -> Void)?
     /// Tables larger than this are not counted (dumps.count_rows_max_table_mb).
     var maxCountedTableBytes: Int64
 
@@ -35,7 +35,7 @@ struct LogicalPart: Sendable {
         var failed = false
         var change: String?
 
-        progress("dumping globals (roles, tablespaces)")
+        progress?("dumping globals (roles, tablespaces)")
         let globals = "\(Self.directory)/globals.sql.zst"
         do {
             files.append(try await dump.dumpGlobals(to: staging + "/" + globals, relativePath: globals))
@@ -53,7 +53,7 @@ struct LogicalPart: Sendable {
 
         for (index, db) in databases.enumerated() where change == nil {
             try Task.checkCancellation()
-            progress("dumping database \(index + 1)/\(databases.count): \(db.name)")
+            progress?("dumping database \(index + 1)/\(databases.count): \(db.name)")
             let relative = "\(Self.directory)/\(db.oid).dump.zst"
             var entry = Self.entry(db, status: .complete)
             let outcome: Swift.Result<(FileRecord, [TableCount]), any Error>

@@ -149,7 +149,7 @@ public struct DatabaseRestore: Sendable {
             attributes: [.posixPermissions: 0o700])
         let dumpPath = "\(context.config.scratchDirectory)/\(getpid())-\(entry.oid).dump"
         defer { unlink(dumpPath) }
-        context.progress("decompressing the dump of \(entry.name)")
+        context.progress?("decompressing the dump of \(entry.name)")
         try DumpFile.decompress(
             context.repository.directory(of: backup.id) + "/" + file,
             expectedSHA256: checkContent ? record.sha256 : nil, to: dumpPath)
@@ -158,7 +158,7 @@ public struct DatabaseRestore: Sendable {
             serverMajor: leader.identity.majorVersion, configFile: context.config.file)
         let size = (try? FileManager.default.attributesOfItem(atPath: dumpPath)[.size] as? Int64) ?? 0
         let parallel = jobs ?? (size > 64 << 20 ? min(4, ProcessInfo.processInfo.activeProcessorCount) : 1)
-        context.progress("pg_restore into \(database) (\(parallel) jobs)")
+        context.progress?("pg_restore into \(database) (\(parallel) jobs)")
         let target = probe.dumpTarget(leader.choice)
         let outcome = try await ChildProcess.run(
             ChildCommand(

@@ -52,7 +52,7 @@ public struct NodeRestore: Sendable {
             requestedAt: Date(), force: force ? true : nil)
         try store.post(request)
         defer { store.withdraw(request) }
-        context.progress("asking \(name)'s Patroni to reinitialize from backup \(backup.id)")
+        context.progress?("asking \(name)'s Patroni to reinitialize from backup \(backup.id)")
         let base = apiURL.hasSuffix("/patroni") ? String(apiURL.dropLast("/patroni".count)) : apiURL
         let response = try await client.request("POST", url: base + "/reinitialize", jsonBody: #"{"force": true}"#)
         switch response.status {
@@ -74,7 +74,7 @@ public struct NodeRestore: Sendable {
             try await Task.sleep(for: .milliseconds(250))
             let state = (try? await client.cluster())?.cluster.members.first { $0.name == name }?.state ?? "unknown"
             if state == "creating replica" { sawCreating = true }
-            context.progress("\(name): \(state)")
+            context.progress?("\(name): \(state)")
             let result = store.result(for: request.requestID)
             if state == "streaming", sawCreating || result != nil {
                 return Report(

@@ -6,18 +6,16 @@ public struct RunContext: Sendable {
     public var config: PgbakConfig
     public var repository: any BackupRepository
     public var logger: Logger
-    public var progress: @Sendable (String) -> Void
-    /// Whether `progress` reaches anyone: tools that work harder to report progress are asked to only then.
-    public var showsProgress: Bool
+    /// Nil when nobody watches: tools that work harder to report progress are asked to only when it is set.
+    public var progress: (@Sendable (String) -> Void)?
 
     public init(
         config: PgbakConfig, repository: any BackupRepository, logger: Logger,
-        progress: @escaping @Sendable (String) -> Void = { _ in }, showsProgress: Bool = false
+        progress: (@Sendable (String) -> Void)? = nil
     ) {
         self.config = config
         self.repository = repository
         self.logger = logger
         self.progress = progress
-        self.showsProgress = showsProgress
     }
 }

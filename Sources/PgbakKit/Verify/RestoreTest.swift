@@ -43,12 +43,12 @@ struct RestoreTest: Sendable {
             configured: context.config.postgres.binDir,
             serverMajor: manifest.cluster.serverVersionNum / 10000,
             configFile: context.config.file)
-        context.progress("restore test: materializing \(backup.id)")
+        context.progress?("restore test: materializing \(backup.id)")
         let materialized = try await steps.run("materialize") {
             try Materializer(directory: context.repository.directory(of: backup.id), manifest: manifest)
                 .materialize(into: data, tablespaces: .remapped(under: scratch + "/tablespaces"))
         }
-        context.progress("restore test: pg_verifybackup")
+        context.progress?("restore test: pg_verifybackup")
         try await steps.run("pg_verifybackup") {
             let outcome = try await ChildProcess.run(
                 ChildCommand(
@@ -68,14 +68,14 @@ struct RestoreTest: Sendable {
             user: context.config.postgres.dump.user)
         try server.writeConfiguration()
         do {
-            context.progress("restore test: starting the scratch server (WAL replay to consistency)")
+            context.progress?("restore test: starting the scratch server (WAL replay to consistency)")
             try await steps.run("start to consistency") { try await server.start(timeout: 600) }
             try await steps.run("connect to every database") {
                 for db in manifest.logical.databases where db.status == .complete {
                     _ = try server.connect(database: db.name)
                 }
             }
-            context.progress("restore test: pg_amcheck")
+            context.progress?("restore test: pg_amcheck")
             try await steps.run("pg_amcheck (heap and btree)") {
                 let outcome = try await ChildProcess.run(
                     ChildCommand(
@@ -90,7 +90,7 @@ struct RestoreTest: Sendable {
                 }
             }
             for db in manifest.logical.databases where db.status == .complete {
-                context.progress("restore test: restoring the dump of \(db.name)")
+                context.progress?("restore test: restoring the dump of \(db.name)")
                 try await steps.run("restore dump of \(db.name)") {
                     try await restoreAndCompare(
                         db, backup: backup, server: server, tools: tools, scratch: scratch,

@@ -63,7 +63,7 @@ public struct VerifyRun: Sendable {
         for backup in try selection.resolve(backups, location: context.repository.location) {
             try context.repository.markInUse(id: backup.id)
             defer { context.repository.releaseUse(id: backup.id) }
-            context.progress("verifying \(backup.id)")
+            context.progress?("verifying \(backup.id)")
             let verifier = BackupVerifier(repository: context.repository)
             var record = await verifier.verify(backup)
             if restoreTest && record.ok {
