@@ -94,10 +94,16 @@ public struct PatroniNodeStatus: Sendable, Equatable, Decodable {
     public var serverVersion: Int?
     public var systemIdentifier: String?
     public var patroni: Info?
+    /// When the member's postmaster started: a new value means PostgreSQL was started again.
+    public var postmasterStartTime: String?
+    /// A replica's WAL receiver state ("streaming"), from Patroni 3.0 on.
+    public var replicationState: String?
 
     enum CodingKeys: String, CodingKey {
         case state, role, timeline, patroni
         case serverVersion = "server_version"
         case systemIdentifier = "database_system_identifier"
+        case postmasterStartTime = "postmaster_start_time"
+        case replicationState = "replication_state"
     }
 }

@@ -52,6 +52,8 @@ public struct NodeRestore: Sendable {
             requestedAt: Date(), force: force ? true : nil)
         try store.post(request)
         defer { store.withdraw(request) }
+        // The member's postmaster start time before: only a PostgreSQL started after it counts as re-seeded.
+        let before = try? await client.nodeStatus(apiURL: apiURL)
         context.progress?("asking \(name)'s Patroni to reinitialize from backup \(backup.id)")
         let base = apiURL.hasSuffix("/patroni") ? String(apiURL.dropLast("/patroni".count)) : apiURL
         let response = try await client.request("POST", url: base + "/reinitialize", jsonBody: #"{"force": true}"#)
@@ -68,19 +70,23 @@ public struct NodeRestore: Sendable {
                 problem: "Patroni at \(base) refused POST /reinitialize (HTTP \(response.status)): \(body)")
         }
         let deadline = Date().addingTimeInterval(timeout)
-        var sawCreating = false
         while Date() < deadline {
-            // A quarter second between looks: the member's state is what the caller waits for.
+            // A quarter second between looks. Done when the member's own API shows a new postmaster that runs and
+            // streams, and the cluster's view (what patronictl list shows) says streaming too. The cluster's view
+            // alone is not enough: a member re-seeded within one Patroni loop still shows its state from before.
             try await Task.sleep(for: .milliseconds(250))
-            let state = (try? await client.cluster())?.cluster.members.first { $0.name == name }?.state ?? "unknown"
-            if state == "creating replica" { sawCreating = true }
-            context.progress?("\(name): \(state)")
-            let result = store.result(for: request.requestID)
-            if state == "streaming", sawCreating || result != nil {
-                return Report(
-                    member: name, backupID: backup.id, seconds: Date().timeIntervalSince(started),
-                    result: result)
-            }
+            async let member = try? await client.nodeStatus(apiURL: apiURL)
+            async let view = try? await client.cluster()
+            let (own, cluster) = await (member, view)
+            let listed = cluster?.cluster.members.first { $0.name == name }?.state ?? "unknown"
+            context.progress?("\(name): \(listed)")
+            guard let own, own.postmasterStartTime != nil,
+                own.postmasterStartTime != before?.postmasterStartTime, own.state == "running",
+                (own.replicationState ?? "streaming") == "streaming", listed == "streaming"
+            else { continue }
+            return Report(
+                member: name, backupID: backup.id, seconds: Date().timeIntervalSince(started),
+                result: store.result(for: request.requestID))
         }
         throw RestoreError(problem: "\(name) did not stream again within \(Int(timeout)) s; see its Patroni log")
     }
