@@ -1,18 +1,13 @@
-import CWriteback
 import Foundation
 
 /// Writes the members of a tar stream below a directory: regular files (mode from the header, owned by whoever
 /// runs pgbak, whatever the header says), directories (0700) and symbolic links. Refuses names that would escape
-/// the directory. Each file's pages are sent to disk while it is written, without waiting for them: PostgreSQL fsyncs
-/// the whole data directory when it starts from a backup, and then finds little left to write.
+/// the directory. Directories and links are made at once; files are handed to a `FileWriterPool`, so call `finish()`
+/// before using what was written.
 final class TarExtractor {
     let root: String
-    private var fd: Int32 = -1
-    private var currentPath = ""
-    /// Bytes of the current file written, and those handed to writeback so far.
-    private var fileBytes: Int64 = 0
-    private var writebackBytes: Int64 = 0
-    static let writebackStep: Int64 = 8 << 20
+    private let pool = FileWriterPool()
+    private var inFile = false
     private(set) var files = 0
     private(set) var bytes: Int64 = 0
 
@@ -20,13 +15,16 @@ final class TarExtractor {
         self.root = root
     }
 
-    deinit { if fd >= 0 { close(fd) } }
-
     func reader() -> TarReader {
         TarReader(
             onMember: { [unowned self] member in try start(member) },
             onData: { [unowned self] data in try write(data) },
             onMemberEnd: { [unowned self] in try end() })
+    }
+
+    /// Waits for every file to be written; throws the first write failure.
+    func finish() throws {
+        try pool.finish()
     }
 
     static func safeRelative(_ name: String) throws -> String {
@@ -57,42 +55,22 @@ final class TarExtractor {
             }
         default:
             guard member.isRegularFile else { return }
-            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(member.mode & 0o700 | 0o600))
-            guard fd >= 0 else { throw RestoreError(problem: "cannot create \(path): \(Errno.text())") }
-            currentPath = path
-            fileBytes = 0
-            writebackBytes = 0
+            try pool.create(path: path, mode: mode_t(member.mode & 0o700 | 0o600))
+            inFile = true
             files += 1
         }
     }
 
     private func write(_ data: UnsafeRawBufferPointer) throws {
-        guard fd >= 0, let base = data.baseAddress else { return }
-        var offset = 0
-        while offset < data.count {
-            let n = Glibc.write(fd, base + offset, data.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw RestoreError(problem: "cannot write \(currentPath): \(Errno.text())")
-            }
-            offset += n
-        }
+        guard inFile else { return }
+        try pool.write(data)
         bytes += Int64(data.count)
-        fileBytes += Int64(data.count)
-        if fileBytes - writebackBytes >= Self.writebackStep { startWriteback() }
-    }
-
-    /// Advisory: a failure only means the pages go to disk later.
-    private func startWriteback() {
-        _ = pgbak_start_writeback(fd, writebackBytes, fileBytes - writebackBytes)
-        writebackBytes = fileBytes
     }
 
     private func end() throws {
-        guard fd >= 0 else { return }
-        if fileBytes > writebackBytes { startWriteback() }
-        close(fd)
-        fd = -1
+        guard inFile else { return }
+        try pool.endFile()
+        inFile = false
     }
 
     static func makeParents(of path: String, below root: String) throws {
@@ -110,8 +88,14 @@ final class TarExtractor {
     ) {
         let extractor = TarExtractor(root: root)
         let tar = extractor.reader()
-        try ZstdReader.decompress(path: archive, expectedSHA256: expectedSHA256) { try tar.feed($0) }
-        try tar.finish()
+        do {
+            try ZstdReader.decompress(path: archive, expectedSHA256: expectedSHA256) { try tar.feed($0) }
+            try tar.finish()
+        } catch {
+            try? extractor.finish()
+            throw error
+        }
+        try extractor.finish()
         return (extractor.files, extractor.bytes)
     }
 }
