@@ -46,11 +46,15 @@ extension ClusterTests {
                 "create table rn_after as select g, now() t from generate_series(1, 7000) g",
                 database: "app2")
             let target = try replica()
+            let before = try startTime(target)
             let result = try TestCluster.pgbak(["restore", "--node", target.name, "--config", lab.file])
             #expect(result.status == 0, "\(result)")
             #expect(result.stdout.contains("re-seeded \(target.name) from backup \(id) through Patroni"), "\(result)")
-            let member = try #require(try TestCluster.members().first { $0.name == target.name })
-            #expect(member.state == "streaming")
+            // When restore --node returns, the member runs a newly started PostgreSQL that streams.
+            #expect(try startTime(target) != before)
+            let port = 8008 + ((target.port ?? 5432) - 5432)
+            let own = try Shell.must(TestCluster.apiGet(port: port, "/patroni") + #" | jq -r '.state + " " + .replication_state'"#)
+            #expect(own.trimmingCharacters(in: .whitespacesAndNewlines) == "running streaming", "\(own)")
             #expect(try waitForSame("rn_before", port: target.port ?? 0))
             #expect(try waitForSame("rn_after", port: target.port ?? 0), "WAL written after the backup must arrive")
             let record = try Shell.must(

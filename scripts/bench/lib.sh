@@ -42,13 +42,14 @@ timed_pgbak() {
 
 # The member's postmaster start time (its own REST API): a re-seed has happened once it changes.
 started_at() { api_get "${1#node}" /patroni | jq -r .postmaster_start_time; }
-# wait_streaming MEMBER BEFORE: until Patroni reports MEMBER streaming with a postmaster started after BEFORE (so a
-# state left from before the re-seed never counts).
+# wait_streaming MEMBER BEFORE: until MEMBER's own REST API shows a postmaster started after BEFORE that runs and
+# whose WAL receiver streams (a state left from before the re-seed never counts). Patroni's cluster view would add
+# up to one loop_wait of its bookkeeping, at random, to both contenders.
 wait_streaming() {
   for _ in $(seq 1 3000); do
-    [ "$(api_get 1 /cluster | jq -r ".members[] | select(.name==\"$1\") | .state")" = streaming ] &&
-      [ "$(started_at "$1")" != "$2" ] && return 0
-    sleep 0.1
+    [ "$(api_get "${1#node}" /patroni 2>/dev/null | jq -r --arg b "$2" \
+      'select(.postmaster_start_time != $b) | .state + " " + .replication_state')" = "running streaming" ] && return 0
+    sleep 0.05
   done; echo "bench: $1 never streamed again" >&2; return 1; }
 
 # The pgbench data set: database bench at scale $1 plus a small second database; the prod-like one dropped.

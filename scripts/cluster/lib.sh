@@ -46,14 +46,19 @@ start_node() {  # $1 = 1..3
   port_busy "$(api_port $i)" && { echo "port $(api_port $i) busy" >&2; return 1; }
   mkdir -p "$DATA"; chown postgres:postgres "$DATA"; chmod 700 "$DATA"
   install -d -o postgres -g postgres -m 0755 "$TBLSPC" "$LAB/ts" "$LAB/ts/node$i"
-  # unshare and bash exec in turn, so the recorded PID is Patroni's own.
+  # Patroni runs under reaper.py, which reaps the orphaned postmaster the moment it exits (as systemd would; this
+  # VM's init takes up to ~1.5 s, and Patroni waits for that on every stop) and records Patroni's own PID.
+  rm -f "$RUN/patroni.node$i.pid"
+  install -o postgres -g postgres -m 0755 "$CLUSTER_SCRIPTS/reaper.py" "$RUN/reaper.py"
   setsid unshare --mount --propagation private -- /bin/bash -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' _ \
     "$LAB/ts/node$i" "$TBLSPC" \
     setpriv --reuid=postgres --regid=postgres --init-groups \
     env -i HOME=/var/lib/postgresql LANG=C.UTF-8 LC_ALL=C.UTF-8 PATH="$VENV/bin:$PGBIN:/usr/bin:/bin" \
+    python3 "$RUN/reaper.py" "$RUN/patroni.node$i.pid" \
     "$VENV/bin/patroni" "$CONF/node$i.yml" >> "$RUN/patroni.node$i.log" 2>&1 < /dev/null &
-  echo $! > "$RUN/patroni.node$i.pid"
-  echo "node$i patroni pid $!"
+  for _ in $(seq 1 100); do [ -s "$RUN/patroni.node$i.pid" ] && break; sleep 0.05; done
+  [ -s "$RUN/patroni.node$i.pid" ] || { echo "node$i: Patroni did not start; see $RUN/patroni.node$i.log" >&2; return 1; }
+  echo "node$i patroni pid $(cat "$RUN/patroni.node$i.pid")"
 }
 
 stop_node() {  # graceful: SIGTERM patroni (it stops postgres), then clean any orphan postmaster

@@ -72,17 +72,22 @@ public struct NodeRestore: Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             // A quarter second between looks. Done when the member's own API shows a new postmaster that runs and
-            // streams, and the cluster's view (what patronictl list shows) says streaming too. The cluster's view
-            // alone is not enough: a member re-seeded within one Patroni loop still shows its state from before.
+            // streams (replication_state comes from its pg_stat_wal_receiver at the moment of asking). The cluster's
+            // view lags by up to one Patroni loop and, within one loop, still shows the state from before; it is
+            // consulted only for a Patroni that does not report replication_state.
             try await Task.sleep(for: .milliseconds(250))
-            async let member = try? await client.nodeStatus(apiURL: apiURL)
-            async let view = try? await client.cluster()
-            let (own, cluster) = await (member, view)
-            let listed = cluster?.cluster.members.first { $0.name == name }?.state ?? "unknown"
-            context.progress?("\(name): \(listed)")
-            guard let own, own.postmasterStartTime != nil,
-                own.postmasterStartTime != before?.postmasterStartTime, own.state == "running",
-                (own.replicationState ?? "streaming") == "streaming", listed == "streaming"
+            guard let own = try? await client.nodeStatus(apiURL: apiURL) else { continue }
+            let streaming: Bool
+            if let state = own.replicationState {
+                streaming = state == "streaming"
+                context.progress?("\(name): \(own.state ?? "unknown"), \(state)")
+            } else {
+                let listed = (try? await client.cluster())?.cluster.members.first { $0.name == name }?.state
+                streaming = listed == "streaming"
+                context.progress?("\(name): \(listed ?? "unknown")")
+            }
+            guard streaming, own.postmasterStartTime != nil,
+                own.postmasterStartTime != before?.postmasterStartTime, own.state == "running"
             else { continue }
             return Report(
                 member: name, backupID: backup.id, seconds: Date().timeIntervalSince(started),
