@@ -100,9 +100,11 @@ struct Restore: AsyncParsableCommand {
                                 + "Patroni fell back to another method (basebackup from the leader)\(why)\n").utf8))
                     throw ExitCode(ExitStatus.failure.rawValue)
                 }
+                let beside =
+                    result.preparedSeed == true ? " (written beside its data directory as Patroni stopped it)" : ""
                 print(
-                    "re-seeded \(node) from backup \(report.backupID) through Patroni; streaming again after \(seconds)"
-                )
+                    "re-seeded \(node) from backup \(report.backupID) through Patroni\(beside); streaming again after "
+                        + seconds)
             } else if let datadir {
                 let restore = DirectRestore(context: context)
                 if standalone {

@@ -53,7 +53,8 @@ extension ClusterTests {
             // When restore --node returns, the member runs a newly started PostgreSQL that streams.
             #expect(try startTime(target) != before)
             let port = 8008 + ((target.port ?? 5432) - 5432)
-            let own = try Shell.must(TestCluster.apiGet(port: port, "/patroni") + #" | jq -r '.state + " " + .replication_state'"#)
+            let own = try Shell.must(
+                TestCluster.apiGet(port: port, "/patroni") + #" | jq -r '.state + " " + .replication_state'"#)
             #expect(own.trimmingCharacters(in: .whitespacesAndNewlines) == "running streaming", "\(own)")
             #expect(try waitForSame("rn_before", port: target.port ?? 0))
             #expect(try waitForSame("rn_after", port: target.port ?? 0), "WAL written after the backup must arrive")
@@ -61,6 +62,15 @@ extension ClusterTests {
                 "cat '\(lab.repository)'/requests/*.result.json | jq -s 'map(select(.backup_id == \"\(id)\" and .ok)) | length'"
             )
             #expect(Int(record.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= 1)
+            // The member's data directory is on this host and the backup has no tablespaces: restore --node wrote
+            // the backup beside it while Patroni removed the old one, the replica method renamed it into place, and
+            // nothing of the seed is left.
+            let prepared = try Shell.must(
+                "cat '\(lab.repository)'/requests/*.result.json | jq -s 'map(select(.backup_id == \"\(id)\" and .ok "
+                    + "and .prepared_seed == true)) | length'")
+            #expect(Int(prepared.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= 1, "\(prepared)")
+            let leftovers = try Shell.must("ls -a '\(TestCluster.lab)/data' | grep -c pgbak-seed || true")
+            #expect(leftovers.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
         }
 
         @Test func directModeFillsAStoppedMembersDataDirectory() throws {

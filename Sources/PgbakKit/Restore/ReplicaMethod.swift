@@ -26,8 +26,9 @@ public struct ReplicaMethod: Sendable {
             backupID: request?.backupID, dataDirectory: dataDirectory, ok: false, error: nil,
             startedAt: started, finishedAt: started)
         do {
-            let (backup, done) = try await fill(dataDirectory, request: request)
+            let (backup, done, prepared) = try await fill(dataDirectory, request: request)
             result.backupID = backup.id
+            result.preparedSeed = prepared ? true : nil
             context.logger.info(
                 "replica data directory filled",
                 metadata: [
@@ -48,8 +49,9 @@ public struct ReplicaMethod: Sendable {
     /// Chooses the backup and materializes it. A requested backup (restore --node) is written while the leader is
     /// asked whether a replica can still catch up from it, which it almost always can; when it cannot, the data
     /// directory is emptied again and the refusal stands.
+    /// Also says whether the data directory is a seed `restore --node` wrote beside it (`PreparedSeed`).
     private func fill(_ dataDirectory: String, request: RestoreRequest?) async throws -> (
-        StoredBackup, Materializer.Result
+        StoredBackup, Materializer.Result, Bool
     ) {
         let seeder = ReplicaSeeder(context: context)
         let force = request?.force ?? false
@@ -57,10 +59,16 @@ public struct ReplicaMethod: Sendable {
         guard let requested = request?.backupID, let backup = stored.first(where: { $0.id == requested }) else {
             let (backup, _, _) = try await seeder.choose(requested: request?.backupID, among: stored)
             try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
-            return (backup, try seeder.seed(backup, into: dataDirectory, checkContent: !force))
+            return (backup, try seeder.seed(backup, into: dataDirectory, checkContent: !force), false)
         }
         try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
-        async let seeding = Blocking.run { try seeder.seed(backup, into: dataDirectory, checkContent: !force) }
+        let seedPath = request?.seedDirectory
+        async let seeding = Blocking.run {
+            // restore --node may have written the backup beside the data directory while Patroni removed it.
+            let seed = PreparedSeed(dataDirectory: dataDirectory)
+            if seedPath == seed.path, let adopted = try seed.adopt(backupID: backup.id) { return (adopted, true) }
+            return (try seeder.seed(backup, into: dataDirectory, checkContent: !force), false)
+        }
         do {
             // With a request, the choice is that backup or an error naming why it no longer qualifies.
             _ = try await seeder.choose(requested: requested, among: stored)
@@ -69,6 +77,7 @@ public struct ReplicaMethod: Sendable {
             try? DirectRestore.empty(dataDirectory)
             throw error
         }
-        return (backup, try await seeding)
+        let (done, prepared) = try await seeding
+        return (backup, done, prepared)
     }
 }

@@ -9,10 +9,13 @@ public struct RestoreRequest: Codable, Sendable, Equatable {
     public var requestedAt: Date
     /// `restore --node --force`: the gate's refusals were overridden; no content checks while materializing.
     public var force: Bool?
+    /// Where `restore --node` writes the backup beside the member's data directory (see `PreparedSeed`).
+    public var seedDirectory: String?
 
     enum CodingKeys: String, CodingKey {
         case member, force
         case requestID = "request_id", backupID = "backup_id", requestedAt = "requested_at"
+        case seedDirectory = "seed_directory"
     }
 }
 
@@ -25,11 +28,13 @@ public struct RestoreResult: Codable, Sendable, Equatable {
     public var error: String?
     public var startedAt: Date
     public var finishedAt: Date
+    /// The data directory is the seed `restore --node` wrote beside it while Patroni removed the old one.
+    public var preparedSeed: Bool?
 
     enum CodingKeys: String, CodingKey {
         case member, ok, error
         case requestID = "request_id", backupID = "backup_id", dataDirectory = "data_directory"
-        case startedAt = "started_at", finishedAt = "finished_at"
+        case startedAt = "started_at", finishedAt = "finished_at", preparedSeed = "prepared_seed"
     }
 }
 
