@@ -91,7 +91,6 @@ public struct NodeRestore: Sendable {
                 problem: "Patroni at \(base) refused POST /reinitialize (HTTP \(response.status)): \(body)")
         }
         if let seed, let seedLock {
-            let seeder = ReplicaSeeder(context: context)
             let logger = context.logger
             writerHasLock = true
             Thread {
