@@ -367,18 +367,25 @@ extension ClusterTests {
         @Test func afterASwitchoverTheNextRunBacksUpTheNewLeader() throws {
             let config = try TestCluster.config("switchover")
             let before = try TestCluster.leader()
+            let first = try config.now()
+            try #require(first.status == 0, "\(first)")
             try Shell.must("'\(TestCluster.scripts)/failover.sh' switchover >/dev/null 2>&1")
             let after = try TestCluster.leader()
             try #require(after.name != before.name)
-            let result = try config.now()
+            // The next run starts its base backup against the earlier backup's leader while it asks Patroni, finds
+            // another leader, and drops that start: the backup comes from the new leader and nothing else is left.
+            let result = try TestCluster.pgbak(["now", "--config", config.file, "--log-level", "debug"])
             #expect(result.status == 0, "\(result)")
+            #expect(result.stderr.contains("base backup started before the leader is confirmed"), "\(result)")
+            #expect(result.stderr.contains("from=\(before.name)"), "\(result)")
             let ids = try config.backupIDs()
-            try #require(ids.count == 1)
-            let manifest = try config.manifest(ids[0])
+            try #require(ids.count == 2)
+            let manifest = try config.manifest(ids[1])
             #expect((manifest["leader"] as? [String: Any])?["name"] as? String == after.name)
             let timeline = (manifest["cluster"] as? [String: Any])?["timeline"] as? Int ?? 0
             #expect(timeline > (before.timeline ?? 0))
             #expect(timeline == after.timeline)
+            #expect(config.staging().isEmpty)
         }
     }
 }

@@ -36,19 +36,31 @@ public struct BackupRun: Sendable {
         defer { credentials.remove() }
         // The client tools' version is asked for while Patroni and the database are.
         let earlyTools = Task { await PostgresTools.newest(configured: context.config.postgres.binDir) }
-        var leader = try await probe.discover()
+        async let discovered = probe.discover()
+        // The base backup starts against the newest backup's leader while Patroni and the database are asked.
+        var early = startEarly(probe: probe, credentials: credentials)
+        var leader: ConfirmedLeader
+        do {
+            leader = try await discovered
+        } catch {
+            await discard(early)
+            throw error
+        }
         var retriesLeft = context.config.leaderChange.retries
         while true {
             if let member = context.config.thisHost.member, member != leader.choice.name {
+                await discard(early)
                 let message =
                     "this host's member \(member) is not the leader (\(leader.choice.name) is); no backup taken"
                 if context.config.thisHost.whenNotLeader == .skip { return .skipped(message) }
                 throw BackupError(problem: message + " (this_host.when_not_leader: fail)")
             }
             do {
+                let handed = early
+                early = nil
                 return try await attempt(
                     leader: leader, probe: probe, credentials: credentials, earlyTools: await earlyTools.value,
-                    lastAttempt: retriesLeft == 0)
+                    early: handed, lastAttempt: retriesLeft == 0)
             } catch {
                 guard retriesLeft > 0, !Task.isCancelled,
                     let next = try await newLeader(after: leader, probe: probe, cause: error)
@@ -69,7 +81,7 @@ public struct BackupRun: Sendable {
     /// dumps leaves a partial backup (the physical part and the dumps taken before the change); before it, an error.
     private func attempt(
         leader: ConfirmedLeader, probe: LeaderProbe, credentials: RunCredentials, earlyTools: PostgresTools?,
-        lastAttempt: Bool
+        early: EarlyStart?, lastAttempt: Bool
     ) async throws -> BackupOutcome {
         let tools =
             if let earlyTools, earlyTools.majorVersion >= leader.identity.majorVersion {
@@ -79,20 +91,27 @@ public struct BackupRun: Sendable {
                     configured: context.config.postgres.binDir,
                     serverMajor: leader.identity.majorVersion, configFile: context.config.file)
             }
-        let (id, _) = BackupID.next(after: Date(), taken: try context.repository.takenIDs())
-        var log = context.logger
-        log[metadataKey: "backup.id"] = "\(id)"
-        let staging = try context.repository.createStaging(id: id)
-        do {
-            let started = Date()
-            // The base backup starts as soon as the leader is confirmed; the database list and the space check
-            // run beside it. A failed check stops it (leaving the scope cancels it) and is the error reported.
-            async let physicalRun = PhysicalPart(
+        let started = Date()
+        let id: String
+        let staging: String
+        let physicalRun: Task<PhysicalPart.Result, any Error>
+        if let early, early.matches(leader, tools: tools) {
+            (id, staging, physicalRun) = (early.id, early.staging, early.physical)
+        } else {
+            await discard(early)
+            id = BackupID.next(after: Date(), taken: try context.repository.takenIDs()).id
+            staging = try context.repository.createStaging(id: id)
+            let part = PhysicalPart(
                 tools: tools, target: probe.replicationTarget(leader.choice),
                 environment: try credentials.environment(for: context.config.postgres.replication),
-                config: context.config, label: "pgbak \(id)",
-                progress: context.progress
-            ).run(staging: staging)
+                config: context.config, label: "pgbak \(id)", progress: context.progress)
+            physicalRun = Task { try await part.run(staging: staging) }
+        }
+        var log = context.logger
+        log[metadataKey: "backup.id"] = "\(id)"
+        do {
+            // The base backup runs from the moment the leader is confirmed (or earlier, see EarlyStart); the
+            // database list and the space check run beside it. A failed check stops it and is the error reported.
             // Patroni's version is only for the manifest.
             async let patroniVersion = probe.patroniVersion(of: leader.choice)
             let (databases, databaseBytes) = try catalog(leader: leader, probe: probe)
@@ -101,7 +120,7 @@ public struct BackupRun: Sendable {
             async let logicalRun = logicalPart(
                 tools: tools, leader: leader, probe: probe, credentials: credentials, staging: staging,
                 databases: databases)
-            let physical = try await physicalRun
+            let physical = try await awaitCancellably(physicalRun)
             try reconfirm(leader, probe: probe, after: "the base backup")
             let logical = try await logicalRun
             if let change = logical.leaderChange, !lastAttempt {
@@ -117,6 +136,8 @@ public struct BackupRun: Sendable {
                 .prune(protecting: [id], dryRun: false).deletions
             return .complete(manifest, pruned: pruned)
         } catch {
+            physicalRun.cancel()
+            _ = await physicalRun.result
             try? context.repository.discardStaging(id: id)
             throw error
         }

@@ -19,6 +19,8 @@ public protocol BackupRepository: Sendable {
     /// Complete (published) backups, oldest first; unreadable ones are reported in `problems`. With `.listing`,
     /// the manifests carry no per-database detail (see `Manifest.Detail`): enough to list, prune and report.
     func backups(detail: Manifest.Detail) throws -> (backups: [StoredBackup], problems: [String])
+    /// The newest published backup whose manifest reads, without reading the others; nil when there is none.
+    func newest(detail: Manifest.Detail) -> StoredBackup?
     /// Ids of published and staged backups (to keep new ids unique).
     func takenIDs() throws -> Set<String>
     /// Creates a private staging directory for `id` and returns its path.

@@ -77,6 +77,11 @@ public struct PosixRepository: BackupRepository {
         return (found, problems)
     }
 
+    public func newest(detail: Manifest.Detail) -> StoredBackup? {
+        let names = ((try? listDirectory(backupsDir)) ?? []).filter(BackupID.isValid).sorted(by: >)
+        return names.lazy.compactMap { try? load($0, detail: detail) }.first
+    }
+
     private func load(_ name: String, detail: Manifest.Detail) throws -> StoredBackup {
         let path = "\(backupsDir)/\(name)/\(Manifest.fileName)"
         guard let data = FileManager.default.contents(atPath: path) else {
