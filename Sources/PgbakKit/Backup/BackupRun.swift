@@ -37,19 +37,21 @@ public struct BackupRun: Sendable {
         // The client tools' version is asked for while Patroni and the database are.
         let earlyTools = Task { await PostgresTools.newest(configured: context.config.postgres.binDir) }
         async let discovered = probe.discover()
-        // The base backup starts against the newest backup's leader while Patroni and the database are asked.
-        var early = startEarly(probe: probe, credentials: credentials)
+        // The newest complete backup sizes the space check and names the member the base backup starts against
+        // while Patroni and the database are asked.
+        let previous = try context.repository.newestComplete(detail: .listing)
+        var early = startEarly(after: previous, probe: probe, credentials: credentials)
         var leader: ConfirmedLeader
         do {
             leader = try await discovered
         } catch {
-            await discard(early)
+            await discard(early?.run)
             throw error
         }
         var retriesLeft = context.config.leaderChange.retries
         while true {
             if let member = context.config.thisHost.member, member != leader.choice.name {
-                await discard(early)
+                await discard(early?.run)
                 let message =
                     "this host's member \(member) is not the leader (\(leader.choice.name) is); no backup taken"
                 if context.config.thisHost.whenNotLeader == .skip { return .skipped(message) }
@@ -60,7 +62,7 @@ public struct BackupRun: Sendable {
                 early = nil
                 return try await attempt(
                     leader: leader, probe: probe, credentials: credentials, earlyTools: await earlyTools.value,
-                    early: handed, lastAttempt: retriesLeft == 0)
+                    previous: previous, early: handed, lastAttempt: retriesLeft == 0)
             } catch {
                 guard retriesLeft > 0, !Task.isCancelled,
                     let next = try await newLeader(after: leader, probe: probe, cause: error)
@@ -81,7 +83,7 @@ public struct BackupRun: Sendable {
     /// dumps leaves a partial backup (the physical part and the dumps taken before the change); before it, an error.
     private func attempt(
         leader: ConfirmedLeader, probe: LeaderProbe, credentials: RunCredentials, earlyTools: PostgresTools?,
-        early: EarlyStart?, lastAttempt: Bool
+        previous: StoredBackup?, early: EarlyStart?, lastAttempt: Bool
     ) async throws -> BackupOutcome {
         let tools =
             if let earlyTools, earlyTools.majorVersion >= leader.identity.majorVersion {
@@ -92,21 +94,14 @@ public struct BackupRun: Sendable {
                     serverMajor: leader.identity.majorVersion, configFile: context.config.file)
             }
         let started = Date()
-        let id: String
-        let staging: String
-        let physicalRun: Task<PhysicalPart.Result, any Error>
+        let run: PhysicalRun
         if let early, early.matches(leader, tools: tools) {
-            (id, staging, physicalRun) = (early.id, early.staging, early.physical)
+            run = early.run
         } else {
-            await discard(early)
-            id = BackupID.next(after: Date(), taken: try context.repository.takenIDs()).id
-            staging = try context.repository.createStaging(id: id)
-            let part = PhysicalPart(
-                tools: tools, target: probe.replicationTarget(leader.choice),
-                environment: try credentials.environment(for: context.config.postgres.replication),
-                config: context.config, label: "pgbak \(id)", progress: context.progress)
-            physicalRun = Task { try await part.run(staging: staging) }
+            await discard(early?.run)
+            run = try startPhysical(from: leader.choice, tools: tools, probe: probe, credentials: credentials)
         }
+        let (id, staging) = (run.id, run.staging)
         var log = context.logger
         log[metadataKey: "backup.id"] = "\(id)"
         do {
@@ -114,13 +109,13 @@ public struct BackupRun: Sendable {
             // database list and the space check run beside it. A failed check stops it and is the error reported.
             // Patroni's version is only for the manifest.
             async let patroniVersion = probe.patroniVersion(of: leader.choice)
-            let (databases, databaseBytes) = try catalog(leader: leader, probe: probe)
+            let (databases, databaseBytes) = try catalog(leader: leader, probe: probe, last: previous)
             // The dumps run while the base backup streams, each in its own snapshot and followed by a check that
             // the leader is still the same primary on the same timeline.
             async let logicalRun = logicalPart(
                 tools: tools, leader: leader, probe: probe, credentials: credentials, staging: staging,
                 databases: databases)
-            let physical = try await awaitCancellably(physicalRun)
+            let physical = try await awaitCancellably(run.task)
             try reconfirm(leader, probe: probe, after: "the base backup")
             let logical = try await logicalRun
             if let change = logical.leaderChange, !lastAttempt {
@@ -136,9 +131,7 @@ public struct BackupRun: Sendable {
                 .prune(protecting: [id], dryRun: false).deletions
             return .complete(manifest, pruned: pruned)
         } catch {
-            physicalRun.cancel()
-            _ = await physicalRun.result
-            try? context.repository.discardStaging(id: id)
+            await discard(run)
             throw error
         }
     }
@@ -167,14 +160,14 @@ public struct BackupRun: Sendable {
         }
     }
 
-    /// The databases to dump and the size of all of them, after checking the repository has room for the backup.
-    private func catalog(leader: ConfirmedLeader, probe: LeaderProbe) throws -> (
+    /// The databases to dump and the size of all of them, after checking the repository has room for the backup
+    /// (`last`: the newest complete backup).
+    private func catalog(leader: ConfirmedLeader, probe: LeaderProbe, last: StoredBackup?) throws -> (
         databases: [DatabaseInfo], bytes: Int64
     ) {
         let allDatabases = try DatabaseInfo.list(try probe.connect(leader.choice, database: "postgres"))
         let databaseBytes = allDatabases.reduce(0) { $0 + $1.sizeBytes }
-        let existing = try context.repository.backups(detail: .listing).backups
-        try checkSpace(databaseBytes: databaseBytes, last: existing.last { $0.manifest.status == .complete })
+        try checkSpace(databaseBytes: databaseBytes, last: last)
         let databases = DatabaseInfo.select(
             allDatabases, include: context.config.postgres.includeDatabases,
             exclude: context.config.postgres.excludeDatabases)

@@ -44,8 +44,7 @@ struct PhysicalPart: Sendable {
         let follower = FollowingHasher(path: dir + "/" + baseName, relativePath: "\(Self.directory)/\(baseName)")
         var failure: (any Error)?
         do {
-            var lines: (@Sendable (String) -> Void)? = nil
-            if let show = progress { lines = { line in show("base backup: " + line) } }
+            let lines = progress.map { show -> @Sendable (String) -> Void in { show("base backup: " + $0) } }
             try await basebackup.run(into: dir, progress: lines)
         } catch {
             failure = error

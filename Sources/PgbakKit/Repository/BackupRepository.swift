@@ -19,8 +19,9 @@ public protocol BackupRepository: Sendable {
     /// Complete (published) backups, oldest first; unreadable ones are reported in `problems`. With `.listing`,
     /// the manifests carry no per-database detail (see `Manifest.Detail`): enough to list, prune and report.
     func backups(detail: Manifest.Detail) throws -> (backups: [StoredBackup], problems: [String])
-    /// The newest published backup whose manifest reads, without reading the others; nil when there is none.
-    func newest(detail: Manifest.Detail) -> StoredBackup?
+    /// The newest complete backup (unreadable manifests skipped), reading manifests from the newest down only as far
+    /// as it has to; nil when there is none.
+    func newestComplete(detail: Manifest.Detail) throws -> StoredBackup?
     /// Ids of published and staged backups (to keep new ids unique).
     func takenIDs() throws -> Set<String>
     /// Creates a private staging directory for `id` and returns its path.

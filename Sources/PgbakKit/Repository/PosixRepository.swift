@@ -77,9 +77,10 @@ public struct PosixRepository: BackupRepository {
         return (found, problems)
     }
 
-    public func newest(detail: Manifest.Detail) -> StoredBackup? {
-        let names = ((try? listDirectory(backupsDir)) ?? []).filter(BackupID.isValid).sorted(by: >)
-        return names.lazy.compactMap { try? load($0, detail: detail) }.first
+    public func newestComplete(detail: Manifest.Detail) throws -> StoredBackup? {
+        guard FileManager.default.fileExists(atPath: backupsDir) else { return nil }
+        let names = try listDirectory(backupsDir).filter(BackupID.isValid).sorted(by: >)
+        return names.lazy.compactMap { try? load($0, detail: detail) }.first { $0.manifest.status == .complete }
     }
 
     private func load(_ name: String, detail: Manifest.Detail) throws -> StoredBackup {
