@@ -48,29 +48,18 @@ public struct NodeRestore: Sendable {
 
         // Where this host holds the member's data directory, the backup is written beside it while Patroni stops
         // the old PostgreSQL and removes the old data directory; the replica method then renames it into place.
-        var seed: PreparedSeed?
-        var seedLock: PreparedSeed.Lock?
         let (candidate, why) = PreparedSeed.locate(
             member: member, backup: backup, config: context.config, logger: context.logger)
-        if let candidate, let lock = try? candidate.lock() {
-            (seed, seedLock) = (candidate, lock)
-        } else {
+        let writer = candidate.flatMap { PreparedSeed.Writer(seed: $0, logger: context.logger) }
+        if writer == nil {
             context.logger.debug("the replica method writes the backup itself", metadata: ["why": "\(why)"])
         }
-        var writerHasLock = false
-        defer {
-            if !writerHasLock { seedLock?.release() }
-            // Taking the lock again waits for the writer; the replica method has renamed a seed it used.
-            if let seed {
-                try? seed.lock().release()
-                seed.remove()
-            }
-        }
+        defer { writer?.finish() }
 
         let store = RequestStore(repositoryRoot: context.repository.location)
         let request = RestoreRequest(
             requestID: UUID().uuidString.lowercased(), member: name, backupID: backup.id,
-            requestedAt: Date(), force: force ? true : nil, seedDirectory: seed?.path)
+            requestedAt: Date(), force: force ? true : nil, seedDirectory: writer?.seed.path)
         try store.post(request)
         defer { store.withdraw(request) }
         // The member's postmaster start time before: only a PostgreSQL started after it counts as re-seeded.
@@ -90,18 +79,7 @@ public struct NodeRestore: Sendable {
             throw RestoreError(
                 problem: "Patroni at \(base) refused POST /reinitialize (HTTP \(response.status)): \(body)")
         }
-        if let seed, let seedLock {
-            let logger = context.logger
-            writerHasLock = true
-            Thread {
-                defer { seedLock.release() }
-                do {
-                    _ = try seed.write(backup, seeder: seeder, checkContent: !force)
-                } catch {
-                    logger.debug("writing the seed failed", metadata: ["error": "\(error.localizedDescription)"])
-                }
-            }.start()
-        }
+        writer?.start(backup, seeder: seeder, checkContent: !force)
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             // A quarter second between looks. Done when the member's own API shows a new postmaster that runs and

@@ -105,6 +105,45 @@ public struct PreparedSeed: Sendable {
             files: record.files, bytes: record.bytes, tablespaces: [], seconds: Date().timeIntervalSince(started))
     }
 
+    /// `restore --node`'s side: holds the lock from before Patroni is asked, writes the backup on a thread of its own
+    /// once Patroni has agreed, and at the end waits for that writing (and for the replica method) and removes what
+    /// is left of the seed.
+    public final class Writer: @unchecked Sendable {
+        public let seed: PreparedSeed
+        private let lock: Lock
+        private let logger: Logger
+        /// Set before the thread starts; read by `finish` on the caller's thread only.
+        private var started = false
+
+        /// Nil when the lock cannot be taken.
+        public init?(seed: PreparedSeed, logger: Logger) {
+            guard let lock = try? seed.lock() else { return nil }
+            (self.seed, self.lock, self.logger) = (seed, lock, logger)
+        }
+
+        /// Writes `backup` into the seed; the lock is released when it is written (or has failed: the replica
+        /// method then writes the backup itself).
+        public func start(_ backup: StoredBackup, seeder: ReplicaSeeder, checkContent: Bool) {
+            started = true
+            let (seed, lock, logger) = (seed, lock, logger)
+            Thread {
+                defer { lock.release() }
+                do {
+                    _ = try seed.write(backup, seeder: seeder, checkContent: checkContent)
+                } catch {
+                    logger.debug("writing the seed failed", metadata: ["error": "\(error.localizedDescription)"])
+                }
+            }.start()
+        }
+
+        /// Taking the lock again waits for the writer; the replica method has renamed a seed it used.
+        public func finish() {
+            if !started { lock.release() }
+            try? seed.lock().release()
+            seed.remove()
+        }
+    }
+
     /// Removes the seed and its marker (the lock file stays for whoever holds it).
     public func clear() {
         unlink(donePath)
