@@ -47,7 +47,8 @@ static void build_table(void) {
         for (int t = 1; t < 8; t++) table[t][i] = (table[t - 1][i] >> 8) ^ table[0][table[t - 1][i] & 0xFF];
 }
 
-static uint32_t crc32c_table(uint32_t crc, const unsigned char *p, size_t n) {
+uint32_t pgbak_crc32c_update_portable(uint32_t crc, const void *data, size_t n) {
+    const unsigned char *p = (const unsigned char *)data;
     pthread_once(&table_once, build_table);
     while (n >= 8) {
         uint32_t lo, hi;
@@ -69,5 +70,5 @@ uint32_t pgbak_crc32c_update(uint32_t crc, const void *data, size_t length) {
     once_hw_detect(&once);
     if (hw_available) return crc32c_sse42(crc, (const unsigned char *)data, length);
 #endif
-    return crc32c_table(crc, (const unsigned char *)data, length);
+    return pgbak_crc32c_update_portable(crc, data, length);
 }

@@ -8,4 +8,7 @@
 /// PostgreSQL's backup_manifest does (INIT_CRC32C / FIN_CRC32C).
 uint32_t pgbak_crc32c_update(uint32_t crc, const void *data, size_t length);
 
+/// The same without SSE 4.2 (slice-by-8 tables): what pgbak_crc32c_update uses on other CPUs.
+uint32_t pgbak_crc32c_update_portable(uint32_t crc, const void *data, size_t length);
+
 #endif
