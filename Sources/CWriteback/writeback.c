@@ -1,8 +1,20 @@
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 
 #include "writeback.h"
 
 int pgbak_start_writeback(int fd, long long offset, long long length) {
     return sync_file_range(fd, (off_t)offset, (off_t)length, SYNC_FILE_RANGE_WRITE);
+}
+
+int pgbak_drop_behind(int fd, long long offset, long long length) {
+    unsigned int flags = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+    if (sync_file_range(fd, (off_t)offset, (off_t)length, flags) != 0) return -1;
+    int rc = posix_fadvise(fd, (off_t)offset, (off_t)length, POSIX_FADV_DONTNEED);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    return 0;
 }

@@ -6,7 +6,7 @@ struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Prove backups are intact (and, with --restore-test, that they restore).",
         discussion: """
-            The default level reads every file once, extracts nothing and changes nothing: sizes and SHA-256 against
+            The default level reads every file once, extracts nothing and changes nothing: sizes and checksums against
             the manifest, no unlisted files, every zstd file to its end, every member of the base and tablespace
             archives against PostgreSQL's backup_manifest, every dump read to its end by pg_restore. Each outcome is
             recorded next to the backup (in its verification/ directory) and shows in `pgbak list`.

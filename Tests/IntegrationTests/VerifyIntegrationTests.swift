@@ -23,18 +23,19 @@ extension ClusterTests {
             let to = "\(config.repository)/backups/\(newID)"
             try Shell.must("rm -rf '\(to)' && cp -a '\(from)' '\(to)' && rm -rf '\(to)/verification'")
             try Shell.must("cd '\(to)' && \(damage)")
-            // Re-record sizes and SHA-256 of the named files, as an attacker or a buggy tool would, so that only the
+            // Re-record sizes and CRC-32C of the named files, as an attacker or a buggy tool would, so that only the
             // deeper checks can see the damage; then fix the manifest's own checksum.
+            let rerecorded = try rechecksum.map { "'\($0)=\(try CRC32C.hex(ofFile: to + "/" + $0))'" }
             try Shell.must(
                 """
-                cd '\(to)' && python3 - \(rechecksum.map { "'\($0)'" }.joined(separator: " ")) <<'PY'
+                cd '\(to)' && python3 - \(rerecorded.joined(separator: " ")) <<'PY'
                 import hashlib, json, os, sys
                 m = json.load(open('manifest.json'))
                 m['backup_id'] = os.path.basename(os.getcwd())
+                crcs = dict(a.split('=', 1) for a in sys.argv[1:])
                 for f in m['files']:
-                    if f['path'] in sys.argv[1:]:
-                        data = open(f['path'], 'rb').read()
-                        f['bytes'] = len(data); f['sha256'] = hashlib.sha256(data).hexdigest()
+                    if f['path'] in crcs:
+                        f['bytes'] = os.path.getsize(f['path']); f['crc32c'] = crcs[f['path']]
                 open('manifest.json', 'w').write(json.dumps(m, indent=2, sort_keys=True))
                 open('manifest.sha256', 'w').write(hashlib.sha256(open('manifest.json', 'rb').read()).hexdigest() + '\\n')
                 PY
@@ -44,7 +45,7 @@ extension ClusterTests {
         }
 
         /// Corrupts one 8 KiB page of a user table inside base.tar and re-records every checksum that could see it
-        /// (backup_manifest's CRC-32C and its own checksum, the manifest's size and SHA-256), so that only a restore
+        /// (backup_manifest's CRC-32C and its own checksum, the manifest's size and CRC-32C), so that only a restore
         /// test can tell.
         static let corruptPageEverywhere = #"""
             zstd -qd --rm physical/base.tar.zst && python3 - "$RELFILE" <<'PY'
@@ -103,7 +104,7 @@ extension ClusterTests {
                 (
                     "flipped byte in the base archive",
                     "printf '\\x5a' | dd of=physical/base.tar.zst bs=1 seek=$(( $(stat -c %s physical/base.tar.zst) / 2 )) conv=notrunc status=none",
-                    [], ["physical/base.tar.zst", "SHA-256 differs"]
+                    [], ["physical/base.tar.zst", "CRC-32C differs"]
                 ),
                 (
                     "truncated dump, sizes re-recorded",
@@ -201,7 +202,7 @@ extension ClusterTests {
             #expect(forced.stderr.contains("restoring a damaged backup"), "\(forced)")
             #expect(FileManager.default.fileExists(atPath: target + "/PG_VERSION"))
 
-            // A flipped byte (same size): the dump's SHA-256 is checked before pg_restore touches the leader.
+            // A flipped byte (same size): the dump's CRC-32C is checked before pg_restore touches the leader.
             let benchDump = try dumpFile("bench")
             let flipped = try damagedCopy(
                 config, of: id, suffix: 41,
@@ -213,9 +214,9 @@ extension ClusterTests {
                 "restore", "--database", "bench", "--as", "gate_bench", "--backup", flipped, "--config", config.file,
             ])
             #expect(read.status == 1, "\(read)")
-            // zstd's frame checksum or the SHA-256, whichever sees it first.
+            // zstd's frame checksum or the CRC-32C, whichever sees it first.
             #expect(read.stderr.contains("\(flipped)/\(benchDump)"), "\(read)")
-            #expect(read.stderr.contains("corrupt") || read.stderr.contains("SHA-256"), "\(read)")
+            #expect(read.stderr.contains("corrupt") || read.stderr.contains("CRC-32C"), "\(read)")
             #expect(try TestCluster.psql("select count(*) from pg_database where datname = 'gate_bench'") == "0")
 
             // Once verify has recorded the damage, the whole backup is refused, even for an intact database...

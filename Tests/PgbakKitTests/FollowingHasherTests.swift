@@ -28,7 +28,7 @@ import Testing
         usleep(20_000)  // the hasher waits for the file to appear
         Self.appendSlowly(path, chunks: 40)
         let followed = try #require(await hasher.finish())
-        let reread = try FileDigest.sha256(path: path, relativePath: "physical/base.tar.zst")
+        let reread = try FileDigest.record(path: path, relativePath: "physical/base.tar.zst")
         #expect(followed == reread)
         #expect(followed.bytes == 40 * 300 * 1024)
     }

@@ -30,7 +30,10 @@ import Testing
                         grants: nil)
                 ],
                 seconds: 1),
-            files: [FileRecord(path: "physical/base.tar.zst", bytes: 10, sha256: String(repeating: "a", count: 64))])
+            files: [
+                FileRecord(
+                    path: "physical/base.tar.zst", bytes: 10, checksum: .init(algorithm: .crc32c, hex: "e3069283"))
+            ])
     }
 
     @Test func roundTrips() throws {
@@ -40,9 +43,10 @@ import Testing
         let text = String(decoding: data, as: UTF8.self)
         #expect(text.contains("\"system_identifier\" : \"7713706775396651014\""))
         #expect(text.contains("\"physical/base.tar.zst\""))
+        #expect(text.contains("\"crc32c\" : \"e3069283\"") && !text.contains("sha256"))
     }
 
-    /// A manifest as written by pgbak 0.1.0 (trimmed to one database, table and file): every multi-word key in
+    /// A manifest as written by pgbak 0.1.0, version 1 (trimmed to one database, table and file): every multi-word key in
     /// the spelling repositories already hold.
     static let writtenBefore = #"""
         {"backup_id": "20261130T035046Z", "cluster": {"database_bytes": 73307548, "scope": "pgbak-test",
@@ -76,6 +80,10 @@ import Testing
         #expect(db.tables == [TableCount(schema: "public", name: "orders", rows: 20000, note: nil)])
         #expect(db.settings == [DatabaseSetting(role: nil, setting: "work_mem=12MB")])
         #expect(db.grants == [DatabaseGrant(grantee: "app", privilege: "CONNECT", grantable: false)])
+        // Version 1 recorded SHA-256; it is kept, and checked as such.
+        let file = try #require(m.files.first)
+        #expect(file.checksum.algorithm == .sha256 && file.bytes == 185_940)
+        #expect(file.checksum.hex == "9eb5f4d03ec3c32d082986fdff26b1d889f2868fdf32743b8e88e6a6fc6a4dd5")
         // Written again, it reads back the same.
         #expect(try Manifest.decode(try m.encoded(), source: "m") == m)
     }

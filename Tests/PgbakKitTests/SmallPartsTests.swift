@@ -68,7 +68,7 @@ import Testing
             try input[start..<min(start + 100_000, input.count)].withUnsafeBytes { try writer.write($0) }
         }
         let record = try writer.finish()
-        let onDisk = try FileDigest.sha256(path: dir + "/x.zst", relativePath: "x.zst")
+        let onDisk = try FileDigest.record(path: dir + "/x.zst", relativePath: "x.zst")
         #expect(record == onDisk)
         var output = [UInt8]()
         let size = try ZstdReader.decompress(path: dir + "/x.zst") { output.append(contentsOf: $0) }

@@ -19,6 +19,43 @@ import Testing
         #expect(~split == crc)
     }
 
+    /// CPUs without SSE 4.2 get the table code: it must agree with the crc32 instruction at every length and
+    /// alignment, and ContentHasher must give the same hex whatever the chunks.
+    @Test func crc32cPortableCodeAgreesWithTheInstruction() {
+        var bytes = [UInt8](repeating: 0, count: 5000)
+        var x: UInt32 = 12345
+        for i in bytes.indices {
+            x = x &* 1_103_515_245 &+ 12345
+            bytes[i] = UInt8(truncatingIfNeeded: x >> 16)
+        }
+        for start in [0, 1, 3, 7] {
+            for length in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000, 4993] {
+                let slice = bytes[start..<start + length]
+                let fast = slice.withUnsafeBytes { pgbak_crc32c_update(0xFFFF_FFFF, $0.baseAddress, $0.count) }
+                let portable = slice.withUnsafeBytes {
+                    pgbak_crc32c_update_portable(0xFFFF_FFFF, $0.baseAddress, $0.count)
+                }
+                #expect(fast == portable, "start \(start) length \(length)")
+            }
+        }
+        let known = Array("123456789".utf8).withUnsafeBytes {
+            ~pgbak_crc32c_update_portable(0xFFFF_FFFF, $0.baseAddress, $0.count)
+        }
+        #expect(known == 0xE306_9283)
+        var whole = ContentHasher(.crc32c)
+        bytes.withUnsafeBytes { whole.update($0) }
+        var pieces = ContentHasher(.crc32c)
+        for cut in stride(from: 0, to: bytes.count, by: 777) {
+            bytes[cut..<min(cut + 777, bytes.count)].withUnsafeBytes { pieces.update($0) }
+        }
+        #expect(whole.finalize() == pieces.finalize())
+        let fast = bytes.withUnsafeBytes { ~pgbak_crc32c_update(0xFFFF_FFFF, $0.baseAddress, $0.count) }
+        #expect(whole.finalize().hex == String(format: "%08x", fast))
+        var sha = ContentHasher(.sha256)
+        Array("abc".utf8).withUnsafeBytes { sha.update($0) }
+        #expect(sha.finalize().hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
     @Test func manifestConsistencyNamesEachProblem() {
         let manifest = ManifestTests.sample()
         #expect(

@@ -230,11 +230,11 @@ public struct BackupRun: Sendable {
             physical: physical.section(toolVersion: tools.clientVersion),
             logical: logical.section,
             files: (physical.files + logical.files).sorted { $0.path < $1.path })
-        let sink = try FileSink(path: staging + "/" + Manifest.fileName)
+        let sink = try FileSink(path: staging + "/" + Manifest.fileName, checksum: .sha256)
         try manifest.encoded().withUnsafeBytes { try sink.write($0) }
         let written = try sink.finish(relativePath: Manifest.fileName)
         let checksum = try FileSink(path: staging + "/" + Manifest.checksumFileName)
-        try Array((written.sha256 + "\n").utf8).withUnsafeBytes { try checksum.write($0) }
+        try Array((written.checksum.hex + "\n").utf8).withUnsafeBytes { try checksum.write($0) }
         _ = try checksum.finish(relativePath: Manifest.checksumFileName)
         return manifest
     }

@@ -3,7 +3,9 @@ import Foundation
 /// The record of one backup, written last into its directory as `manifest.json`. Never holds a secret.
 public struct Manifest: Codable, Sendable, Equatable {
     public static let formatName = "pgbak-manifest"
-    public static let currentVersion = 1
+    /// 2: files carry CRC-32C (`crc32c`); 1, pgbak 0.1: SHA-256 (`sha256`). Both are read.
+    public static let currentVersion = 2
+    public static let readableVersions = 1...currentVersion
     public static let fileName = "manifest.json"
     /// Holds the SHA-256 of `manifest.json` (hex, newline), so an edited manifest is caught.
     public static let checksumFileName = "manifest.sha256"
@@ -137,7 +139,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         decoder.userInfo[detailKey] = detail
         // The common case parses once; the header is read on its own only to explain a failure.
         if let manifest = try? decoder.decode(Manifest.self, from: data), manifest.format == formatName,
-            manifest.version == currentVersion
+            readableVersions.contains(manifest.version)
         {
             return manifest
         }
@@ -154,11 +156,12 @@ public struct Manifest: Codable, Sendable, Equatable {
         guard header.format == formatName else {
             throw ManifestError(source: source, problem: "is not a pgbak manifest (format '\(header.format ?? "")')")
         }
-        guard header.version == currentVersion else {
+        guard let version = header.version, readableVersions.contains(version) else {
             throw ManifestError(
                 source: source,
                 problem: "has manifest version \(header.version ?? -1); this pgbak "
-                    + "\(PgbakKit.pgbakVersion) reads version \(currentVersion)")
+                    + "\(PgbakKit.pgbakVersion) reads versions \(readableVersions.lowerBound) to "
+                    + "\(readableVersions.upperBound)")
         }
         do {
             return try decoder.decode(Manifest.self, from: data)

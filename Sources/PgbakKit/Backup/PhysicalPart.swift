@@ -42,37 +42,32 @@ struct PhysicalPart: Sendable {
             zstdLevel: config.zstdLevel, zstdThreads: config.zstdThreads, label: label)
         let baseName = "base.tar.zst"
         let follower = FollowingHasher(path: dir + "/" + baseName, relativePath: "\(Self.directory)/\(baseName)")
-        var failure: (any Error)?
         do {
             let lines = progress.map { show -> @Sendable (String) -> Void in { show("base backup: " + $0) } }
             try await basebackup.run(into: dir, progress: lines)
         } catch {
-            failure = error
+            _ = await follower.finish()
+            throw Self.explained(error, config: config)
         }
-        let followed = await follower.finish()
-        if let failure = failure as? ChildFailure, Self.isCredentialProblem(failure.stderrTail) {
-            throw BackupError(
-                problem: "\(failure.localizedDescription)\nThe replication login failed: check "
-                    + "postgres.replication (user, passfile or password_env) in \(config.file), and that the leader's "
-                    + "pg_hba.conf admits it for replication")
-        }
-        if let failure { throw failure }
 
         // pg_basebackup's client-side zstd leaves pg_wal.tar (and, depending on the version, tablespace tars)
-        // uncompressed: compress what remains with libzstd, hashing as it writes, and remove the tar.
+        // uncompressed: compress what remains with libzstd, hashing as it writes, and remove the tar. This starts
+        // as soon as pg_basebackup exits, beside the hasher's catching up with base.tar.zst.
         guard let written = try? FileManager.default.contentsOfDirectory(atPath: dir).sorted() else {
+            _ = await follower.finish()
             throw BackupError(problem: "cannot list \(dir) after pg_basebackup")
         }
-        // Compressing the leftover tars and hashing pg_basebackup's own files run side by side, each on a thread.
+        if !written.contains(baseName) { _ = await follower.finish() }
         let level = config.zstdLevel, threads = config.zstdThreads
         let files = try await withThrowingTaskGroup(of: FileRecord.self) { group in
             for name in written {
                 let path = dir + "/" + name
+                let relativePath = "\(Self.directory)/\(name)"
                 if name.hasSuffix(".tar") {
                     group.addTask {
                         try await Blocking.run {
                             let record = try ZstdWriter.compressFile(
-                                source: path, path: path + ".zst", relativePath: "\(Self.directory)/\(name).zst",
+                                source: path, path: path + ".zst", relativePath: relativePath + ".zst",
                                 level: level, threads: threads)
                             guard unlink(path) == 0 else {
                                 throw BackupError(
@@ -81,13 +76,14 @@ struct PhysicalPart: Sendable {
                             return record
                         }
                     }
-                } else if name == baseName, let followed {
-                    group.addTask { followed }
+                } else if name == baseName {
+                    group.addTask {
+                        if let followed = await follower.finish() { return followed }
+                        return try await Blocking.run { try FileDigest.record(path: path, relativePath: relativePath) }
+                    }
                 } else {
                     group.addTask {
-                        try await Blocking.run {
-                            try FileDigest.sha256(path: path, relativePath: "\(Self.directory)/\(name)")
-                        }
+                        try await Blocking.run { try FileDigest.record(path: path, relativePath: relativePath) }
                     }
                 }
             }
@@ -99,5 +95,16 @@ struct PhysicalPart: Sendable {
         return Result(
             files: files, walRange: try WALRange.parse(backupManifest: manifestData),
             seconds: Date().timeIntervalSince(started), label: label)
+    }
+
+    /// pg_basebackup's failure, with what to check when the replication login was refused.
+    private static func explained(_ failure: any Error, config: PgbakConfig) -> any Error {
+        if let failure = failure as? ChildFailure, Self.isCredentialProblem(failure.stderrTail) {
+            return BackupError(
+                problem: "\(failure.localizedDescription)\nThe replication login failed: check "
+                    + "postgres.replication (user, passfile or password_env) in \(config.file), and that the leader's "
+                    + "pg_hba.conf admits it for replication")
+        }
+        return failure
     }
 }

@@ -1,35 +1,61 @@
 import Crypto
 import Foundation
 
-/// What pgbak knows about one file it wrote: its size and SHA-256.
+/// What pgbak knows about one file it wrote: its size and checksum. In the manifest:
+/// `{"path": ..., "bytes": ..., "crc32c": "<hex>"}` (`"sha256"` in place of `"crc32c"` in manifests of pgbak 0.1).
 public struct FileRecord: Sendable, Equatable, Codable {
     public var path: String
     public var bytes: Int64
-    public var sha256: String
+    public var checksum: FileChecksum
 
-    public init(path: String, bytes: Int64, sha256: String) {
+    public init(path: String, bytes: Int64, checksum: FileChecksum) {
         self.path = path
         self.bytes = bytes
-        self.sha256 = sha256
+        self.checksum = checksum
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case path, bytes, crc32c, sha256
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        path = try c.decode(String.self, forKey: .path)
+        bytes = try c.decode(Int64.self, forKey: .bytes)
+        if let hex = try c.decodeIfPresent(String.self, forKey: .crc32c) {
+            checksum = FileChecksum(algorithm: .crc32c, hex: hex)
+        } else {
+            checksum = FileChecksum(algorithm: .sha256, hex: try c.decode(String.self, forKey: .sha256))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(path, forKey: .path)
+        try c.encode(bytes, forKey: .bytes)
+        try c.encode(checksum.hex, forKey: checksum.algorithm == .crc32c ? .crc32c : .sha256)
     }
 }
 
-/// A new file (0600, must not exist yet) that hashes and counts every byte written and is fsynced on close.
+/// A new file (0600, must not exist yet) that checksums and counts every byte written, is written behind (see
+/// WriteBehind) and is fsynced on close.
 final class FileSink {
     let path: String
     private var fd: Int32
-    private var hasher = SHA256()
+    private var hasher: ContentHasher
+    private var writeBehind = WriteBehind()
     private(set) var bytes: Int64 = 0
 
-    init(path: String) throws {
+    init(path: String, checksum: FileChecksum.Algorithm = .crc32c) throws {
         self.path = path
+        hasher = ContentHasher(checksum)
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw CompressionError(path: path, problem: "cannot create: \(Errno.text())") }
     }
 
     func write(_ buffer: UnsafeRawBufferPointer) throws {
         guard buffer.count > 0 else { return }
-        hasher.update(bufferPointer: buffer)
+        hasher.update(buffer)
         var offset = 0
         while offset < buffer.count {
             let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
@@ -40,6 +66,7 @@ final class FileSink {
             offset += n
         }
         bytes += Int64(buffer.count)
+        writeBehind.advance(fd: fd, size: bytes)
     }
 
     /// fsyncs and closes; returns the record of the file.
@@ -49,9 +76,10 @@ final class FileSink {
             abort()
             throw CompressionError(path: path, problem: "fsync failed: \(text)")
         }
+        writeBehind.finish(fd: fd, size: bytes)
         Glibc.close(fd)
         fd = -1
-        return FileRecord(path: relativePath, bytes: bytes, sha256: hasher.finalize().hexString)
+        return FileRecord(path: relativePath, bytes: bytes, checksum: hasher.finalize())
     }
 
     /// Closes without syncing (the caller removes the file).
@@ -71,24 +99,17 @@ extension Digest {
     var hexString: String { map { String(format: "%02x", $0) }.joined() }
 }
 
-/// SHA-256 and size of an existing file.
+/// Checksum and size of an existing file.
 public enum FileDigest {
-    public static func sha256(path: String, relativePath: String) throws -> FileRecord {
-        var hasher = SHA256()
+    public static func record(
+        path: String, relativePath: String, algorithm: FileChecksum.Algorithm = .crc32c
+    ) throws -> FileRecord {
+        var hasher = ContentHasher(algorithm)
         var total: Int64 = 0
         try FileChunks.read(path: path) { chunk in
-            hasher.update(bufferPointer: chunk)
+            hasher.update(chunk)
             total += Int64(chunk.count)
         }
-        return FileRecord(path: relativePath, bytes: total, sha256: hasher.finalize().hexString)
+        return FileRecord(path: relativePath, bytes: total, checksum: hasher.finalize())
     }
-}
-
-/// SHA-256 over chunks, as a hex string.
-struct SHA256Hasher {
-    private var hasher = SHA256()
-
-    mutating func update(_ chunk: UnsafeRawBufferPointer) { hasher.update(bufferPointer: chunk) }
-
-    var hex: String { hasher.finalize().hexString }
 }

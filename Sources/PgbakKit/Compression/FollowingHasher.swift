@@ -1,10 +1,12 @@
-import Crypto
 import Foundation
 
-/// Hashes a file while another process is still appending to it (pg_basebackup's `base.tar.zst`), so that its
-/// SHA-256 is ready moments after the writer exits instead of after reading the whole file a second time. Runs on a
+/// Checksums a file while another process is still appending to it (pg_basebackup's `base.tar.zst`), so that its
+/// checksum is ready moments after the writer exits instead of after reading the whole file a second time. Runs on a
 /// thread of its own. `finish()` returns nil when the result cannot be trusted (the file never appeared, was
 /// replaced, or its final size differs from what was read); the caller then hashes the file the usual way.
+/// The thread runs at the lowest priority: on a busy host it must not take a core from pg_basebackup's compression,
+/// and what it lags behind it catches up with while pg_basebackup waits for the end of the WAL and fsyncs. It also
+/// writes the file behind pg_basebackup (WriteBehind), which leaves pg_basebackup's final fsync little to do.
 final class FollowingHasher: @unchecked Sendable {
     private let path: String
     private let relativePath: String
@@ -26,11 +28,13 @@ final class FollowingHasher: @unchecked Sendable {
     }
 
     /// Call once the writer has exited: reads what is left and returns the record, or nil (see the type's comment).
+    /// Later calls return the same.
     func finish() async -> FileRecord? {
         lock.withLock { writerDone = true }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             DispatchQueue.global().async {
                 self.stopped.wait()
+                self.stopped.signal()
                 done.resume()
             }
         }
@@ -40,6 +44,8 @@ final class FollowingHasher: @unchecked Sendable {
     private var isWriterDone: Bool { lock.withLock { writerDone } }
 
     private func follow() -> FileRecord? {
+        // On Linux a thread's nice value is its own: this lowers only this thread.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
         var fd: Int32 = -1
         while fd < 0 {
             fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -50,15 +56,17 @@ final class FollowingHasher: @unchecked Sendable {
         defer { close(fd) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
         defer { buffer.deallocate() }
-        var hasher = SHA256()
+        var hasher = ContentHasher()
         var total: Int64 = 0
+        var writeBehind = WriteBehind()
         while true {
             // Read the flag before reading the file: an empty read after the writer exited is the true end.
             let done = isWriterDone
             let n = read(fd, buffer.baseAddress, buffer.count)
             if n > 0 {
-                hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
                 total += Int64(n)
+                writeBehind.advance(fd: fd, size: total)
             } else if n < 0 {
                 if errno == EINTR { continue }
                 return nil
@@ -73,6 +81,8 @@ final class FollowingHasher: @unchecked Sendable {
         guard fstat(fd, &opened) == 0, stat(path, &named) == 0, opened.st_ino == named.st_ino,
             opened.st_dev == named.st_dev, Int64(named.st_size) == total
         else { return nil }
-        return FileRecord(path: relativePath, bytes: total, sha256: hasher.finalize().hexString)
+        // pg_basebackup fsyncs its files before it exits, and the writer has exited.
+        writeBehind.finish(fd: fd, size: total)
+        return FileRecord(path: relativePath, bytes: total, checksum: hasher.finalize())
     }
 }

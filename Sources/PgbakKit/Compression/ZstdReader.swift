@@ -59,24 +59,24 @@ public final class ZstdStreamDecoder {
 /// Whole-file zstd decompression.
 public enum ZstdReader {
     /// Decompresses `path` to the end, handing each decompressed chunk to `consume`; fails on corruption,
-    /// a bad frame checksum or a truncated last frame, and — when `expectedSHA256` is given — when the compressed
-    /// file does not hash to it (a backup file whose manifest entry no longer matches). Returns the decompressed size.
+    /// a bad frame checksum or a truncated last frame, and — when `expected` is given — when the compressed
+    /// file's checksum differs from it (a backup file whose manifest entry no longer matches). Returns the decompressed size.
     @discardableResult
     public static func decompress(
-        path: String, expectedSHA256: String? = nil,
+        path: String, expected: FileChecksum? = nil,
         consume: (UnsafeRawBufferPointer) throws -> Void = { _ in }
     ) throws -> Int64 {
         let decoder = try ZstdStreamDecoder(source: path)
-        var hasher = SHA256Hasher()
+        var hasher = expected.map { ContentHasher($0.algorithm) }
         try FileChunks.read(path: path) { chunk in
-            if expectedSHA256 != nil { hasher.update(chunk) }
+            hasher?.update(chunk)
             try decoder.feed(chunk, consume: consume)
         }
         try decoder.finish()
-        if let expectedSHA256, hasher.hex != expectedSHA256 {
+        if let expected, let actual = hasher?.finalize(), actual != expected {
             throw CompressionError(
                 path: path,
-                problem: "does not match its SHA-256 in the manifest: the backup is "
+                problem: "does not match its \(expected.algorithm.displayName) in the manifest: the backup is "
                     + "corrupt (run pgbak verify)")
         }
         return decoder.decompressedBytes

@@ -70,7 +70,7 @@ public struct DatabaseRestore: Sendable {
         if request.globals, let globals = backup.manifest.logical.globalsFile {
             rolesCreated = try createMissingRoles(
                 globalsFile: context.repository.directory(of: backup.id) + "/" + globals,
-                sha256: request.force ? nil : backup.manifest.files.first { $0.path == globals }?.sha256,
+                expected: request.force ? nil : backup.manifest.files.first { $0.path == globals }?.checksum,
                 admin: admin)
         }
         guard try !admin.query("select 1 from pg_roles where rolname = $1", [entry.owner]).isEmpty else {
@@ -152,7 +152,7 @@ public struct DatabaseRestore: Sendable {
         context.progress?("decompressing the dump of \(entry.name)")
         try DumpFile.decompress(
             context.repository.directory(of: backup.id) + "/" + file,
-            expectedSHA256: checkContent ? record.sha256 : nil, to: dumpPath)
+            expected: checkContent ? record.checksum : nil, to: dumpPath)
         let tools = try await PostgresTools.locate(
             configured: context.config.postgres.binDir,
             serverMajor: leader.identity.majorVersion, configFile: context.config.file)
@@ -173,9 +173,11 @@ public struct DatabaseRestore: Sendable {
         }
     }
 
-    private func createMissingRoles(globalsFile: String, sha256: String?, admin: PGConnection) throws -> [String] {
+    private func createMissingRoles(
+        globalsFile: String, expected: FileChecksum?, admin: PGConnection
+    ) throws -> [String] {
         var script: [UInt8] = []
-        try ZstdReader.decompress(path: globalsFile, expectedSHA256: sha256) { script.append(contentsOf: $0) }
+        try ZstdReader.decompress(path: globalsFile, expected: expected) { script.append(contentsOf: $0) }
         let existing = Set(try admin.query("select rolname from pg_roles").compactMap { $0.first ?? nil })
         let plan = GlobalsPlan.statements(script: String(decoding: script, as: UTF8.self), existing: existing)
         for statement in plan.statements { try admin.query(statement) }

@@ -2,12 +2,12 @@ import Foundation
 
 /// Dump files for pg_restore: decompressed to a seekable file (pg_restore -j and out-of-order restores need one).
 enum DumpFile {
-    /// Decompresses `source` into a new 0600 file at `path`, checking the SHA-256 the manifest recorded.
-    static func decompress(_ source: String, expectedSHA256: String?, to path: String) throws {
+    /// Decompresses `source` into a new 0600 file at `path`, checking the checksum the manifest recorded.
+    static func decompress(_ source: String, expected: FileChecksum?, to path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw RestoreError(problem: "cannot create \(path): \(Errno.text())") }
         defer { close(fd) }
-        try ZstdReader.decompress(path: source, expectedSHA256: expectedSHA256) { out in
+        try ZstdReader.decompress(path: source, expected: expected) { out in
             var offset = 0
             while offset < out.count {
                 let n = write(fd, out.baseAddress! + offset, out.count - offset)

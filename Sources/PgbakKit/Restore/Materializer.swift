@@ -21,7 +21,7 @@ public struct TablespaceMapping: Sendable, Equatable {
 public struct Materializer: Sendable {
     public var directory: String
     public var manifest: Manifest
-    /// Check each archive against its SHA-256 while reading it (off only for `restore --force`).
+    /// Check each archive against its checksum while reading it (off only for `restore --force`).
     public var checkContent: Bool
 
     public init(directory: String, manifest: Manifest, checkContent: Bool = true) {
@@ -30,8 +30,8 @@ public struct Materializer: Sendable {
         self.checkContent = checkContent
     }
 
-    /// The SHA-256 to check `file` against while reading it, unless content checks are off.
-    private func expected(_ file: FileRecord) -> String? { checkContent ? file.sha256 : nil }
+    /// The checksum to check `file` against while reading it, unless content checks are off.
+    private func expected(_ file: FileRecord) -> FileChecksum? { checkContent ? file.checksum : nil }
 
     public struct Result: Sendable {
         public var files: Int
@@ -46,12 +46,12 @@ public struct Materializer: Sendable {
         let started = Date()
         try Self.prepareEmpty(dataDirectory, what: "data directory")
         let physical = manifest.files.filter { $0.path.hasPrefix(PhysicalPart.directory + "/") }
-        let sha = Dictionary(physical.map { ($0.path, expected($0)) }, uniquingKeysWith: { a, _ in a })
+        let checksums = Dictionary(physical.map { ($0.path, expected($0)) }, uniquingKeysWith: { a, _ in a })
         guard let base = physical.first(where: { $0.path == "\(PhysicalPart.directory)/base.tar.zst" }) else {
             throw RestoreError(problem: "backup \(manifest.backupID) has no physical/base.tar.zst")
         }
         var total = try TarExtractor.extract(
-            archive: directory + "/" + base.path, expectedSHA256: expected(base),
+            archive: directory + "/" + base.path, expected: expected(base),
             into: dataDirectory)
         if let wal = physical.first(where: { $0.path == "\(PhysicalPart.directory)/pg_wal.tar.zst" }) {
             // base.tar brings pg_wal/ with only archive_status/ in it.
@@ -59,7 +59,7 @@ public struct Materializer: Sendable {
                 throw RestoreError(problem: "cannot create \(dataDirectory)/pg_wal: \(Errno.text())")
             }
             let r = try TarExtractor.extract(
-                archive: directory + "/" + wal.path, expectedSHA256: expected(wal),
+                archive: directory + "/" + wal.path, expected: expected(wal),
                 into: dataDirectory + "/pg_wal")
             total.files += r.files
             total.bytes += r.bytes
@@ -67,7 +67,7 @@ public struct Materializer: Sendable {
         var mappings: [TablespaceMapping] = []
         for entry in try Self.readTablespaceMap(dataDirectory) {
             let archive = "\(PhysicalPart.directory)/\(entry.oid).tar.zst"
-            guard let expected = sha[archive] else {
+            guard let expected = checksums[archive] else {
                 throw RestoreError(
                     problem: "tablespace_map names tablespace \(entry.oid), but the backup has no \(archive)")
             }
@@ -77,7 +77,7 @@ public struct Materializer: Sendable {
             case .remapped(let dir): target = dir + "/" + entry.oid
             }
             try Self.prepareEmpty(target, what: "tablespace directory", allowExisting: true)
-            let r = try TarExtractor.extract(archive: directory + "/" + archive, expectedSHA256: expected, into: target)
+            let r = try TarExtractor.extract(archive: directory + "/" + archive, expected: expected, into: target)
             total.files += r.files
             total.bytes += r.bytes
             let link = dataDirectory + "/pg_tblspc/" + entry.oid

@@ -3,7 +3,7 @@ import Logging
 
 /// Refuses a damaged backup before a restore touches anything: a manifest that fails its own checksum; files
 /// missing, added or of the wrong size; a last verification that failed. The content of every file a restore reads
-/// is checked against its SHA-256 on the way, before the result is made live. `force` turns the refusals into
+/// is checked against its checksum on the way, before the result is made live. `force` turns the refusals into
 /// warnings and the content checks off: for a DBA who has read the verification and wants what can be had.
 public struct RestoreGate: Sendable {
     public var force: Bool

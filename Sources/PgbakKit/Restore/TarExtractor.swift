@@ -82,14 +82,14 @@ final class TarExtractor {
         }
     }
 
-    /// Decompresses `archive` (zstd) into `root`, checking its SHA-256 against `expectedSHA256` on the way.
-    static func extract(archive: String, expectedSHA256: String?, into root: String) throws -> (
+    /// Decompresses `archive` (zstd) into `root`, checking its checksum against `expected` on the way.
+    static func extract(archive: String, expected: FileChecksum?, into root: String) throws -> (
         files: Int, bytes: Int64
     ) {
         let extractor = TarExtractor(root: root)
         let tar = extractor.reader()
         do {
-            try ZstdReader.decompress(path: archive, expectedSHA256: expectedSHA256) { try tar.feed($0) }
+            try ZstdReader.decompress(path: archive, expected: expected) { try tar.feed($0) }
             try tar.finish()
         } catch {
             try? extractor.finish()

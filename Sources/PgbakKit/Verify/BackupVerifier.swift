@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 
-/// `pgbak verify` at the default level: read-only, nothing extracted. Every listed file has its size and SHA-256,
+/// `pgbak verify` at the default level: read-only, nothing extracted. Every listed file has its size and checksum,
 /// nothing unlisted is there, every zstd file decompresses to the end, every member of the base and tablespace
 /// archives matches PostgreSQL's backup_manifest, every dump archive is read to its end, the globals decompress.
 public struct BackupVerifier: Sendable {
@@ -98,9 +98,10 @@ public struct BackupVerifier: Sendable {
         guard let expected = FileManager.default.contents(atPath: dir + "/" + Manifest.checksumFileName) else {
             return ["\(Manifest.checksumFileName): missing (it holds the manifest's own checksum)"]
         }
-        let actual = try FileDigest.sha256(path: dir + "/" + Manifest.fileName, relativePath: Manifest.fileName)
+        let actual = try FileDigest.record(
+            path: dir + "/" + Manifest.fileName, relativePath: Manifest.fileName, algorithm: .sha256)
         let want = String(decoding: expected, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return actual.sha256 == want
+        return actual.checksum.hex == want
             ? []
             : [
                 "\(Manifest.fileName): edited or corrupt (its SHA-256 differs from "
@@ -108,25 +109,32 @@ public struct BackupVerifier: Sendable {
             ]
     }
 
-    /// One pass over a file: SHA-256 and size.
+    /// One pass over a file: checksum and size.
     static func hashOnly(_ file: FileRecord, dir: String) throws -> [String] {
-        let record = try FileDigest.sha256(path: dir + "/" + file.path, relativePath: file.path)
-        return record.sha256 == file.sha256 ? [] : ["\(file.path): SHA-256 differs from the manifest (corrupt)"]
+        let record = try FileDigest.record(
+            path: dir + "/" + file.path, relativePath: file.path, algorithm: file.checksum.algorithm)
+        return checksumProblem(file, actual: record.checksum)
     }
 
-    /// One pass over a compressed tar: SHA-256 of the file, zstd to the end, each member against backup_manifest.
+    /// Nothing when `actual` is the checksum the manifest recorded for `file`; else the problem.
+    static func checksumProblem(_ file: FileRecord, actual: FileChecksum?) -> [String] {
+        actual == file.checksum
+            ? [] : ["\(file.path): \(file.checksum.algorithm.displayName) differs from the manifest (corrupt)"]
+    }
+
+    /// One pass over a compressed tar: checksum of the file, zstd to the end, each member against backup_manifest.
     static func streamArchive(
         _ file: FileRecord, dir: String, checker: ArchiveChecker?,
         prefix: String
     ) throws -> [String] {
         let path = dir + "/" + file.path
-        var hasher = SHA256()
+        var hasher = ContentHasher(file.checksum.algorithm)
         let decoder = try ZstdStreamDecoder(source: file.path)
         let tar = checker?.reader(prefix: prefix) ?? TarReader(onMember: { _ in }, onData: { _ in }, onMemberEnd: {})
         var problems: [String] = []
         do {
             try FileChunks.read(path: path) { chunk in
-                hasher.update(bufferPointer: chunk)
+                hasher.update(chunk)
                 try decoder.feed(chunk) { try tar.feed($0) }
             }
             try decoder.finish()
@@ -134,10 +142,7 @@ public struct BackupVerifier: Sendable {
         } catch {
             problems.append("\(file.path): \(error.localizedDescription)")
         }
-        if hasher.finalize().hexString != file.sha256 {
-            problems.insert("\(file.path): SHA-256 differs from the manifest (corrupt)", at: 0)
-        }
-        return problems
+        return checksumProblem(file, actual: hasher.finalize()) + problems
     }
 
     /// Dumps read to their end by the archive reader; the globals decompressed.
@@ -150,37 +155,33 @@ public struct BackupVerifier: Sendable {
         }
     }
 
-    /// SHA-256 and zstd to the end, nothing else (the globals).
+    /// Checksum and zstd to the end, nothing else (the globals).
     static func streamPlain(_ file: FileRecord, dir: String) throws -> [String] {
-        var hasher = SHA256()
+        var hasher = ContentHasher(file.checksum.algorithm)
         var problems: [String] = []
         do {
             let decoder = try ZstdStreamDecoder(source: file.path)
             try FileChunks.read(path: dir + "/" + file.path) { chunk in
-                hasher.update(bufferPointer: chunk)
+                hasher.update(chunk)
                 try decoder.feed(chunk) { _ in }
             }
             try decoder.finish()
         } catch {
             problems.append("\(file.path): \(error.localizedDescription)")
         }
-        if hasher.finalize().hexString != file.sha256 {
-            problems.insert("\(file.path): SHA-256 differs from the manifest (corrupt)", at: 0)
-        }
-        return problems
+        return checksumProblem(file, actual: hasher.finalize()) + problems
     }
 
-    /// SHA-256, zstd, and the custom-format archive read to its end.
+    /// Checksum, zstd, and the custom-format archive read to its end.
     static func readDump(_ file: FileRecord, dir: String) -> [String] {
         let path = dir + "/" + file.path
+        let algorithm = file.checksum.algorithm
         do {
-            let (_, sha256) = try DumpArchiveReader.read(path: path, relativePath: file.path)
-            return sha256 == file.sha256 ? [] : ["\(file.path): SHA-256 differs from the manifest (corrupt)"]
+            let (_, checksum) = try DumpArchiveReader.read(path: path, relativePath: file.path, checksum: algorithm)
+            return checksumProblem(file, actual: checksum)
         } catch {
-            let digest = try? FileDigest.sha256(path: path, relativePath: file.path)
-            let shaProblem =
-                digest?.sha256 == file.sha256 ? [] : ["\(file.path): SHA-256 differs from the manifest (corrupt)"]
-            return shaProblem + ["\(file.path): \(error.localizedDescription)"]
+            let digest = try? FileDigest.record(path: path, relativePath: file.path, algorithm: algorithm)
+            return checksumProblem(file, actual: digest?.checksum) + ["\(file.path): \(error.localizedDescription)"]
         }
     }
 }

@@ -141,12 +141,14 @@ public struct DumpArchiveReader {
         return result
     }
 
-    /// Reads the archive at `path` to its end; returns the summary and the compressed file's SHA-256.
-    public static func read(path: String, relativePath: String) throws -> (Summary, sha256: String) {
-        let stream = try ZstdPullStream(path: path, relativePath: relativePath)
+    /// Reads the archive at `path` to its end; returns the summary and the compressed file's checksum.
+    public static func read(
+        path: String, relativePath: String, checksum: FileChecksum.Algorithm = .crc32c
+    ) throws -> (Summary, checksum: FileChecksum) {
+        let stream = try ZstdPullStream(path: path, relativePath: relativePath, checksum: checksum)
         var reader = DumpArchiveReader(stream: stream)
         let summary = try reader.read()
         guard try stream.atEnd() else { throw reader.fail("unexpected bytes after the last data block") }
-        return (summary, try stream.finishHash())
+        return (summary, try stream.finishChecksum())
     }
 }

@@ -111,8 +111,7 @@ struct RestoreTest: Sendable {
         guard let file = db.file, let record = backup.manifest.files.first(where: { $0.path == file }) else { return }
         let dumpPath = "\(scratch)/\(db.oid).dump"
         try DumpFile.decompress(
-            context.repository.directory(of: backup.id) + "/" + file, expectedSHA256: record.sha256,
-            to: dumpPath)
+            context.repository.directory(of: backup.id) + "/" + file, expected: record.checksum, to: dumpPath)
         defer { unlink(dumpPath) }
         let target = "pgbak_restore_test_\(db.oid)"
         try server.connect(database: "postgres").query(DatabaseCreation.sql(name: target, like: db))

@@ -9,13 +9,14 @@ final class ZstdPullStream {
     private var buffer: [UInt8] = []
     private var position = 0
     private var fileEnded = false
-    private var hasher = SHA256Hasher()
+    private var hasher: ContentHasher
     let path: String
     /// Decompressed bytes consumed so far (for error messages).
     private(set) var offset: Int64 = 0
 
-    init(path: String, relativePath: String) throws {
+    init(path: String, relativePath: String, checksum: FileChecksum.Algorithm) throws {
         self.path = relativePath
+        hasher = ContentHasher(checksum)
         fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw CompressionError(path: relativePath, problem: "cannot open: \(Errno.text())") }
         decoder = try ZstdStreamDecoder(source: relativePath)
@@ -148,9 +149,9 @@ final class ZstdPullStream {
     /// True when no byte is left (reads the rest of the file to be sure).
     func atEnd() throws -> Bool { try !ensure(1) }
 
-    /// Reads whatever is left of the file (so the hash covers all of it) and returns the SHA-256.
-    func finishHash() throws -> String {
+    /// Reads whatever is left of the file (so the checksum covers all of it) and returns the checksum.
+    func finishChecksum() throws -> FileChecksum {
         while try ensure(1) { _ = try skip(buffer.count - position) }
-        return hasher.hex
+        return hasher.finalize()
     }
 }
