@@ -7,8 +7,9 @@
 # Two data sets, each contender RUNS times in alternation: pgbench at SCALE plus a small database; then a database
 # of about PROD_MB that compresses like production data. For each: backups (pgbak now --physical-only and full; raw
 # pg_basebackup -Ft -X stream client-zstd:3 with 2 workers; raw pg_dump -Fc -Z0 | zstd -3 -T2 per database;
-# pgBackRest full, zst 3, process-max 2; Barman, postgres method, zstd 3, 2 workers), verification (pgbak verify vs
-# zstd -t + sha256sum), materializing a data directory (pgbak restore --datadir vs pgbackrest restore
+# pgBackRest full, zst 3, process-max 2; Barman, postgres method, zstd 3, 2 workers; none of them deleting old
+# backups inside the timed run), deleting what the runs left (pgbak prune vs pgbackrest expire), verification
+# (pgbak verify vs zstd -t + sha256sum), materializing a data directory (pgbak restore --datadir vs pgbackrest restore
 # --type=standby), re-seeding a replica until it streams (pgbak restore --node vs patronictl reinit), on pgbench
 # again after the leader has written GBs of WAL; then `pgbak list` and `prune --dry-run` over HISTORY backups and
 # `pgbak now` at each of SCALES. Prints the table with ratios and targets, and writes $LAB/bench/bench.md and
@@ -28,6 +29,12 @@ install -d -m 0755 "$LAB/bin"; install -m 0755 "$(swift build -c release --show-
 CONFIG=$(bash scripts/cluster/write-pgbak-config.sh 2)
 REPO="$LAB/pgbak/repo"
 OUT="$LAB/bench"; rm -rf "$OUT"; install -d -o postgres -g postgres -m 0700 "$OUT"
+# The timed backups keep every backup (pgbak: keep_last 1000 in NOW_CONFIG; pgBackRest: repo1-retention-full=1000,
+# see tools.sh), as pg_basebackup, pg_dump and Barman do: deleting old backups is timed on its own, once per data
+# set (pgbak prune with keep_last 2; pgbackrest expire with retention 2).
+NOW_CONFIG="$OUT/pgbak-keep-all.yml"
+sed -e "s#^  keep_last: .*#  keep_last: 1000#" "$CONFIG" > "$NOW_CONFIG"
+chown postgres:postgres "$NOW_CONFIG"; chmod 600 "$NOW_CONFIG"
 : > "$OUT/results.tsv"
 
 if [ "${SKIP_TOOLS:-0}" != 1 ]; then
@@ -59,11 +66,11 @@ raw_dumps() {
   record "$DS" raw-dumps "$(elapsed "$t0")" "$rss" "$(du -sb "$d" | cut -f1)"
 }
 pgbak_physical() {
-  timed_pgbak now --physical-only --quiet --config "$CONFIG"
+  timed_pgbak now --physical-only --quiet --config "$NOW_CONFIG"
   record "$DS" pgbak-physical "$T" "$M" "$(du -sb "$REPO/backups/$(newest)" | cut -f1)"
 }
 pgbak_full() {
-  timed_pgbak now --quiet --config "$CONFIG"
+  timed_pgbak now --quiet --config "$NOW_CONFIG"
   record "$DS" pgbak-full "$T" "$M" "$(du -sb "$REPO/backups/$(newest)" | cut -f1)"
 }
 pgbackrest_full() {
@@ -112,6 +119,19 @@ reseed_reinit() {  # $1: operation name
   wait_streaming "$r" "$before"; record "$DS" "$1" "$(elapsed "$t0")" 0 0
 }
 
+# Deleting old backups: what the timed backups above leave, down to 2 (pgbak) or 2 full backups (pgBackRest).
+# The bytes column holds the bytes removed.
+prune_pgbak() {
+  local before; before=$(du -sb "$REPO/backups" | cut -f1)
+  timed_pgbak prune --quiet --config "$CONFIG"
+  record "$DS" prune-pgbak "$T" "$M" $((before - $(du -sb "$REPO/backups" | cut -f1)))
+}
+expire_pgbackrest() {
+  local before; before=$(du -sb "$PB/repo/backup" | cut -f1)
+  timed_pg pgbackrest --config="$PB/pgbackrest.conf" --stanza=x --repo1-retention-full=2 expire
+  record "$DS" expire-pgbackrest "$T" "$M" $((before - $(du -sb "$PB/repo/backup" | cut -f1)))
+}
+
 backups_round() {
   raw_basebackup; raw_dumps; pgbak_physical; pgbak_full
   if [ "${SKIP_TOOLS:-0}" != 1 ]; then pgbackrest_full; barman_backup; fi
@@ -119,6 +139,11 @@ backups_round() {
 dataset() {  # $1: name; runs every contender RUNS times, alternating
   DS=$1
   for i in $(seq 1 "$RUNS"); do echo "$DS: backups, run $i/$RUNS ..." >&2; backups_round; done
+  prune_pgbak
+  [ "${SKIP_TOOLS:-0}" != 1 ] && expire_pgbackrest
+  # pgbak writes its backups behind (they leave the page cache once on disk), pgBackRest does not: read the newest
+  # backup once so that both verifications and restores start from a warm cache.
+  find "$REPO/backups/$(newest)" -type f -exec cat {} + >/dev/null
   for i in $(seq 1 "$RUNS"); do
     echo "$DS: verify and restore, run $i/$RUNS ..." >&2
     verify_raw; verify_pgbak; materialize_pgbak
@@ -169,8 +194,9 @@ rm -rf "$HIST"
 # Cost growth: pgbak now at each scale (pgbench only), bytes column = the databases' size.
 for s in $SCALES; do
   load_pgbench "$s"; DS="scale-$s"; bytes=$(cluster_bytes)
-  timed_pgbak now --physical-only --quiet --config "$CONFIG"; record "$DS" pgbak-physical "$T" "$M" "$bytes"
-  timed_pgbak now --quiet --config "$CONFIG"; record "$DS" pgbak-full "$T" "$M" "$bytes"
+  timed_pgbak now --physical-only --quiet --config "$NOW_CONFIG"; record "$DS" pgbak-physical "$T" "$M" "$bytes"
+  timed_pgbak now --quiet --config "$NOW_CONFIG"; record "$DS" pgbak-full "$T" "$M" "$bytes"
+  as_pg "$LAB/bin/pgbak" prune --quiet --config "$CONFIG"
 done
 
 {

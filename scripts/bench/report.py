@@ -24,6 +24,8 @@ LABELS = {
     "restore-pgbackrest": "pgbackrest restore --type=standby",
     "verify-pgbak": "pgbak verify (default level)",
     "verify-raw": "zstd -t + sha256sum, same files",
+    "prune-pgbak": "pgbak prune (keep_last 2): what the runs left",
+    "expire-pgbackrest": "pgbackrest expire (retention 2): what the runs left",
     "list": "pgbak list",
     "prune-dry-run": "pgbak prune --dry-run",
 }
@@ -32,6 +34,7 @@ GROUPS = [
     ("re-seed", ["reseed-pgbak", "reseed-reinit", "reseed-pgbak-wal", "reseed-reinit-wal"]),
     ("restore", ["materialize-pgbak", "restore-pgbackrest"]),
     ("verify", ["verify-pgbak", "verify-raw"]),
+    ("deleting old backups", ["prune-pgbak", "expire-pgbackrest"]),
     ("bookkeeping", ["list", "prune-dry-run"]),
 ]
 

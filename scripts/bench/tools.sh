@@ -13,7 +13,7 @@ tools_write_configs() {
   cat > "$PB/pgbackrest.conf" <<CONF
 [global]
 repo1-path=$PB/repo
-repo1-retention-full=2
+repo1-retention-full=1000
 log-path=$PB/log
 lock-path=$PB/lock
 spool-path=$PB/spool
