@@ -34,13 +34,13 @@ public struct BackupRun: Sendable {
         let credentials = try RunCredentials(
             directory: context.repository.runDirectory(), configFile: context.config.file)
         defer { credentials.remove() }
+        // The newest complete backup sizes the space check and names the member the base backup starts against
+        // while Patroni and the database are asked; it is started first, the questions follow at once.
+        let previous = try context.repository.newestComplete(detail: .listing)
+        var early = startEarly(after: previous, probe: probe, credentials: credentials)
         // The client tools' version is asked for while Patroni and the database are.
         let earlyTools = Task { await PostgresTools.newest(configured: context.config.postgres.binDir) }
         async let discovered = probe.discover()
-        // The newest complete backup sizes the space check and names the member the base backup starts against
-        // while Patroni and the database are asked.
-        let previous = try context.repository.newestComplete(detail: .listing)
-        var early = startEarly(after: previous, probe: probe, credentials: credentials)
         var leader: ConfirmedLeader
         do {
             leader = try await discovered
@@ -165,7 +165,9 @@ public struct BackupRun: Sendable {
     private func catalog(leader: ConfirmedLeader, probe: LeaderProbe, last: StoredBackup?) throws -> (
         databases: [DatabaseInfo], bytes: Int64
     ) {
-        let allDatabases = try DatabaseInfo.list(try probe.connect(leader.choice, database: "postgres"))
+        let allDatabases =
+            try leader.session.attempt { try DatabaseInfo.list($0) }
+            ?? DatabaseInfo.list(try probe.connect(leader.choice, database: "postgres"))
         let databaseBytes = allDatabases.reduce(0) { $0 + $1.sizeBytes }
         try checkSpace(databaseBytes: databaseBytes, last: last)
         let databases = DatabaseInfo.select(

@@ -6,6 +6,31 @@ public struct ConfirmedLeader: Sendable {
     public var choice: LeaderChoice
     public var identity: ServerIdentity
     public var patroniURL: String
+    /// The connection that confirmed it, for the checks that follow.
+    public var session: LeaderSession
+}
+
+/// The connection that confirmed the leader, kept for what follows on the leader (the database list, the checks
+/// after the base backup and after each dump): a query on it costs one round trip, where a new connection costs a
+/// TCP and SCRAM handshake on both sides while pg_basebackup keeps the cores busy. One user at a time.
+public final class LeaderSession: @unchecked Sendable {
+    private let lock = NSLock()
+    private var connection: PGConnection?
+
+    init(_ connection: PGConnection?) { self.connection = connection }
+
+    /// `body`'s result on the kept connection; nil when there is none or `body` failed on it (a connection the
+    /// server closed, say), and then it is dropped.
+    func attempt<T>(_ body: (PGConnection) throws -> T) -> T? {
+        lock.withLock {
+            guard let connection else { return nil }
+            if let value = try? body(connection) { return value }
+            self.connection = nil
+            return nil
+        }
+    }
+
+    func keep(_ connection: PGConnection) { lock.withLock { self.connection = connection } }
 }
 
 /// Finds the leader through Patroni and confirms it on the database itself.
@@ -23,13 +48,14 @@ public struct LeaderProbe: Sendable {
         let (cluster, url) = try await client.cluster()
         let choice = try LeaderSelection.choose(from: cluster, scope: config.scope)
         logger.debug("Patroni names the leader", metadata: ["leader": "\(choice.name)", "via": "\(url)"])
-        let identity = try confirm(choice)
+        let (identity, connection) = try confirmKeeping(choice)
         if let dcsTimeline = choice.timeline, let dbTimeline = identity.timeline, dcsTimeline != dbTimeline {
             throw BackupError(
                 problem: "Patroni says leader \(choice.name) is on timeline \(dcsTimeline), but its "
                     + "database is on timeline \(dbTimeline); the cluster is changing, try again in a minute")
         }
-        return ConfirmedLeader(choice: choice, identity: identity, patroniURL: url)
+        return ConfirmedLeader(
+            choice: choice, identity: identity, patroniURL: url, session: LeaderSession(connection))
     }
 
     /// The version of Patroni on `choice` (for the manifest), nil when its API does not say.
@@ -44,7 +70,13 @@ public struct LeaderProbe: Sendable {
     public func change(since leader: ConfirmedLeader) -> String? {
         let now: ServerIdentity
         do {
-            now = try confirm(leader.choice)
+            if let kept = leader.session.attempt({ try ServerIdentity.read($0) }) {
+                now = try Self.primary(kept, choice: leader.choice)
+            } else {
+                let (identity, connection) = try confirmKeeping(leader.choice)
+                leader.session.keep(connection)
+                now = identity
+            }
         } catch {
             return "\(leader.choice.name) is no longer a reachable primary (\(error.localizedDescription))"
         }
@@ -57,8 +89,17 @@ public struct LeaderProbe: Sendable {
 
     /// Connects to `choice` and checks it is a primary; returns what the database says about itself.
     public func confirm(_ choice: LeaderChoice) throws -> ServerIdentity {
+        try confirmKeeping(choice).identity
+    }
+
+    /// `confirm`, and the connection it used.
+    func confirmKeeping(_ choice: LeaderChoice) throws -> (identity: ServerIdentity, connection: PGConnection) {
         let connection = try connect(choice, database: "postgres")
-        let identity = try ServerIdentity.read(connection)
+        return (try Self.primary(try ServerIdentity.read(connection), choice: choice), connection)
+    }
+
+    /// `identity`, when it is a primary's.
+    private static func primary(_ identity: ServerIdentity, choice: LeaderChoice) throws -> ServerIdentity {
         guard !identity.inRecovery else {
             throw BackupError(
                 problem: "Patroni names \(choice.name) (\(choice.host):\(choice.port)) as leader, but "
