@@ -24,6 +24,12 @@ public struct FileChecksum: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(algorithm.displayName) \(hex)" }
+
+    /// A CRC-32C as PostgreSQL's backup_manifest spells it: the value's four bytes, least significant first.
+    var postgresManifestHex: String? {
+        guard algorithm == .crc32c, let value = UInt32(hex, radix: 16) else { return nil }
+        return withUnsafeBytes(of: value.littleEndian) { $0.map { String(format: "%02x", $0) }.joined() }
+    }
 }
 
 /// Computes a FileChecksum over chunks.

@@ -17,8 +17,13 @@ struct WriteBehind {
             _ = pgbak_drop_behind(fd, dropped, started - dropped)
             dropped = started
         }
-        _ = pgbak_start_writeback(fd, started, size - started)
+        Self.startWriteback(fd: fd, from: started, to: size)
         started = size
+    }
+
+    /// Starts writing bytes [from, to) of `fd` to disk without waiting for them (advisory).
+    static func startWriteback(fd: Int32, from: Int64, to: Int64) {
+        _ = pgbak_start_writeback(fd, from, to - from)
     }
 
     /// Call once the file is complete and fsynced: drops the rest of a file that grew past one step (smaller files,

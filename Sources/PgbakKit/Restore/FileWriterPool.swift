@@ -1,4 +1,3 @@
-import CWriteback
 import Foundation
 
 /// Creates and writes files on a few threads of their own while the caller keeps decompressing: creating a file is
@@ -185,7 +184,7 @@ final class FileWriterPool: @unchecked Sendable {
 
     /// Advisory: a failure only means the pages go to disk later.
     private func startWriteback(_ worker: Worker) {
-        _ = pgbak_start_writeback(worker.fd, worker.writebackBytes, worker.fileBytes - worker.writebackBytes)
+        WriteBehind.startWriteback(fd: worker.fd, from: worker.writebackBytes, to: worker.fileBytes)
         worker.writebackBytes = worker.fileBytes
     }
 }

@@ -1,5 +1,3 @@
-import CChecksum
-import Crypto
 import Foundation
 
 /// Checks the members of pg_basebackup's tar archives against PostgreSQL's `backup_manifest` while they stream by —
@@ -13,8 +11,7 @@ public final class ArchiveChecker {
     private var current: TarReader.Member?
     private var currentPath = ""
     private var bytes: Int64 = 0
-    private var crc: UInt32 = 0
-    private var sha: SHA256?
+    private var hasher = ContentHasher(.crc32c)
     private var prefix = ""
 
     public init(manifest: PostgresBackupManifest) {
@@ -35,15 +32,13 @@ public final class ArchiveChecker {
         current = member.isRegularFile ? member : nil
         currentPath = prefix + member.name
         bytes = 0
-        crc = 0xFFFF_FFFF
-        sha = manifest.entries[currentPath]?.algorithm == "SHA256" ? SHA256() : nil
+        hasher = ContentHasher(manifest.entries[currentPath]?.algorithm == "SHA256" ? .sha256 : .crc32c)
     }
 
     private func update(_ data: UnsafeRawBufferPointer) {
         guard current != nil else { return }
         bytes += Int64(data.count)
-        crc = pgbak_crc32c_update(crc, data.baseAddress, data.count)
-        sha?.update(bufferPointer: data)
+        hasher.update(data)
     }
 
     private func end() {
@@ -63,13 +58,9 @@ public final class ArchiveChecker {
         }
         let actual: String?
         switch entry.algorithm {
-        case "CRC32C":
-            let final = ~crc
-            actual = withUnsafeBytes(of: final.littleEndian) { $0.map { String(format: "%02x", $0) }.joined() }
-        case "SHA256":
-            actual = sha?.finalize().hexString
-        default:
-            actual = nil  // NONE, or an algorithm checked only by pg_verifybackup: size was checked
+        case "CRC32C": actual = hasher.finalize().postgresManifestHex
+        case "SHA256": actual = hasher.finalize().hex
+        default: actual = nil  // NONE, or an algorithm checked only by pg_verifybackup: size was checked
         }
         if let actual, let expected = entry.checksum, actual != expected {
             problems.append("\(currentPath): checksum \(actual) differs from backup_manifest's \(expected)")
