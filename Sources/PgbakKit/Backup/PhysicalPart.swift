@@ -51,7 +51,7 @@ struct PhysicalPart: Sendable {
         }
 
         // pg_basebackup's client-side zstd leaves pg_wal.tar (and, depending on the version, tablespace tars)
-        // uncompressed: compress what remains with libzstd, hashing as it writes, and remove the tar. This starts
+        // uncompressed: compress what remains with libzstd, checksumming as it writes, and remove the tar. This starts
         // as soon as pg_basebackup exits, beside the hasher's catching up with base.tar.zst.
         guard let written = try? FileManager.default.contentsOfDirectory(atPath: dir).sorted() else {
             _ = await follower.finish()

@@ -1,7 +1,7 @@
 import CZstd
 import Foundation
 
-/// Streams bytes through libzstd (multi-threaded, with a frame checksum) into a new file, hashing the compressed
+/// Streams bytes through libzstd (multi-threaded, with a frame checksum) into a new file, checksumming the compressed
 /// output as it is written. The only place in pgbak that touches libzstd's compression pointers.
 public final class ZstdWriter: @unchecked Sendable {
     private let context: OpaquePointer

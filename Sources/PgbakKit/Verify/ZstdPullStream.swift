@@ -1,6 +1,6 @@
 import Foundation
 
-/// Pulls decompressed bytes from a zstd file on demand, hashing the compressed file as it goes. For parsers that
+/// Pulls decompressed bytes from a zstd file on demand, checksumming the compressed file as it goes. For parsers that
 /// want `readByte()` / `read(n)` / `skip(n)` rather than callbacks.
 final class ZstdPullStream {
     private let fd: Int32
