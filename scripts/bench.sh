@@ -24,8 +24,8 @@ if [ "${SKIP_TOOLS:-0}" != 1 ]; then
   command -v pgbackrest >/dev/null && command -v barman >/dev/null || {
     echo "installing pgbackrest and barman ..." >&2; apt-get install -y -qq pgbackrest barman >/dev/null; }
 fi
-swift build -c release >/dev/null
-install -d -m 0755 "$LAB/bin"; install -m 0755 "$(swift build -c release --show-bin-path)/pgbak" "$LAB/bin/pgbak"
+swift build -c release --static-swift-stdlib >/dev/null
+install -d -m 0755 "$LAB/bin"; install -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/pgbak" "$LAB/bin/pgbak"
 CONFIG=$(bash scripts/cluster/write-pgbak-config.sh 2)
 REPO="$LAB/pgbak/repo"
 OUT="$LAB/bench"; rm -rf "$OUT"; install -d -o postgres -g postgres -m 0700 "$OUT"

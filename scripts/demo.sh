@@ -7,9 +7,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"; cd "$ROOT"
 . scripts/cluster/env.sh
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 bash scripts/install-deps.sh
-swift build -c release
+swift build -c release --static-swift-stdlib
 install -d -m 0755 "$LAB" "$LAB/bin"
-install -m 0755 "$(swift build -c release --show-bin-path)/pgbak" "$LAB/bin/pgbak"
+install -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/pgbak" "$LAB/bin/pgbak"
 trap '[ "${KEEP_CLUSTER:-0}" = 1 ] || bash scripts/cluster/stop.sh >/dev/null 2>&1' EXIT
 bash scripts/cluster/stop.sh >/dev/null 2>&1 || true
 bash scripts/cluster/start.sh --fresh

@@ -13,8 +13,8 @@ OWNER=${PGBAK_OWNER:-postgres}
 D=${DESTDIR:-}
 if [ -z "${PGBAK_BIN:-}" ]; then
   command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
-  swift build -c release >/dev/null
-  PGBAK_BIN="$(swift build -c release --show-bin-path)/pgbak"
+  swift build -c release --static-swift-stdlib >/dev/null
+  PGBAK_BIN="$(swift build -c release --static-swift-stdlib --show-bin-path)/pgbak"
 fi
 install -d -m 0755 "$D/usr/local/bin" "$D/etc/systemd/system" "$D/usr/local/share/pgbak" "$D/usr/local/share/doc/pgbak"
 install -m 0755 "$PGBAK_BIN" "$D/usr/local/bin/pgbak"
