@@ -196,7 +196,7 @@ for s in $SCALES; do
   load_pgbench "$s"; DS="scale-$s"; bytes=$(cluster_bytes)
   timed_pgbak now --physical-only --quiet --config "$NOW_CONFIG"; record "$DS" pgbak-physical "$T" "$M" "$bytes"
   timed_pgbak now --quiet --config "$NOW_CONFIG"; record "$DS" pgbak-full "$T" "$M" "$bytes"
-  as_pg "$LAB/bin/pgbak" prune --quiet --config "$CONFIG"
+  as_pg "$LAB/bin/pgbak" prune --quiet --config "$CONFIG" >/dev/null
 done
 
 {
