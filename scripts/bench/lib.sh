@@ -7,24 +7,34 @@ leader_name() { api_get 1 /cluster | jq -r '.members[] | select(.role=="leader")
 replica_name() { api_get 1 /cluster | jq -r '[.members[] | select(.role!="leader")][0].name'; }
 psql_leader() { PGOPTIONS="-c client_min_messages=warning" PGPASSWORD=$SU_PASS psql -h 127.0.0.1 -p "$(leader_port)" -U postgres -qAtX -v ON_ERROR_STOP=1 "$@"; }
 
-# record DATASET OPERATION SECONDS RSS_KB BYTES: one measured run, appended to $OUT/results.tsv.
-record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >> "$OUT/results.tsv"; }
+# record DATASET OPERATION SECONDS RSS_KB BYTES: one measured run, appended to $OUT/results.tsv; after timed_pg or
+# timed_pgbak also DATASET OPERATION SECONDS MB to $OUT/disk.tsv: what reached the disk during the run.
+record() {
+  printf '%s\t%s\t%s\t%s\t%s\n' "$@" >> "$OUT/results.tsv"
+  [ -n "${D:-}" ] && printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$D" >> "$OUT/disk.tsv"
+  D=
+}
+# MB written to whole disks so far (/proc/diskstats): a run's share shows how fast this machine's disk was then.
+disk_mb() {
+  awk '$3 ~ /^(vd[a-z]+|sd[a-z]+|xvd[a-z]+|nvme[0-9]+n[0-9]+)$/ {s += $10} END {printf "%d", s * 512 / 1048576}' \
+    /proc/diskstats
+}
 
 # timed_pg: runs "$@" as postgres under GNU time; sets T (seconds) and M (peak RSS of the largest process, KiB).
 # Every measurement starts with dirty pages written back (sync), so no run pays for the writes of the one before.
 timed_pg() {
-  local t0; sync; t0=$(date +%s.%N)
+  local t0 d0; sync; d0=$(disk_mb); t0=$(date +%s.%N)
   as_pg /usr/bin/time -f %M -o "$OUT/rss" "$@" > "$OUT/last.out" 2>&1 || { cat "$OUT/last.out" >&2; return 1; }
-  T=$(elapsed "$t0"); M=$(cat "$OUT/rss")
+  T=$(elapsed "$t0"); M=$(cat "$OUT/rss"); D=$(($(disk_mb) - d0))
 }
 
 # timed_pgbak: runs pgbak "$@" as postgres; sets T and M (pgbak's own peak RSS, VmHWM, children excluded). The
 # watch loop forks nothing (bash's read on /proc and a timed read on a FIFO as the pause): forking awk and sleep 50
 # times a second would itself take a tenth of a core from pgbak on this kind of machine.
 timed_pgbak() {
-  local t0 pid line pause fd
+  local t0 d0 pid line pause fd
   pause=$(mktemp -u); mkfifo "$pause"; exec {fd}<>"$pause"; rm -f "$pause"
-  sync; t0=$(date +%s.%N); M=0
+  sync; d0=$(disk_mb); t0=$(date +%s.%N); M=0
   PGBAK_DUMP_PASSWORD=$SU_PASS setpriv --reuid=postgres --regid=postgres --init-groups \
     "$LAB/bin/pgbak" "$@" > "$OUT/last.out" 2>&1 &
   pid=$!
@@ -37,7 +47,7 @@ timed_pgbak() {
   done
   exec {fd}>&-
   wait "$pid" || { cat "$OUT/last.out" >&2; return 1; }
-  T=$(elapsed "$t0")
+  T=$(elapsed "$t0"); D=$(($(disk_mb) - d0))
 }
 
 # The member's postmaster start time (its own REST API): a re-seed has happened once it changes.
