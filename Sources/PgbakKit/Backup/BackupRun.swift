@@ -165,9 +165,7 @@ public struct BackupRun: Sendable {
     private func catalog(leader: ConfirmedLeader, probe: LeaderProbe, last: StoredBackup?) throws -> (
         databases: [DatabaseInfo], bytes: Int64
     ) {
-        let allDatabases =
-            try leader.session.attempt { try DatabaseInfo.list($0) }
-            ?? DatabaseInfo.list(try probe.connect(leader.choice, database: "postgres"))
+        let allDatabases = try probe.onLeader(leader) { try DatabaseInfo.list($0) }
         let databaseBytes = allDatabases.reduce(0) { $0 + $1.sizeBytes }
         try checkSpace(databaseBytes: databaseBytes, last: last)
         let databases = DatabaseInfo.select(

@@ -19,18 +19,17 @@ public final class LeaderSession: @unchecked Sendable {
 
     init(_ connection: PGConnection?) { self.connection = connection }
 
-    /// `body`'s result on the kept connection; nil when there is none or `body` failed on it (a connection the
-    /// server closed, say), and then it is dropped.
-    func attempt<T>(_ body: (PGConnection) throws -> T) -> T? {
-        lock.withLock {
-            guard let connection else { return nil }
-            if let value = try? body(connection) { return value }
-            self.connection = nil
-            return nil
+    /// `body` on the kept connection; when there is none or `body` fails on it (a connection the server closed,
+    /// say), on a new one from `connect`, which is kept instead. Errors on the new connection are thrown.
+    func run<T>(_ body: (PGConnection) throws -> T, connect: () throws -> PGConnection) throws -> T {
+        try lock.withLock {
+            if let connection, let value = try? body(connection) { return value }
+            connection = nil
+            let fresh = try connect()
+            connection = fresh
+            return try body(fresh)
         }
     }
-
-    func keep(_ connection: PGConnection) { lock.withLock { self.connection = connection } }
 }
 
 /// Finds the leader through Patroni and confirms it on the database itself.
@@ -70,13 +69,7 @@ public struct LeaderProbe: Sendable {
     public func change(since leader: ConfirmedLeader) -> String? {
         let now: ServerIdentity
         do {
-            if let kept = leader.session.attempt({ try ServerIdentity.read($0) }) {
-                now = try Self.primary(kept, choice: leader.choice)
-            } else {
-                let (identity, connection) = try confirmKeeping(leader.choice)
-                leader.session.keep(connection)
-                now = identity
-            }
+            now = try onLeader(leader) { try Self.primary(try ServerIdentity.read($0), choice: leader.choice) }
         } catch {
             return "\(leader.choice.name) is no longer a reachable primary (\(error.localizedDescription))"
         }
@@ -107,6 +100,11 @@ public struct LeaderProbe: Sendable {
                     + "backed up")
         }
         return identity
+    }
+
+    /// `body` on the connection that confirmed `leader` (or a new one to it, see LeaderSession), as the dump user.
+    func onLeader<T>(_ leader: ConfirmedLeader, _ body: (PGConnection) throws -> T) throws -> T {
+        try leader.session.run(body) { try connect(leader.choice, database: "postgres") }
     }
 
     /// A libpq connection to `choice` as the dump user.
