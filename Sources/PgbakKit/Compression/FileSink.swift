@@ -43,7 +43,7 @@ final class FileSink {
     let path: String
     private var fd: Int32
     private var hasher: ContentHasher
-    private var writeBehind = WriteBehind()
+    private var writeBehind = WriteBehind(drops: true)
     private(set) var bytes: Int64 = 0
 
     init(path: String, checksum: FileChecksum.Algorithm = .crc32c) throws {

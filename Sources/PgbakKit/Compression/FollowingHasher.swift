@@ -58,7 +58,7 @@ final class FollowingHasher: @unchecked Sendable {
         defer { buffer.deallocate() }
         var hasher = ContentHasher()
         var total: Int64 = 0
-        var writeBehind = WriteBehind()
+        var writeBehind = WriteBehind(drops: true)
         while true {
             // Read the flag before reading the file: an empty read after the writer exited is the true end.
             let done = isWriterDone

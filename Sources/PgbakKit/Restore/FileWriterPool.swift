@@ -4,9 +4,9 @@ import Foundation
 /// the costly step on ext4 (more so right after a tree was removed, when it skips recently freed inodes), and one
 /// thread doing it between decompressing chunks leaves the other cores idle. Each file goes whole, in order, to the
 /// worker with the least data queued, so small files are created beside a large one being written. At most
-/// `queueLimit` bytes wait in copies at a time. Each file's pages are sent to disk while it is written, without
-/// waiting for them: PostgreSQL fsyncs the whole data directory when it starts from a backup, and then finds little
-/// left to write.
+/// `queueLimit` bytes wait in copies at a time. Each file's pages are sent to disk while it is written (WriteBehind,
+/// keeping them cached), without waiting for them: PostgreSQL fsyncs the whole data directory when it starts from a
+/// backup, and then finds little left to write.
 final class FileWriterPool: @unchecked Sendable {
     private enum Job {
         case create(path: String, mode: mode_t)
@@ -23,7 +23,7 @@ final class FileWriterPool: @unchecked Sendable {
         var fd: Int32 = -1
         var path = ""
         var fileBytes: Int64 = 0
-        var writebackBytes: Int64 = 0
+        var writeBehind = WriteBehind(drops: false)
 
         var isIdle: Bool { head == jobs.count }
 
@@ -38,7 +38,6 @@ final class FileWriterPool: @unchecked Sendable {
         }
     }
 
-    static let writebackStep: Int64 = 8 << 20
     static let queueLimit = 16 << 20
     /// A file creation counts as this many bytes of work when choosing a worker.
     static let createWeight = 256 << 10
@@ -160,7 +159,7 @@ final class FileWriterPool: @unchecked Sendable {
             guard worker.fd >= 0 else { throw RestoreError(problem: "cannot create \(path): \(Errno.text())") }
             worker.path = path
             worker.fileBytes = 0
-            worker.writebackBytes = 0
+            worker.writeBehind = WriteBehind(drops: false)
         case .data(let buffer):
             guard worker.fd >= 0, let base = buffer.baseAddress else { return }
             var offset = 0
@@ -173,18 +172,12 @@ final class FileWriterPool: @unchecked Sendable {
                 offset += n
             }
             worker.fileBytes += Int64(buffer.count)
-            if worker.fileBytes - worker.writebackBytes >= Self.writebackStep { startWriteback(worker) }
+            worker.writeBehind.advance(fd: worker.fd, size: worker.fileBytes)
         case .end:
             guard worker.fd >= 0 else { return }
-            if worker.fileBytes > worker.writebackBytes { startWriteback(worker) }
+            worker.writeBehind.finish(fd: worker.fd, size: worker.fileBytes)
             close(worker.fd)
             worker.fd = -1
         }
-    }
-
-    /// Advisory: a failure only means the pages go to disk later.
-    private func startWriteback(_ worker: Worker) {
-        WriteBehind.startWriteback(fd: worker.fd, from: worker.writebackBytes, to: worker.fileBytes)
-        worker.writebackBytes = worker.fileBytes
     }
 }
