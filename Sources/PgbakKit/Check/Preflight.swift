@@ -182,13 +182,10 @@ public struct Preflight: Sendable {
         }
         Glibc.close(fd)
         unlink(probe)
-        var st = statvfs()
-        guard statvfs(existing, &st) == 0 else {
+        guard let free = FreeSpace.bytes(at: existing) else {
             return [CheckItem("repository", .fail, "statvfs \(existing) failed: \(Errno.text())")]
         }
-        let free = Int64(st.f_bavail) * Int64(st.f_frsize)
-        let backups = (try? context.repository.backups(detail: .listing).backups) ?? []
-        let last = backups.last { $0.manifest.status == .complete }
+        let last = try? context.repository.newestComplete(detail: .listing)
         let written = existing == path ? "writable" : "not created yet; \(existing) is writable"
         guard let databaseBytes else {
             return [CheckItem("repository", .ok, "\(path) \(written), \(ByteFormat.text(free)) free")]

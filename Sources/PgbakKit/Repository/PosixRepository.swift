@@ -155,11 +155,10 @@ public struct PosixRepository: BackupRepository {
     }
 
     public func freeBytes() throws -> Int64 {
-        var st = statvfs()
-        guard statvfs(root, &st) == 0 else {
+        guard let free = FreeSpace.bytes(at: root) else {
             throw RepositoryError(path: root, problem: "statvfs failed: \(Errno.text())")
         }
-        return Int64(st.f_bavail) * Int64(st.f_frsize)
+        return free
     }
 
     public func runDirectory() -> String { "\(root)/run/\(getpid())" }

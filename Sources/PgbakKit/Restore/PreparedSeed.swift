@@ -196,9 +196,8 @@ extension PreparedSeed {
         guard stat(parent, &parentStat) == 0, parentStat.st_dev == owner.st_dev else {
             return (nil, "\(dataDirectory) is a filesystem of its own: a seed beside it could not be renamed in")
         }
-        var fs = statvfs()
         let needed = backup.manifest.cluster.databaseBytes + backup.manifest.cluster.databaseBytes / 5 + (256 << 20)
-        guard statvfs(parent, &fs) == 0, Int64(fs.f_bavail) * Int64(fs.f_frsize) > needed else {
+        guard let free = FreeSpace.bytes(at: parent), free > needed else {
             return (nil, "\(parent) has no room for a second copy (\(needed) bytes)")
         }
         return (seed, "")
