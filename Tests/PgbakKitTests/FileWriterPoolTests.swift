@@ -49,7 +49,7 @@ import Testing
 
     @Test func aFileThatCannotBeCreatedFailsTheRunWithItsPath() throws {
         let dir = FollowingHasherTests.scratch()
-        FileManager.default.createFile(atPath: dir + "/taken", contents: Data([1]))
+        try #require(FileManager.default.createFile(atPath: dir + "/taken", contents: Data([1])))
         let pool = FileWriterPool(workers: 2)
         var failure: (any Error)?
         do {

@@ -8,7 +8,7 @@ import Testing
     /// A seed as `restore --node` leaves it: one file in the seed directory and the marker naming `backupID`.
     static func writtenSeed(_ seed: PreparedSeed, backupID: String) throws {
         try FileManager.default.createDirectory(atPath: seed.path, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: seed.path + "/PG_VERSION", contents: Data("15\n".utf8))
+        try #require(FileManager.default.createFile(atPath: seed.path + "/PG_VERSION", contents: Data("15\n".utf8)))
         let record = PreparedSeed.Record(backupID: backupID, files: 1, bytes: 3)
         try PgbakJSON.encoder().encode(record).write(to: URL(fileURLWithPath: seed.donePath))
     }

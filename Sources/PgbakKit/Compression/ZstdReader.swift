@@ -60,7 +60,8 @@ public final class ZstdStreamDecoder {
 public enum ZstdReader {
     /// Decompresses `path` to the end, handing each decompressed chunk to `consume`; fails on corruption,
     /// a bad frame checksum or a truncated last frame, and — when `expected` is given — when the compressed
-    /// file's checksum differs from it (a backup file whose manifest entry no longer matches). Returns the decompressed size.
+    /// file's checksum differs from it (a backup file whose manifest entry no longer matches). Returns the
+    /// decompressed size.
     @discardableResult
     public static func decompress(
         path: String, expected: FileChecksum? = nil,
