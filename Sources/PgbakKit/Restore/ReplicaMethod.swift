@@ -55,7 +55,7 @@ public struct ReplicaMethod: Sendable {
     ) {
         let seeder = ReplicaSeeder(context: context)
         let force = request?.force ?? false
-        let stored = try context.repository.backups().backups
+        let stored = try context.repository.backups(detail: .listing).backups
         guard let requested = request?.backupID, let backup = stored.first(where: { $0.id == requested }) else {
             let (backup, _, _) = try await seeder.choose(requested: request?.backupID, among: stored)
             try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)

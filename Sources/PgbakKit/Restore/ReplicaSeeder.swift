@@ -17,10 +17,9 @@ public struct ReplicaSeeder: Sendable {
     ) {
         let probe = LeaderProbe(config: context.config, logger: context.logger)
         let leader = try await probe.discover()
-        let horizon = try WALHorizonReader.read(
-            probe.connect(leader.choice, database: "postgres"),
-            identity: leader.identity)
-        let backups = try stored ?? context.repository.backups().backups
+        let horizon = try probe.onLeader(leader) { try WALHorizonReader.read($0, identity: leader.identity) }
+        // Choosing and materializing need no per-database detail.
+        let backups = try stored ?? context.repository.backups(detail: .listing).backups
         if let requested, !backups.contains(where: { $0.id == requested }) {
             throw RestoreError(problem: "backup \(requested) is not in \(context.repository.location); see pgbak list")
         }
