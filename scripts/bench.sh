@@ -113,6 +113,9 @@ reseed_pgbak() {  # $1: operation name
   as_pg "$LAB/bin/pgbak" restore --node "$r" --quiet --config "$CONFIG" >/dev/null
   wait_streaming "$r" "$before"; record "$DS" "$1" "$(elapsed "$t0")" 0 0
 }
+reseed_pgbak_wal() {
+  reseed_pgbak reseed-pgbak-wal || echo "pgbak restore --node failed after the WAL burst (above)" >&2
+}
 reseed_reinit() {  # $1: operation name
   local r t0 before; r=$(replica_name); before=$(started_at "$r"); sync; t0=$(date +%s.%N)
   $PCTL reinit "$SCOPE" "$r" --from-leader --force --wait >/dev/null 2>&1
@@ -132,13 +135,24 @@ expire_pgbackrest() {
   record "$DS" expire-pgbackrest "$T" "$M" $((before - $(du -sb "$PB/repo/backup" | cut -f1)))
 }
 
-backups_round() {
-  raw_basebackup; raw_dumps; pgbak_physical; pgbak_full
-  if [ "${SKIP_TOOLS:-0}" != 1 ]; then pgbackrest_full; barman_backup; fi
+# in_order RUN COMMAND...: runs the commands (each a function and its arguments) in order on odd runs and in reverse
+# on even ones. What a run leaves behind (memory just freed, which this kind of VM hands back to its host after a
+# few seconds; a disk still settling) helps or hurts the run after it: no contender always follows the same one.
+in_order() {
+  local run=$1 k; shift
+  local commands=("$@")
+  if ((run % 2 == 1)); then for ((k = 0; k < ${#commands[@]}; k++)); do ${commands[k]}; done
+  else for ((k = ${#commands[@]} - 1; k >= 0; k--)); do ${commands[k]}; done; fi
+}
+
+backups_round() {  # $1: run number
+  local contenders=(raw_basebackup raw_dumps pgbak_physical pgbak_full)
+  [ "${SKIP_TOOLS:-0}" != 1 ] && contenders+=(pgbackrest_full barman_backup)
+  in_order "$1" "${contenders[@]}"
 }
 dataset() {  # $1: name; runs every contender RUNS times, alternating
   DS=$1
-  for i in $(seq 1 "$RUNS"); do echo "$DS: backups, run $i/$RUNS ..." >&2; backups_round; done
+  for i in $(seq 1 "$RUNS"); do echo "$DS: backups, run $i/$RUNS ..." >&2; backups_round "$i"; done
   prune_pgbak
   [ "${SKIP_TOOLS:-0}" != 1 ] && expire_pgbackrest
   # pgbak writes its backups behind (they leave the page cache once on disk), pgBackRest does not: read the newest
@@ -146,12 +160,12 @@ dataset() {  # $1: name; runs every contender RUNS times, alternating
   find "$REPO/backups/$(newest)" -type f -exec cat {} + >/dev/null
   for i in $(seq 1 "$RUNS"); do
     echo "$DS: verify and restore, run $i/$RUNS ..." >&2
-    verify_raw; verify_pgbak; materialize_pgbak
-    [ "${SKIP_TOOLS:-0}" != 1 ] && restore_pgbackrest
+    in_order "$i" verify_raw verify_pgbak
+    if [ "${SKIP_TOOLS:-0}" != 1 ]; then in_order "$i" materialize_pgbak restore_pgbackrest; else materialize_pgbak; fi
   done
   if [ "${SKIP_RESEED:-0}" != 1 ]; then
     for i in $(seq 1 "$RUNS"); do
-      echo "$DS: re-seed, run $i/$RUNS ..." >&2; reseed_reinit reseed-reinit; reseed_pgbak reseed-pgbak
+      echo "$DS: re-seed, run $i/$RUNS ..." >&2; in_order "$i" "reseed_reinit reseed-reinit" "reseed_pgbak reseed-pgbak"
     done
   fi
 }
@@ -169,8 +183,7 @@ if [ "${SKIP_RESEED:-0}" != 1 ]; then
   WAL_GB=$(psql_leader -c "select round((pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0') / 2^30)::numeric, 1)")
   for i in $(seq 1 "$RUNS"); do
     echo "pgbench-$SCALE: re-seed after $WAL_GB GB of WAL, run $i/$RUNS ..." >&2
-    reseed_reinit reseed-reinit-wal
-    reseed_pgbak reseed-pgbak-wal || echo "pgbak restore --node failed after the WAL burst (above)" >&2
+    in_order "$i" "reseed_reinit reseed-reinit-wal" reseed_pgbak_wal
   done
 fi
 if [ "${SKIP_PROD:-0}" != 1 ]; then

@@ -18,3 +18,13 @@ int pgbak_drop_behind(int fd, long long offset, long long length) {
     }
     return 0;
 }
+
+int pgbak_create_direct(const char *path, unsigned int mode) {
+    return open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, (mode_t)mode);
+}
+
+int pgbak_end_direct(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -1;
+    return fcntl(fd, F_SETFL, flags & ~O_DIRECT);
+}

@@ -24,9 +24,11 @@ import Testing
         let dir = FollowingHasherTests.scratch()
         let pool = FileWriterPool(workers: 3)
         // One large file among many small ones, written in uneven chunks, as a data directory's tar brings them.
-        let sizes = [12 << 20] + (1...200).map { $0 * 997 % 70_000 } + [0, 3 << 20]
+        // Large ones (written direct) with and without a partial last block, and one just below the threshold.
+        let large = [12 << 20, (8 << 20) + 4_097, 9 << 20, (8 << 20) - 1]
+        let sizes = large + (1...200).map { $0 * 997 % 70_000 } + [0, 3 << 20]
         for (i, size) in sizes.enumerated() {
-            try pool.create(path: "\(dir)/f\(i)", mode: 0o600)
+            try pool.create(path: "\(dir)/f\(i)", mode: 0o600, size: Int64(size))
             let bytes = Self.content(file: i, size: size)
             var offset = 0
             var step = 1 + i % 5
@@ -53,7 +55,7 @@ import Testing
         let pool = FileWriterPool(workers: 2)
         var failure: (any Error)?
         do {
-            try pool.create(path: dir + "/taken", mode: 0o600)
+            try pool.create(path: dir + "/taken", mode: 0o600, size: 64 << 20)
             for _ in 0..<64 { try [UInt8](repeating: 9, count: 1 << 20).withUnsafeBytes { try pool.write($0) } }
             try pool.endFile()
         } catch {
@@ -65,5 +67,30 @@ import Testing
         // The file that was there is left as it was.
         #expect(FileManager.default.contents(atPath: dir + "/taken") == Data([1]))
         try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// A large restored file goes to disk around the page cache, all but its partial last block; a small one is
+    /// written through the page cache and stays there.
+    @Test func aLargeFileBypassesThePageCacheASmallOneStays() throws {
+        // Under .build (the package's disk) rather than /tmp, which may be a tmpfs: it caches whatever is written.
+        let base = FileManager.default.fileExists(atPath: ".build") ? ".build" : NSTemporaryDirectory()
+        let dir = "\(base)/pgbak-direct-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sizes = ["large": (20 << 20) + 4_097, "small": 1 << 20]
+        let pool = FileWriterPool(workers: 2)
+        for (name, size) in sizes.sorted(by: { $0.key < $1.key }) {
+            try pool.create(path: "\(dir)/\(name)", mode: 0o600, size: Int64(size))
+            try Self.content(file: size, size: size).withUnsafeBytes { try pool.write($0) }
+            try pool.endFile()
+        }
+        try pool.finish()
+
+        #expect(try WriteBehindTests.residentPages(dir + "/large") <= 2)
+        #expect(try WriteBehindTests.residentPages(dir + "/small") == 256)
+        for (name, size) in sizes {
+            #expect(
+                FileManager.default.contents(atPath: "\(dir)/\(name)") == Data(Self.content(file: size, size: size)))
+        }
     }
 }

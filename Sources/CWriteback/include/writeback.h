@@ -11,4 +11,12 @@ int pgbak_start_writeback(int fd, long long offset, long long length);
 /// still fsync's job. `length` 0 means to the end of the file. Returns 0, or -1 with errno set.
 int pgbak_drop_behind(int fd, long long offset, long long length);
 
+/// Creates `path` (failing with EEXIST if it exists) for writing with O_DIRECT: writes go from the caller's buffer
+/// to the disk, around the page cache, and must be aligned to the logical block size in address, offset and length.
+/// Returns the descriptor, or -1 with errno set (EINVAL: the filesystem has no O_DIRECT; the file may then exist).
+int pgbak_create_direct(const char *path, unsigned int mode);
+
+/// Turns O_DIRECT off on `fd`, so that an unaligned tail can be written through the page cache. 0, or -1 with errno.
+int pgbak_end_direct(int fd);
+
 #endif

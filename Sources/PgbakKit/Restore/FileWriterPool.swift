@@ -4,12 +4,12 @@ import Foundation
 /// the costly step on ext4 (more so right after a tree was removed, when it skips recently freed inodes), and one
 /// thread doing it between decompressing chunks leaves the other cores idle. Each file goes whole, in order, to the
 /// worker with the least data queued, so small files are created beside a large one being written. At most
-/// `queueLimit` bytes wait in copies at a time. Each file's pages are sent to disk while it is written (WriteBehind,
-/// keeping them cached), without waiting for them: PostgreSQL fsyncs the whole data directory when it starts from a
-/// backup, and then finds little left to write.
+/// `queueLimit` bytes wait in copies at a time. Large files go to disk around the page cache (DirectWriter); a smaller
+/// file's pages are sent to disk while it is written (WriteBehind, keeping them cached), without waiting for them:
+/// PostgreSQL fsyncs the whole data directory when it starts from a backup, and then finds little left to write.
 final class FileWriterPool: @unchecked Sendable {
     private enum Job {
-        case create(path: String, mode: mode_t)
+        case create(path: String, mode: mode_t, size: Int64)
         case data(UnsafeMutableRawBufferPointer)
         case end
     }
@@ -24,6 +24,9 @@ final class FileWriterPool: @unchecked Sendable {
         var path = ""
         var fileBytes: Int64 = 0
         var writeBehind = WriteBehind(drops: false)
+        /// Whether the open file goes through `direct`.
+        var writesDirect = false
+        lazy var direct = DirectWriter()
 
         var isIdle: Bool { head == jobs.count }
 
@@ -61,15 +64,15 @@ final class FileWriterPool: @unchecked Sendable {
         }
     }
 
-    /// Starts a new file at `path` (created, never opened if it exists) with `mode`.
-    func create(path: String, mode: mode_t) throws {
+    /// Starts a new file at `path` (created, never opened if it exists) with `mode`, of `size` bytes to come.
+    func create(path: String, mode: mode_t, size: Int64) throws {
         condition.lock()
         defer { condition.unlock() }
         try throwIfFailed()
         let worker = workers.min { $0.load < $1.load } ?? workers[0]
         current = worker
         worker.load += Self.createWeight
-        enqueue(.create(path: path, mode: mode), to: worker)
+        enqueue(.create(path: path, mode: mode, size: size), to: worker)
     }
 
     /// Appends a copy of `data` to the current file; waits while too much is queued.
@@ -154,28 +157,32 @@ final class FileWriterPool: @unchecked Sendable {
 
     private func perform(_ job: Job, on worker: Worker) throws {
         switch job {
-        case .create(let path, let mode):
-            worker.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        case .create(let path, let mode, let size):
+            worker.writesDirect = size >= DirectWriter.threshold
+            worker.fd =
+                worker.writesDirect
+                ? worker.direct.create(path: path, mode: mode)
+                : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
             guard worker.fd >= 0 else { throw RestoreError(problem: "cannot create \(path): \(Errno.text())") }
             worker.path = path
             worker.fileBytes = 0
             worker.writeBehind = WriteBehind(drops: false)
         case .data(let buffer):
             guard worker.fd >= 0, let base = buffer.baseAddress else { return }
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(worker.fd, base + offset, buffer.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw RestoreError(problem: "cannot write \(worker.path): \(Errno.text())")
-                }
-                offset += n
+            if worker.writesDirect {
+                try worker.direct.append(UnsafeRawBufferPointer(buffer), fd: worker.fd, path: worker.path)
+                return
             }
+            try DirectWriter.writeAll(fd: worker.fd, from: base, count: buffer.count, path: worker.path)
             worker.fileBytes += Int64(buffer.count)
             worker.writeBehind.advance(fd: worker.fd, size: worker.fileBytes)
         case .end:
             guard worker.fd >= 0 else { return }
-            worker.writeBehind.finish(fd: worker.fd, size: worker.fileBytes)
+            if worker.writesDirect {
+                try worker.direct.finish(fd: worker.fd, path: worker.path)
+            } else {
+                worker.writeBehind.finish(fd: worker.fd, size: worker.fileBytes)
+            }
             close(worker.fd)
             worker.fd = -1
         }

@@ -55,7 +55,7 @@ final class TarExtractor {
             }
         default:
             guard member.isRegularFile else { return }
-            try pool.create(path: path, mode: mode_t(member.mode & 0o700 | 0o600))
+            try pool.create(path: path, mode: mode_t(member.mode & 0o700 | 0o600), size: member.size)
             inFile = true
             files += 1
         }
