@@ -19,8 +19,10 @@ int pgbak_drop_behind(int fd, long long offset, long long length) {
     return 0;
 }
 
-int pgbak_create_direct(const char *path, unsigned int mode) {
-    return open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, (mode_t)mode);
+int pgbak_create_direct(const char *path, unsigned int mode, long long size) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, (mode_t)mode);
+    if (fd >= 0 && size > 0) (void)fallocate(fd, 0, 0, (off_t)size);
+    return fd;
 }
 
 int pgbak_end_direct(int fd) {

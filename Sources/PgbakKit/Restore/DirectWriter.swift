@@ -21,10 +21,11 @@ final class DirectWriter {
         buffer.deallocate()
     }
 
-    /// Creates `path` (never opening a file that exists), direct when the filesystem allows it; -1 with errno set.
-    func create(path: String, mode: mode_t) -> Int32 {
+    /// Creates `path` for `size` bytes (never opening a file that exists), direct when the filesystem allows it; -1
+    /// with errno set.
+    func create(path: String, mode: mode_t, size: Int64) -> Int32 {
         filled = 0
-        let fd = pgbak_create_direct(path, UInt32(mode))
+        let fd = pgbak_create_direct(path, UInt32(mode), size)
         isDirect = fd >= 0
         guard fd < 0, errno == EINVAL else { return fd }
         // The filesystem refused O_DIRECT, possibly after creating the file (it did not exist: O_EXCL said so).

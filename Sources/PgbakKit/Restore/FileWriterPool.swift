@@ -161,7 +161,7 @@ final class FileWriterPool: @unchecked Sendable {
             worker.writesDirect = size >= DirectWriter.threshold
             worker.fd =
                 worker.writesDirect
-                ? worker.direct.create(path: path, mode: mode)
+                ? worker.direct.create(path: path, mode: mode, size: size)
                 : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
             guard worker.fd >= 0 else { throw RestoreError(problem: "cannot create \(path): \(Errno.text())") }
             worker.path = path
