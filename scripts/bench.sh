@@ -109,7 +109,7 @@ restore_pgbackrest() {
   rm -rf "$d" "$OUT/pgbackrest-ts"
 }
 reseed_pgbak() {  # $1: operation name
-  local r t0 before; r=$(replica_name); before=$(started_at "$r"); sync; t0=$(date +%s.%N)
+  local r t0 before; r=$(replica_name); before=$(started_at "$r"); wait_archived; sync; t0=$(date +%s.%N)
   as_pg "$LAB/bin/pgbak" restore --node "$r" --quiet --config "$CONFIG" >/dev/null
   wait_streaming "$r" "$before"; record "$DS" "$1" "$(elapsed "$t0")" 0 0
 }
@@ -117,7 +117,7 @@ reseed_pgbak_wal() {
   reseed_pgbak reseed-pgbak-wal || echo "pgbak restore --node failed after the WAL burst (above)" >&2
 }
 reseed_reinit() {  # $1: operation name
-  local r t0 before; r=$(replica_name); before=$(started_at "$r"); sync; t0=$(date +%s.%N)
+  local r t0 before; r=$(replica_name); before=$(started_at "$r"); wait_archived; sync; t0=$(date +%s.%N)
   $PCTL reinit "$SCOPE" "$r" --from-leader --force --wait >/dev/null 2>&1
   wait_streaming "$r" "$before"; record "$DS" "$1" "$(elapsed "$t0")" 0 0
 }

@@ -20,10 +20,22 @@ disk_mb() {
     /proc/diskstats
 }
 
+# Waits (at most 30 s) until the leader has archived every finished WAL segment: with pgBackRest's archiving on,
+# the archive-push of the WAL one contender's backup produced would otherwise run inside the next one's timed run.
+wait_archived() {
+  local i
+  for i in $(seq 1 300); do
+    [ "$(psql_leader -c "select count(*) from pg_ls_archive_statusdir() where name like '%.ready'" 2>/dev/null)" \
+      = 0 ] && return 0
+    sleep 0.1
+  done
+}
+
 # timed_pg: runs "$@" as postgres under GNU time; sets T (seconds) and M (peak RSS of the largest process, KiB).
-# Every measurement starts with dirty pages written back (sync), so no run pays for the writes of the one before.
+# Every measurement starts with the WAL archived and dirty pages written back (sync), so no run pays for the work
+# of the one before.
 timed_pg() {
-  local t0 d0; sync; d0=$(disk_mb); t0=$(date +%s.%N)
+  local t0 d0; wait_archived; sync; d0=$(disk_mb); t0=$(date +%s.%N)
   as_pg /usr/bin/time -f %M -o "$OUT/rss" "$@" > "$OUT/last.out" 2>&1 || { cat "$OUT/last.out" >&2; return 1; }
   T=$(elapsed "$t0"); M=$(cat "$OUT/rss"); D=$(($(disk_mb) - d0))
 }
@@ -35,7 +47,7 @@ timed_pg() {
 timed_pgbak() {
   local t0 d0 pid line pause fd status
   pause=$(mktemp -u); mkfifo "$pause"; exec {fd}<>"$pause"; rm -f "$pause"
-  sync; d0=$(disk_mb); t0=$(date +%s.%N); M=0
+  wait_archived; sync; d0=$(disk_mb); t0=$(date +%s.%N); M=0
   PGBAK_DUMP_PASSWORD=$SU_PASS setpriv --reuid=postgres --regid=postgres --init-groups \
     "$LAB/bin/pgbak" "$@" > "$OUT/last.out" 2>&1 &
   pid=$!
