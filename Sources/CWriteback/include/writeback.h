@@ -13,9 +13,9 @@ int pgbak_drop_behind(int fd, long long offset, long long length);
 
 /// Creates `path` (failing with EEXIST if it exists) for writing with O_DIRECT: writes go from the caller's buffer
 /// to the disk, around the page cache, and must be aligned to the logical block size in address, offset and length.
-/// Its `size` bytes are allocated at once where the filesystem can (fallocate): writes then fill allocated space
-/// instead of growing the file, and do not wait on one another. Returns the descriptor, or -1 with errno set (EINVAL:
-/// the filesystem has no O_DIRECT; the file may then exist).
+/// Its `size` bytes are allocated in one piece where the filesystem can (fallocate; a failure is ignored): the writes
+/// then fill allocated space instead of growing the file one write at a time. Returns the descriptor, or -1 with
+/// errno set (EINVAL: the filesystem has no O_DIRECT; the file may then exist).
 int pgbak_create_direct(const char *path, unsigned int mode, long long size);
 
 /// Turns O_DIRECT off on `fd`, so that an unaligned tail can be written through the page cache. 0, or -1 with errno.
