@@ -108,18 +108,15 @@ restore_pgbackrest() {
   record "$DS" restore-pgbackrest "$T" "$M" "$(du -sb "$d" | cut -f1)"
   rm -rf "$d" "$OUT/pgbackrest-ts"
 }
-reseed_pgbak() {  # $1: operation name
-  local r t0 before; r=$(replica_name); before=$(started_at "$r"); wait_archived; sync; t0=$(date +%s.%N)
-  as_pg "$LAB/bin/pgbak" restore --node "$r" --quiet --config "$CONFIG" >/dev/null
-  wait_streaming "$r" "$before"; record "$DS" "$1" "$(elapsed "$t0")" 0 0
+# reseed OPERATION SEEDER: re-seeds the first replica with `SEEDER MEMBER` and records the time until it streams.
+reseed() {
+  local r before; r=$(replica_name); before=$(started_at "$r"); run_start
+  "$2" "$r"; wait_streaming "$r" "$before"; record "$DS" "$1" "$(elapsed "$T0")" 0 0
 }
+seed_pgbak() { as_pg "$LAB/bin/pgbak" restore --node "$1" --quiet --config "$CONFIG" >/dev/null; }
+seed_reinit() { $PCTL reinit "$SCOPE" "$1" --from-leader --force --wait >/dev/null 2>&1; }
 reseed_pgbak_wal() {
-  reseed_pgbak reseed-pgbak-wal || echo "pgbak restore --node failed after the WAL burst (above)" >&2
-}
-reseed_reinit() {  # $1: operation name
-  local r t0 before; r=$(replica_name); before=$(started_at "$r"); wait_archived; sync; t0=$(date +%s.%N)
-  $PCTL reinit "$SCOPE" "$r" --from-leader --force --wait >/dev/null 2>&1
-  wait_streaming "$r" "$before"; record "$DS" "$1" "$(elapsed "$t0")" 0 0
+  reseed reseed-pgbak-wal seed_pgbak || echo "pgbak restore --node failed after the WAL burst (above)" >&2
 }
 
 # Deleting old backups: what the timed backups above leave, down to 2 (pgbak) or 2 full backups (pgBackRest).
@@ -165,7 +162,7 @@ dataset() {  # $1: name; runs every contender RUNS times, alternating
   done
   if [ "${SKIP_RESEED:-0}" != 1 ]; then
     for i in $(seq 1 "$RUNS"); do
-      echo "$DS: re-seed, run $i/$RUNS ..." >&2; in_order "$i" "reseed_reinit reseed-reinit" "reseed_pgbak reseed-pgbak"
+      echo "$DS: re-seed, run $i/$RUNS ..." >&2; in_order "$i" "reseed reseed-reinit seed_reinit" "reseed reseed-pgbak seed_pgbak"
     done
   fi
 }
@@ -183,7 +180,7 @@ if [ "${SKIP_RESEED:-0}" != 1 ]; then
   WAL_GB=$(psql_leader -c "select round((pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0') / 2^30)::numeric, 1)")
   for i in $(seq 1 "$RUNS"); do
     echo "pgbench-$SCALE: re-seed after $WAL_GB GB of WAL, run $i/$RUNS ..." >&2
-    in_order "$i" "reseed_reinit reseed-reinit-wal" reseed_pgbak_wal
+    in_order "$i" "reseed reseed-reinit-wal seed_reinit" reseed_pgbak_wal
   done
 fi
 if [ "${SKIP_PROD:-0}" != 1 ]; then

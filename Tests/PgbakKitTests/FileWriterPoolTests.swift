@@ -72,10 +72,7 @@ import Testing
     /// A large restored file goes to disk around the page cache, all but its partial last block; a small one is
     /// written through the page cache and stays there.
     @Test func aLargeFileBypassesThePageCacheASmallOneStays() throws {
-        // Under .build (the package's disk) rather than /tmp, which may be a tmpfs: it caches whatever is written.
-        let base = FileManager.default.fileExists(atPath: ".build") ? ".build" : NSTemporaryDirectory()
-        let dir = "\(base)/pgbak-direct-\(getpid())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try WriteBehindTests.diskScratch("direct")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let sizes = ["large": (20 << 20) + 4_097, "small": 1 << 20]
         let pool = FileWriterPool(workers: 2)

@@ -21,12 +21,18 @@ import Testing
         return vector.filter { $0 & 1 == 1 }.count
     }
 
+    /// A new directory on the package's disk (under .build) rather than /tmp, which may be a tmpfs: a tmpfs keeps
+    /// every page it holds in memory, so page-cache tests would fail there.
+    static func diskScratch(_ name: String) throws -> String {
+        let base = FileManager.default.fileExists(atPath: ".build") ? ".build" : NSTemporaryDirectory()
+        let dir = "\(base)/pgbak-\(name)-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
     /// A large backup file leaves the page cache once written and fsynced; a small one (a manifest, a record) stays.
     @Test func aLargeFileLeavesThePageCacheASmallOneStays() throws {
-        // Under .build (the package's disk) rather than /tmp, which may be a tmpfs: its pages cannot be dropped.
-        let base = FileManager.default.fileExists(atPath: ".build") ? ".build" : NSTemporaryDirectory()
-        let dir = "\(base)/pgbak-wb-\(getpid())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try Self.diskScratch("wb")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let chunk = [UInt8](repeating: 0x5a, count: 1 << 20)
         let large = try FileSink(path: dir + "/large")

@@ -31,23 +31,26 @@ wait_archived() {
   done
 }
 
-# timed_pg: runs "$@" as postgres under GNU time; sets T (seconds) and M (peak RSS of the largest process, KiB).
 # Every measurement starts with the WAL archived and dirty pages written back (sync), so no run pays for the work
-# of the one before.
+# of the one before. run_start sets T0 and D0; run_end sets T (seconds) and D (MB that reached the disk since).
+run_start() { wait_archived; sync; D0=$(disk_mb); T0=$(date +%s.%N); }
+run_end() { T=$(elapsed "$T0"); D=$(($(disk_mb) - D0)); }
+
+# timed_pg: runs "$@" as postgres under GNU time; sets T, D and M (peak RSS of the largest process, KiB).
 timed_pg() {
-  local t0 d0; wait_archived; sync; d0=$(disk_mb); t0=$(date +%s.%N)
+  run_start
   as_pg /usr/bin/time -f %M -o "$OUT/rss" "$@" > "$OUT/last.out" 2>&1 || { cat "$OUT/last.out" >&2; return 1; }
-  T=$(elapsed "$t0"); M=$(cat "$OUT/rss"); D=$(($(disk_mb) - d0))
+  run_end; M=$(cat "$OUT/rss")
 }
 
-# timed_pgbak: runs pgbak "$@" as postgres; sets T and M (pgbak's own peak RSS, VmHWM, children excluded). The
+# timed_pgbak: runs pgbak "$@" as postgres; sets T, D and M (pgbak's own peak RSS, VmHWM, children excluded). The
 # watch loop forks nothing (one mapfile of /proc/PID/status and a timed read on a FIFO as the pause): forking awk and
 # sleep 50 times a second would itself take a tenth of a core from pgbak on this kind of machine; reading the file
 # line by line with read took 2 % of a core, mapfile 1 %.
 timed_pgbak() {
-  local t0 d0 pid line pause fd status
+  local pid line pause fd status
   pause=$(mktemp -u); mkfifo "$pause"; exec {fd}<>"$pause"; rm -f "$pause"
-  wait_archived; sync; d0=$(disk_mb); t0=$(date +%s.%N); M=0
+  run_start; M=0
   PGBAK_DUMP_PASSWORD=$SU_PASS setpriv --reuid=postgres --regid=postgres --init-groups \
     "$LAB/bin/pgbak" "$@" > "$OUT/last.out" 2>&1 &
   pid=$!
@@ -61,7 +64,7 @@ timed_pgbak() {
   done
   exec {fd}>&-
   wait "$pid" || { cat "$OUT/last.out" >&2; return 1; }
-  T=$(elapsed "$t0"); D=$(($(disk_mb) - d0))
+  run_end
 }
 
 # The member's postmaster start time (its own REST API): a re-seed has happened once it changes.

@@ -56,14 +56,8 @@ final class FileSink {
     func write(_ buffer: UnsafeRawBufferPointer) throws {
         guard buffer.count > 0 else { return }
         hasher.update(buffer)
-        var offset = 0
-        while offset < buffer.count {
-            let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CompressionError(path: path, problem: "write failed: \(Errno.text())")
-            }
-            offset += n
+        if let code = Errno.writeAll(fd, buffer) {
+            throw CompressionError(path: path, problem: "write failed: \(Errno.text(code))")
         }
         bytes += Int64(buffer.count)
         writeBehind.advance(fd: fd, size: bytes)
@@ -89,10 +83,6 @@ final class FileSink {
     }
 
     deinit { abort() }
-}
-
-enum Errno {
-    static func text(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 }
 
 extension Digest {

@@ -3,7 +3,8 @@ import CWriteback
 /// Sends a file's pages to disk while it is written, 8 MiB at a time, instead of leaving them all to the final fsync.
 /// A backup file (`drops`) also leaves the page cache one step behind, once on disk: the database on the same host
 /// keeps its cache, removing an old backup does not first have to evict it, and `pgbak verify` reads what is on disk
-/// rather than what is still in memory. A restored data directory keeps its pages: PostgreSQL reads them soon.
+/// rather than what is still in memory. A restored data directory's smaller files keep their pages: PostgreSQL reads
+/// them soon (its large files are written around the page cache, see DirectWriter).
 /// Advisory: a failing call only leaves pages dirty or cached; durability stays with fsync.
 struct WriteBehind {
     static let step: Int64 = 8 << 20

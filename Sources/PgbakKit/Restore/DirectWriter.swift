@@ -15,7 +15,7 @@ final class DirectWriter {
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: alignment)
     private var filled = 0
     /// Whether the open file still has O_DIRECT set.
-    private(set) var isDirect = false
+    private var isDirect = false
 
     deinit {
         buffer.deallocate()
@@ -42,7 +42,7 @@ final class DirectWriter {
             filled += n
             offset += n
             if filled == Self.chunk {
-                try write(fd: fd, path: path, count: filled)
+                try write(fd: fd, path: path, range: 0..<filled)
                 filled = 0
             }
         }
@@ -50,41 +50,25 @@ final class DirectWriter {
 
     /// Writes what is left: its whole blocks direct, the rest through the page cache.
     func finish(fd: Int32, path: String) throws {
-        guard let base = buffer.baseAddress else { return }
         let aligned = filled & ~(Self.alignment - 1)
-        if aligned > 0 { try write(fd: fd, path: path, count: aligned) }
+        try write(fd: fd, path: path, range: 0..<aligned)
         if isDirect {
             _ = pgbak_end_direct(fd)
             isDirect = false
         }
-        try Self.writeAll(fd: fd, from: UnsafeRawPointer(base + aligned), count: filled - aligned, path: path)
+        try write(fd: fd, path: path, range: aligned..<filled)
         filled = 0
     }
 
-    /// Writes the first `count` bytes of the buffer; a write the device refuses direct (EINVAL: an alignment it does
-    /// not take) turns O_DIRECT off and goes through the page cache.
-    private func write(fd: Int32, path: String, count: Int) throws {
-        guard let base = buffer.baseAddress else { return }
-        try Self.writeAll(fd: fd, from: UnsafeRawPointer(base), count: count, path: path) {
+    /// Writes `range` of the buffer; while O_DIRECT is on, a write the device refuses direct (EINVAL: an alignment it
+    /// does not take) turns it off and goes through the page cache.
+    private func write(fd: Int32, path: String, range: Range<Int>) throws {
+        let data = UnsafeRawBufferPointer(rebasing: buffer[range])
+        let failed = Errno.writeAll(fd, data) {
             guard isDirect, pgbak_end_direct(fd) == 0 else { return false }
             isDirect = false
             return true
         }
-    }
-
-    /// Writes `count` bytes at `source` to `fd`, however many calls it takes. On EINVAL, `retry` may change how the
-    /// file is written and return true to try again.
-    static func writeAll(
-        fd: Int32, from source: UnsafeRawPointer, count: Int, path: String, retry: () -> Bool = { false }
-    ) throws {
-        var offset = 0
-        while offset < count {
-            let n = Glibc.write(fd, source + offset, count - offset)
-            if n < 0 {
-                if errno == EINTR || (errno == EINVAL && retry()) { continue }
-                throw RestoreError(problem: "cannot write \(path): \(Errno.text())")
-            }
-            offset += n
-        }
+        if let failed { throw RestoreError.cannotWrite(path, errno: failed) }
     }
 }

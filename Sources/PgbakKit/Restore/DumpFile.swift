@@ -8,15 +8,7 @@ enum DumpFile {
         guard fd >= 0 else { throw RestoreError(problem: "cannot create \(path): \(Errno.text())") }
         defer { close(fd) }
         try ZstdReader.decompress(path: source, expected: expected) { out in
-            var offset = 0
-            while offset < out.count {
-                let n = write(fd, out.baseAddress! + offset, out.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw RestoreError(problem: "cannot write \(path): \(Errno.text())")
-                }
-                offset += n
-            }
+            if let code = Errno.writeAll(fd, out) { throw RestoreError.cannotWrite(path, errno: code) }
         }
     }
 }

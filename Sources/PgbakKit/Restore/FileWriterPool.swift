@@ -168,12 +168,13 @@ final class FileWriterPool: @unchecked Sendable {
             worker.fileBytes = 0
             worker.writeBehind = WriteBehind(drops: false)
         case .data(let buffer):
-            guard worker.fd >= 0, let base = buffer.baseAddress else { return }
+            guard worker.fd >= 0 else { return }
+            let data = UnsafeRawBufferPointer(buffer)
             if worker.writesDirect {
-                try worker.direct.append(UnsafeRawBufferPointer(buffer), fd: worker.fd, path: worker.path)
+                try worker.direct.append(data, fd: worker.fd, path: worker.path)
                 return
             }
-            try DirectWriter.writeAll(fd: worker.fd, from: base, count: buffer.count, path: worker.path)
+            if let code = Errno.writeAll(worker.fd, data) { throw RestoreError.cannotWrite(worker.path, errno: code) }
             worker.fileBytes += Int64(buffer.count)
             worker.writeBehind.advance(fd: worker.fd, size: worker.fileBytes)
         case .end:

@@ -104,4 +104,8 @@ final class TarExtractor {
 public struct RestoreError: LocalizedError, Sendable {
     public var problem: String
     public var errorDescription: String? { problem }
+
+    static func cannotWrite(_ path: String, errno code: Int32) -> RestoreError {
+        RestoreError(problem: "cannot write \(path): \(Errno.text(code))")
+    }
 }
