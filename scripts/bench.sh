@@ -53,8 +53,8 @@ raw_basebackup() {
   record "$DS" raw-basebackup "$T" "$M" "$(du -sb "$d" | cut -f1)"
 }
 raw_dumps() {
-  local d="$OUT/raw-dumps" t0 rss=0 r db port; rm -rf "$d"; install -d -o postgres -m 0700 "$d"; port=$(leader_port)
-  sync; t0=$(date +%s.%N)
+  local d="$OUT/raw-dumps" rss=0 r db port; rm -rf "$d"; install -d -o postgres -m 0700 "$d"; port=$(leader_port)
+  run_start
   for db in $(psql_leader -c "select datname from pg_database where not datistemplate and datallowconn order by 1"); do
     as_pg bash -c "PGPASSWORD='$SU_PASS' /usr/bin/time -f %M -o '$d/rss.$db' $PGBIN/pg_dump -h 127.0.0.1 -p $port \
       -U postgres -Fc -Z0 '$db' | /usr/bin/time -f %M -o '$d/zrss.$db' zstd -q -3 -T2 -o '$d/$db.dump.zst'"
@@ -62,8 +62,8 @@ raw_dumps() {
   done
   as_pg bash -c "PGPASSWORD='$SU_PASS' $PGBIN/pg_dumpall -h 127.0.0.1 -p $port -U postgres --globals-only \
     | zstd -q -3 -o '$d/globals.sql.zst'"
-  rm -f "$d"/rss.* "$d"/zrss.*
-  record "$DS" raw-dumps "$(elapsed "$t0")" "$rss" "$(du -sb "$d" | cut -f1)"
+  run_end; rm -f "$d"/rss.* "$d"/zrss.*
+  record "$DS" raw-dumps "$T" "$rss" "$(du -sb "$d" | cut -f1)"
 }
 pgbak_physical() {
   timed_pgbak now --physical-only --quiet --config "$NOW_CONFIG"
