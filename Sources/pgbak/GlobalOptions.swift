@@ -37,6 +37,7 @@ struct GlobalOptions: ParsableArguments {
             return handler
         }
         let logger = Logger(label: "pgbak.\(label)")
+        RunResources.logAtExit(logger)
         let path = ConfigLoader.resolvePath(explicit: config, environment: ProcessInfo.processInfo.environment)
         let config = try ConfigLoader.load(path: path)
         for finding in ConfigAudit.audit(config) where finding.status != .ok {

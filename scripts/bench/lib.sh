@@ -43,28 +43,19 @@ timed_pg() {
   run_end; M=$(cat "$OUT/rss")
 }
 
-# timed_pgbak: runs pgbak "$@" as postgres; sets T, D and M (pgbak's own peak RSS, VmHWM, children excluded). The
-# watch loop forks nothing (one mapfile of /proc/PID/status and a timed read on a FIFO as the pause): forking awk and
-# sleep 50 times a second would itself take a tenth of a core from pgbak on this kind of machine; reading the file
-# line by line with read took 2 % of a core, mapfile 1 %.
+# timed_pgbak: runs pgbak "$@" as postgres; sets T, D and M (pgbak's own peak RSS in KiB, children excluded). pgbak
+# reports M itself: at --log-level debug its last line carries getrusage's peak_rss_kb, so nothing polls the process
+# (polling /proc/PID/status 50 times a second took about 1 % of a core from pgbak alone). --quiet in "$@" gives way to
+# --log-level debug; the log goes to $OUT/last.out.
 timed_pgbak() {
-  local pid line pause fd status
-  pause=$(mktemp -u); mkfifo "$pause"; exec {fd}<>"$pause"; rm -f "$pause"
-  run_start; M=0
-  PGBAK_DUMP_PASSWORD=$SU_PASS setpriv --reuid=postgres --regid=postgres --init-groups \
-    "$LAB/bin/pgbak" "$@" > "$OUT/last.out" 2>&1 &
-  pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    mapfile -t -n 32 status < "/proc/$pid/status" 2>/dev/null || status=()
-    for line in "${status[@]}"; do
-      case $line in VmHWM:*) line=${line#VmHWM:}; line=${line% kB}; line=${line// /}; line=${line//$'\t'/}
-        [ "$line" -gt "$M" ] && M=$line; break ;; esac
-    done
-    read -r -t 0.02 -u "$fd" _ || true
-  done
-  exec {fd}>&-
-  wait "$pid" || { cat "$OUT/last.out" >&2; return 1; }
+  local args=() arg
+  for arg in "$@"; do [ "$arg" = --quiet ] || args+=("$arg"); done
+  run_start
+  PGBAK_DUMP_PASSWORD=$SU_PASS as_pg "$LAB/bin/pgbak" "${args[@]}" --log-level debug > "$OUT/last.out" 2>&1 \
+    || { cat "$OUT/last.out" >&2; return 1; }
   run_end
+  M=$(grep -oE '(^| )peak_rss_kb=[0-9]+' "$OUT/last.out" | tail -1 | cut -d= -f2)
+  [ -n "$M" ] || { echo "no peak_rss_kb in pgbak's log:" >&2; tail -5 "$OUT/last.out" >&2; return 1; }
 }
 
 # The member's postmaster start time (its own REST API): a re-seed has happened once it changes.
