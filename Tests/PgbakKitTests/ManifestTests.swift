@@ -128,4 +128,16 @@ import Testing
         let range = try WALRange.parse(backupManifest: Data(json.utf8))
         #expect(range == WALRange(startLSN: "0/4000028", stopLSN: "0/5000138", startTimeline: 1, stopTimeline: 2))
     }
+
+    /// A file named like the key comes first: the ranges cannot be cut out there, and the whole manifest is read.
+    @Test func walRangesAfterAFileNamedLikeTheKey() throws {
+        let json = """
+            {"PostgreSQL-Backup-Manifest-Version": 1,
+             "Files": [{ "Path": "WAL-Ranges", "Size": 3 }, { "Path": "a]b", "Size": 1 }],
+             "WAL-Ranges": [{ "Timeline": 3, "Start-LSN": "0/6000028", "End-LSN": "0/6000100" }]}
+            """
+        let range = try WALRange.parse(backupManifest: Data(json.utf8))
+        #expect(range == WALRange(startLSN: "0/6000028", stopLSN: "0/6000100", startTimeline: 3, stopTimeline: 3))
+        #expect(throws: (any Error).self) { try WALRange.parse(backupManifest: Data(#"{"Files": []}"#.utf8)) }
+    }
 }

@@ -124,6 +124,7 @@ public struct BackupRun: Sendable {
             let manifest = try writeManifest(
                 id: id, started: started, staging: staging, leader: leader, patroniVersion: await patroniVersion,
                 tools: tools, databaseBytes: databaseBytes, physical: physical, logical: logical)
+            try await physical.removingTars.value
             try context.repository.publish(id: id)
             log.debug("backup published", metadata: ["status": "\(manifest.status.rawValue)"])
             guard manifest.status == .complete else { return .partial(manifest) }

@@ -11,6 +11,10 @@ struct PhysicalPart: Sendable {
         var walRange: WALRange
         var seconds: Double
         var label: String
+        /// Deletes the tars compressed into `.tar.zst` files (pg_wal.tar): begun when the part ends and awaited before
+        /// the backup is published, so that the manifest and publishing do not wait for the filesystem to free (and,
+        /// mounted with `discard`, trim) their blocks.
+        var removingTars: Task<Void, any Error>
 
         func section(toolVersion: String) -> Manifest.Physical {
             Manifest.Physical(
@@ -41,24 +45,31 @@ struct PhysicalPart: Sendable {
             checkpoint: config.checkpoint, maxRate: config.maxRate,
             zstdLevel: config.zstdLevel, zstdThreads: config.zstdThreads, label: label)
         let baseName = "base.tar.zst"
+        let level = config.zstdLevel, threads = config.zstdThreads
         let follower = FollowingHasher(path: dir + "/" + baseName, relativePath: "\(Self.directory)/\(baseName)")
+        let closedTars = ClosedTarCompressor(
+            directory: dir, relativeDirectory: Self.directory, level: level, threads: threads)
         do {
             let lines = progress.map { show -> @Sendable (String) -> Void in { show("base backup: " + $0) } }
-            try await basebackup.run(into: dir, progress: lines)
+            try await basebackup.run(into: dir, progress: lines, received: { closedTars.start() })
         } catch {
             _ = await follower.finish()
+            await closedTars.finish()
             throw Self.explained(error, config: config)
         }
+        await closedTars.finish()
 
         // pg_basebackup's client-side zstd leaves pg_wal.tar (and, depending on the version, tablespace tars)
-        // uncompressed: compress what remains with libzstd, checksumming as it writes, and remove the tar. This starts
-        // as soon as pg_basebackup exits, beside the hasher's catching up with base.tar.zst.
-        guard let written = try? FileManager.default.contentsOfDirectory(atPath: dir).sorted() else {
+        // uncompressed: what ClosedTarCompressor did not compress while pg_basebackup ended is compressed now with
+        // libzstd, checksumming as it writes; the tar is removed. This starts as soon as pg_basebackup exits, beside
+        // the hasher's catching up with base.tar.zst.
+        guard let listed = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
             _ = await follower.finish()
             throw BackupError(problem: "cannot list \(dir) after pg_basebackup")
         }
+        // NAME.tar.zst beside NAME.tar is ClosedTarCompressor's: it is reported with its tar.
+        let written = listed.filter { !($0.hasSuffix(".tar.zst") && listed.contains(String($0.dropLast(4)))) }.sorted()
         if !written.contains(baseName) { _ = await follower.finish() }
-        let level = config.zstdLevel, threads = config.zstdThreads
         let files = try await withThrowingTaskGroup(of: FileRecord.self) { group in
             for name in written {
                 let path = dir + "/" + name
@@ -66,14 +77,11 @@ struct PhysicalPart: Sendable {
                 if name.hasSuffix(".tar") {
                     group.addTask {
                         try await Blocking.run {
-                            let record = try ZstdWriter.compressFile(
+                            if let early = closedTars.compressed(name) { return early }
+                            unlink(path + ".zst")
+                            return try ZstdWriter.compressFile(
                                 source: path, path: path + ".zst", relativePath: relativePath + ".zst",
                                 level: level, threads: threads)
-                            guard unlink(path) == 0 else {
-                                throw BackupError(
-                                    problem: "cannot remove \(path) after compressing it: \(Errno.text())")
-                            }
-                            return record
                         }
                     }
                 } else if name == baseName {
@@ -89,12 +97,21 @@ struct PhysicalPart: Sendable {
             }
             return try await group.reduce(into: [FileRecord]()) { $0.append($1) }
         }
+        let tars = written.filter { $0.hasSuffix(".tar") }.map { dir + "/" + $0 }
+        let removingTars = Task {
+            try await Blocking.run {
+                for path in tars where unlink(path) != 0 {
+                    throw BackupError(problem: "cannot remove \(path) after compressing it: \(Errno.text())")
+                }
+            }
+        }
         guard let manifestData = FileManager.default.contents(atPath: dir + "/backup_manifest") else {
+            _ = await removingTars.result
             throw BackupError(problem: "pg_basebackup finished without writing backup_manifest in \(dir)")
         }
         return Result(
             files: files, walRange: try WALRange.parse(backupManifest: manifestData),
-            seconds: Date().timeIntervalSince(started), label: label)
+            seconds: Date().timeIntervalSince(started), label: label, removingTars: removingTars)
     }
 
     /// pg_basebackup's failure, with what to check when the replication login was refused.

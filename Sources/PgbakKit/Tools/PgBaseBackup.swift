@@ -23,7 +23,11 @@ public struct WALRange: Sendable, Equatable {
             var ranges: [Range]
             enum CodingKeys: String, CodingKey { case ranges = "WAL-Ranges" }
         }
-        let manifest = try JSONDecoder().decode(PGManifest.self, from: data)
+        // The ranges come after the list of every file: decoding only them spares parsing the list (about 2 ms for
+        // a cluster of 1.5 GB); the whole manifest is decoded when they cannot be cut out.
+        let manifest =
+            try (try? JSONDecoder().decode(PGManifest.self, from: walRanges(in: data)))
+            ?? JSONDecoder().decode(PGManifest.self, from: data)
         // Ranges are listed newest timeline first.
         guard let newest = manifest.ranges.first, let oldest = manifest.ranges.last else {
             throw ToolError(problem: "backup_manifest lists no WAL ranges")
@@ -32,6 +36,15 @@ public struct WALRange: Sendable, Equatable {
             startLSN: oldest.startLSN, stopLSN: newest.endLSN, startTimeline: oldest.Timeline,
             stopTimeline: newest.Timeline)
     }
+}
+
+/// `{"WAL-Ranges": [...]}` cut out of a backup manifest; empty when the key is missing. The ranges hold no brackets
+/// inside strings, so the first `]` after the key closes the list.
+private func walRanges(in data: Data) -> Data {
+    guard let key = data.range(of: Data(#""WAL-Ranges""#.utf8)),
+        let end = data[key.upperBound...].firstIndex(of: UInt8(ascii: "]"))
+    else { return Data() }
+    return Data("{".utf8) + data[key.lowerBound...end] + Data("}".utf8)
 }
 
 /// Runs `pg_basebackup -Ft -X stream` with client-side zstd into a directory.
@@ -50,7 +63,7 @@ public struct PgBaseBackup: Sendable {
     func arguments(directory: String, progress: Bool) -> [String] {
         var args = [
             "--pgdata", directory, "--format=tar", "--wal-method=stream", "--checkpoint=\(checkpoint.rawValue)",
-            "--label=\(label)", "--no-password",
+            "--label=\(label)", "--no-password", "--verbose",
             "--compress=client-zstd:level=\(zstdLevel)" + (zstdThreads > 0 ? ",workers=\(zstdThreads)" : ""),
             "--dbname=\(target.conninfo(replication: true))",
         ]
@@ -59,14 +72,24 @@ public struct PgBaseBackup: Sendable {
         return args
     }
 
+    /// What pg_basebackup prints at --verbose once it has received everything: its WAL receiver has exited, the
+    /// server connection is closed, and it goes on to fsync what it wrote (children run with LC_MESSAGES=C).
+    static let receivedLine = "syncing data to disk ..."
+
     /// Backs up into `directory` (which must not exist yet). `progress`, when given, receives pg_basebackup's
-    /// progress lines.
-    public func run(into directory: String, progress: (@Sendable (String) -> Void)?) async throws {
+    /// progress and --verbose lines; `received` is called once every file is complete and written, before
+    /// pg_basebackup fsyncs them and renames its manifest.
+    public func run(
+        into directory: String, progress: (@Sendable (String) -> Void)?, received: @escaping @Sendable () -> Void = {}
+    ) async throws {
         let outcome = try await ChildProcess.run(
             ChildCommand(
                 executable: tools.path("pg_basebackup"),
                 arguments: arguments(directory: directory, progress: progress != nil), environment: environment),
-            stderrLine: progress ?? { _ in })
+            stderrLine: { line in
+                if line.hasSuffix(Self.receivedLine) { received() }
+                progress?(line)
+            })
         guard outcome.succeeded else {
             throw ChildFailure(tool: "pg_basebackup", status: outcome.statusText, stderrTail: outcome.stderrTail)
         }

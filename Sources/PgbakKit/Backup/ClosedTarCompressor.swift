@@ -1,0 +1,101 @@
+import Foundation
+
+/// Compresses the tars pg_basebackup leaves uncompressed (pg_wal.tar) once it has received everything (see
+/// `PgBaseBackup.receivedLine`), while it still fsyncs its files and renames its manifest, instead of after it exits.
+/// A result counts only if the tar is still the file that was read (device, inode, size, modification time) after
+/// pg_basebackup has exited: the caller checks with `compressed(_:)` and compresses the usual way when it gets nil
+/// (the signal never came, a compression failed, the file changed).
+final class ClosedTarCompressor: @unchecked Sendable {
+    private struct Compressed {
+        var record: FileRecord
+        var identity: FileIdentity
+    }
+
+    private let directory: String
+    private let relativeDirectory: String
+    private let level: Int
+    private let threads: Int
+    private let lock = NSLock()
+    private var results: [String: Compressed] = [:]
+    private var done: DispatchSemaphore?
+
+    /// Compressed files are written as `directory/NAME.tar.zst`, recorded as `relativeDirectory/NAME.tar.zst`.
+    init(directory: String, relativeDirectory: String, level: Int, threads: Int) {
+        self.directory = directory
+        self.relativeDirectory = relativeDirectory
+        self.level = level
+        self.threads = threads
+    }
+
+    /// Starts compressing every `*.tar` in the directory on a thread of its own; only the first call does anything.
+    func start() {
+        let done = DispatchSemaphore(value: 0)
+        guard
+            lock.withLock({ () -> Bool in
+                guard self.done == nil else { return false }
+                self.done = done
+                return true
+            })
+        else { return }
+        Thread { [self] in
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            for name in names.sorted() where name.hasSuffix(".tar") { compress(name) }
+            done.signal()
+        }.start()
+    }
+
+    /// Waits for the compressions `start` began, if any.
+    func finish() async {
+        guard let done = lock.withLock({ self.done }) else { return }
+        await withCheckedContinuation { (resumed: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                done.wait()
+                done.signal()
+                resumed.resume()
+            }
+        }
+    }
+
+    /// The record of `NAME.zst` when it was compressed from the file `NAME` still is; nil otherwise. After `finish`.
+    func compressed(_ name: String) -> FileRecord? {
+        guard let result = lock.withLock({ results[name] }),
+            FileIdentity(path: directory + "/" + name) == result.identity
+        else { return nil }
+        return result.record
+    }
+
+    private func compress(_ name: String) {
+        let source = directory + "/" + name
+        guard let before = FileIdentity(path: source) else { return }
+        let path = source + ".zst"
+        guard
+            let record = try? ZstdWriter.compressFile(
+                source: source, path: path, relativePath: relativeDirectory + "/" + name + ".zst", level: level,
+                threads: threads)
+        else { return }
+        if FileIdentity(path: source) == before {
+            lock.withLock { results[name] = Compressed(record: record, identity: before) }
+        } else {
+            unlink(path)
+        }
+    }
+}
+
+/// What tells one version of a file from another without reading it.
+struct FileIdentity: Sendable, Equatable {
+    var device: UInt64
+    var inode: UInt64
+    var size: Int64
+    var modifiedSeconds: Int
+    var modifiedNanoseconds: Int
+
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        modifiedSeconds = info.st_mtim.tv_sec
+        modifiedNanoseconds = info.st_mtim.tv_nsec
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+
+@testable import PgbakKit
+
+/// The tars compressed while pg_basebackup ends: used only while the tar is the file that was compressed.
+@Suite struct ClosedTarCompressorTests {
+    static func write(_ bytes: [UInt8], to path: String) {
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    }
+
+    @Test func aTarCompressedAtTheSignalDecompressesToItsBytes() async throws {
+        let dir = FollowingHasherTests.scratch()
+        let content = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 13) }
+        Self.write(content, to: dir + "/pg_wal.tar")
+        Self.write([1, 2, 3], to: dir + "/base.tar.zst")
+        let compressor = ClosedTarCompressor(directory: dir, relativeDirectory: "physical", level: 3, threads: 2)
+        compressor.start()
+        compressor.start()  // pg_basebackup says it once; a second call changes nothing
+        await compressor.finish()
+
+        let record = try #require(compressor.compressed("pg_wal.tar"))
+        #expect(record.path == "physical/pg_wal.tar.zst")
+        #expect(record == (try FileDigest.record(path: dir + "/pg_wal.tar.zst", relativePath: record.path)))
+        var restored = [UInt8]()
+        try ZstdReader.decompress(path: dir + "/pg_wal.tar.zst", expected: record.checksum) {
+            restored.append(contentsOf: $0)
+        }
+        #expect(restored == content)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/base.tar.zst.zst"), "only *.tar is compressed")
+        #expect(compressor.compressed("base.tar.zst") == nil)
+    }
+
+    @Test func aTarChangedAfterwardsOrNeverSignalledIsLeftToTheCaller() async throws {
+        let dir = FollowingHasherTests.scratch()
+        Self.write([UInt8](repeating: 0, count: 100_000), to: dir + "/pg_wal.tar")
+        let never = ClosedTarCompressor(directory: dir, relativeDirectory: "physical", level: 3, threads: 0)
+        await never.finish()
+        #expect(never.compressed("pg_wal.tar") == nil)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/pg_wal.tar.zst"))
+
+        let compressor = ClosedTarCompressor(directory: dir, relativeDirectory: "physical", level: 3, threads: 0)
+        compressor.start()
+        await compressor.finish()
+        #expect(compressor.compressed("pg_wal.tar") != nil)
+        let handle = try #require(FileHandle(forWritingAtPath: dir + "/pg_wal.tar"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data([9]))
+        try handle.close()
+        #expect(compressor.compressed("pg_wal.tar") == nil, "the tar grew after it was compressed")
+    }
+}
