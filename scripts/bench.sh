@@ -24,7 +24,7 @@ if [ "${SKIP_TOOLS:-0}" != 1 ]; then
   command -v pgbackrest >/dev/null && command -v barman >/dev/null || {
     echo "installing pgbackrest and barman ..." >&2; apt-get install -y -qq pgbackrest barman >/dev/null; }
 fi
-swift build -c release --static-swift-stdlib >/dev/null
+swift build -c release --static-swift-stdlib > "$LAB/bench-build.log" 2>&1 || { tail -30 "$LAB/bench-build.log" >&2; exit 1; }
 install -d -m 0755 "$LAB/bin"; install -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/pgbak" "$LAB/bin/pgbak"
 CONFIG=$(bash scripts/cluster/write-pgbak-config.sh 2)
 REPO="$LAB/pgbak/repo"

@@ -10,10 +10,29 @@ extension ClusterTests {
 
         @Test func physicalOnlySkipsTheDumpsAndIsStillComplete() throws {
             let config = try TestCluster.config("physical-only")
-            let result = try TestCluster.pgbak(["now", "--physical-only", "--config", config.file])
+            let result = try TestCluster.pgbak([
+                "now", "--physical-only", "--config", config.file, "--log-level", "debug",
+            ])
             #expect(result.status == 0, "\(result)")
             let ids = try config.backupIDs()
             try #require(ids.count == 1)
+            // pg_wal.tar was compressed while pg_basebackup still fsynced, and no tar is left beside the archives.
+            let early = result.stderr.split(separator: "\n").first {
+                $0.hasSuffix("compressed while pg_basebackup ended")
+            }
+            #expect(early?.contains("files=pg_wal.tar ") == true, "\(result)")
+            let physicalDir = "\(config.repository)/backups/\(ids[0])/physical"
+            let stored = try FileManager.default.contentsOfDirectory(atPath: physicalDir).sorted()
+            #expect(stored == ["backup_manifest", "base.tar.zst", "pg_wal.tar.zst"], "\(stored)")
+            // The last line says what the run cost; pg_basebackup was its largest child.
+            let last = result.stderr.split(separator: "\n").last.map(String.init) ?? ""
+            #expect(last.hasSuffix("resources"), "\(last)")
+            func kilobytes(_ key: String) -> Int {
+                let field = last.split(separator: " ").first { $0.hasPrefix(key + "=") }
+                return field.flatMap { Int($0.dropFirst(key.count + 1)) } ?? 0
+            }
+            #expect(kilobytes("peak_rss_kb") > 10_000, "\(last)")
+            #expect(kilobytes("children_peak_rss_kb") > 10_000, "\(last)")
             let manifest = try config.manifest(ids[0])
             #expect(manifest["status"] as? String == "complete")
             let logical = manifest["logical"] as? [String: Any]

@@ -116,6 +116,11 @@ public struct BackupRun: Sendable {
                 tools: tools, leader: leader, probe: probe, credentials: credentials, staging: staging,
                 databases: databases)
             let physical = try await awaitCancellably(run.task)
+            if !physical.compressedEarly.isEmpty {
+                log.debug(
+                    "compressed while pg_basebackup ended",
+                    metadata: ["files": "\(physical.compressedEarly.joined(separator: ","))"])
+            }
             try reconfirm(leader, probe: probe, after: "the base backup")
             let logical = try await logicalRun
             if let change = logical.leaderChange, !lastAttempt {

@@ -3,8 +3,8 @@ import Foundation
 /// Compresses the tars pg_basebackup leaves uncompressed (pg_wal.tar) once it has received everything (see
 /// `PgBaseBackup.receivedLine`), while it still fsyncs its files and renames its manifest, instead of after it exits.
 /// A result counts only if the tar is still the file that was read (device, inode, size, modification time) after
-/// pg_basebackup has exited: the caller checks with `compressed(_:)` and compresses the usual way when it gets nil
-/// (the signal never came, a compression failed, the file changed).
+/// pg_basebackup has exited: the caller compresses the usual way every tar `compressed()` does not name (the signal
+/// never came, a compression failed, the file changed).
 final class ClosedTarCompressor: @unchecked Sendable {
     private struct Compressed {
         var record: FileRecord
@@ -56,12 +56,12 @@ final class ClosedTarCompressor: @unchecked Sendable {
         }
     }
 
-    /// The record of `NAME.zst` when it was compressed from the file `NAME` still is; nil otherwise. After `finish`.
-    func compressed(_ name: String) -> FileRecord? {
-        guard let result = lock.withLock({ results[name] }),
+    /// The records of the `NAME.zst` files compressed from tars that are still the files that were read, by `NAME`.
+    /// Call after `finish`, once pg_basebackup has exited.
+    func compressed() -> [String: FileRecord] {
+        lock.withLock { results }.filter { name, result in
             FileIdentity(path: directory + "/" + name) == result.identity
-        else { return nil }
-        return result.record
+        }.mapValues(\.record)
     }
 
     private func compress(_ name: String) {

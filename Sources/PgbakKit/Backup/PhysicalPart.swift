@@ -15,6 +15,8 @@ struct PhysicalPart: Sendable {
         /// the backup is published, so that the manifest and publishing do not wait for the filesystem to free (and,
         /// mounted with `discard`, trim) their blocks.
         var removingTars: Task<Void, any Error>
+        /// The tars compressed while pg_basebackup ended (see ClosedTarCompressor), for the debug log.
+        var compressedEarly: [String]
 
         func section(toolVersion: String) -> Manifest.Physical {
             Manifest.Physical(
@@ -69,6 +71,7 @@ struct PhysicalPart: Sendable {
         }
         // NAME.tar.zst beside NAME.tar is ClosedTarCompressor's: it is reported with its tar.
         let written = listed.filter { !($0.hasSuffix(".tar.zst") && listed.contains(String($0.dropLast(4)))) }.sorted()
+        let early = closedTars.compressed()
         if !written.contains(baseName) { _ = await follower.finish() }
         let files = try await withThrowingTaskGroup(of: FileRecord.self) { group in
             for name in written {
@@ -77,7 +80,7 @@ struct PhysicalPart: Sendable {
                 if name.hasSuffix(".tar") {
                     group.addTask {
                         try await Blocking.run {
-                            if let early = closedTars.compressed(name) { return early }
+                            if let record = early[name] { return record }
                             unlink(path + ".zst")
                             return try ZstdWriter.compressFile(
                                 source: path, path: path + ".zst", relativePath: relativePath + ".zst",
@@ -111,7 +114,8 @@ struct PhysicalPart: Sendable {
         }
         return Result(
             files: files, walRange: try WALRange.parse(backupManifest: manifestData),
-            seconds: Date().timeIntervalSince(started), label: label, removingTars: removingTars)
+            seconds: Date().timeIntervalSince(started), label: label, removingTars: removingTars,
+            compressedEarly: early.keys.sorted())
     }
 
     /// pg_basebackup's failure, with what to check when the replication login was refused.
