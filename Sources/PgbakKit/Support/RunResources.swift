@@ -1,15 +1,15 @@
 import Foundation
 import Logging
 
-/// What a run cost, logged at debug level as pgbak's last line: wall time, CPU and peak resident memory, pgbak's own
-/// and its children's (getrusage; for the children, the largest one's peak). A nightly job's log shows its memory
+/// What a run cost, logged at debug level as pgbak's last line: wall time (from the command's start, after the
+/// process's own start-up), CPU and peak resident memory, pgbak's own and its children's (getrusage; for the children, the largest one's peak). A nightly job's log shows its memory
 /// without anything watching the process.
-enum RunResources {
+public enum RunResources {
     nonisolated(unsafe) private static var logger: Logger?
     nonisolated(unsafe) private static var started = timespec()
 
     /// Logs the line when the process exits, if `logger` logs at debug level.
-    static func logAtExit(_ logger: Logger) {
+    public static func logAtExit(_ logger: Logger) {
         guard logger.logLevel <= .debug, Self.logger == nil else { return }
         clock_gettime(CLOCK_MONOTONIC, &started)
         Self.logger = logger
