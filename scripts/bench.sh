@@ -66,11 +66,11 @@ raw_dumps() {
   record "$DS" raw-dumps "$T" "$rss" "$(du -sb "$d" | cut -f1)"
 }
 pgbak_physical() {
-  timed_pgbak now --physical-only --quiet --config "$NOW_CONFIG"
+  timed_pgbak now --physical-only --config "$NOW_CONFIG"
   record "$DS" pgbak-physical "$T" "$M" "$(du -sb "$REPO/backups/$(newest)" | cut -f1)"
 }
 pgbak_full() {
-  timed_pgbak now --quiet --config "$NOW_CONFIG"
+  timed_pgbak now --config "$NOW_CONFIG"
   record "$DS" pgbak-full "$T" "$M" "$(du -sb "$REPO/backups/$(newest)" | cut -f1)"
 }
 pgbackrest_full() {
@@ -85,7 +85,7 @@ barman_backup() {
 }
 verify_pgbak() {
   local id; id=$(newest)
-  timed_pgbak verify "$id" --quiet --config "$CONFIG"
+  timed_pgbak verify "$id" --config "$CONFIG"
   record "$DS" verify-pgbak "$T" "$M" "$(du -sb "$REPO/backups/$id" | cut -f1)"
 }
 verify_raw() {
@@ -96,7 +96,7 @@ verify_raw() {
 }
 materialize_pgbak() {
   local d="$OUT/materialized"; rm -rf "$d"; install -d -o postgres -m 0700 "$d"
-  timed_pgbak restore --datadir "$d" --backup "$(newest)" --quiet --config "$CONFIG"
+  timed_pgbak restore --datadir "$d" --backup "$(newest)" --config "$CONFIG"
   record "$DS" materialize-pgbak "$T" "$M" "$(du -sb "$d" | cut -f1)"
   rm -rf "$d"
 }
@@ -123,7 +123,7 @@ reseed_pgbak_wal() {
 # The bytes column holds the bytes removed.
 prune_pgbak() {
   local before; before=$(du -sb "$REPO/backups" | cut -f1)
-  timed_pgbak prune --quiet --config "$CONFIG"
+  timed_pgbak prune --config "$CONFIG"
   record "$DS" prune-pgbak "$T" "$M" $((before - $(du -sb "$REPO/backups" | cut -f1)))
 }
 expire_pgbackrest() {
@@ -204,8 +204,8 @@ rm -rf "$HIST"
 # Cost growth: pgbak now at each scale (pgbench only), bytes column = the databases' size.
 for s in $SCALES; do
   load_pgbench "$s"; DS="scale-$s"; bytes=$(cluster_bytes)
-  timed_pgbak now --physical-only --quiet --config "$NOW_CONFIG"; record "$DS" pgbak-physical "$T" "$M" "$bytes"
-  timed_pgbak now --quiet --config "$NOW_CONFIG"; record "$DS" pgbak-full "$T" "$M" "$bytes"
+  timed_pgbak now --physical-only --config "$NOW_CONFIG"; record "$DS" pgbak-physical "$T" "$M" "$bytes"
+  timed_pgbak now --config "$NOW_CONFIG"; record "$DS" pgbak-full "$T" "$M" "$bytes"
   as_pg "$LAB/bin/pgbak" prune --quiet --config "$CONFIG" >/dev/null
 done
 

@@ -5,15 +5,15 @@ import Testing
 
 /// The tars compressed while pg_basebackup ends: used only while the tar is the file that was compressed.
 @Suite struct ClosedTarCompressorTests {
-    static func write(_ bytes: [UInt8], to path: String) {
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    static func write(_ bytes: [UInt8], to path: String) throws {
+        try #require(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
     }
 
     @Test func aTarCompressedAtTheSignalDecompressesToItsBytes() async throws {
         let dir = FollowingHasherTests.scratch()
         let content = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 13) }
-        Self.write(content, to: dir + "/pg_wal.tar")
-        Self.write([1, 2, 3], to: dir + "/base.tar.zst")
+        try Self.write(content, to: dir + "/pg_wal.tar")
+        try Self.write([1, 2, 3], to: dir + "/base.tar.zst")
         let compressor = ClosedTarCompressor(directory: dir, relativeDirectory: "physical", level: 3, threads: 2)
         compressor.start()
         compressor.start()  // pg_basebackup says it once; a second call changes nothing
@@ -34,7 +34,7 @@ import Testing
 
     @Test func aTarChangedAfterwardsOrNeverSignalledIsLeftToTheCaller() async throws {
         let dir = FollowingHasherTests.scratch()
-        Self.write([UInt8](repeating: 0, count: 100_000), to: dir + "/pg_wal.tar")
+        try Self.write([UInt8](repeating: 0, count: 100_000), to: dir + "/pg_wal.tar")
         let never = ClosedTarCompressor(directory: dir, relativeDirectory: "physical", level: 3, threads: 0)
         await never.finish()
         #expect(never.compressed().isEmpty)

@@ -45,13 +45,11 @@ timed_pg() {
 
 # timed_pgbak: runs pgbak "$@" as postgres; sets T, D and M (pgbak's own peak RSS in KiB, children excluded). pgbak
 # reports M itself: at --log-level debug its last line carries getrusage's peak_rss_kb, so nothing polls the process
-# (polling /proc/PID/status 50 times a second took about 1 % of a core from pgbak alone). --quiet in "$@" gives way to
-# --log-level debug; the log goes to $OUT/last.out.
+# (polling /proc/PID/status 50 times a second took about 1 % of a core from pgbak alone). The log goes to
+# $OUT/last.out.
 timed_pgbak() {
-  local args=() arg
-  for arg in "$@"; do [ "$arg" = --quiet ] || args+=("$arg"); done
   run_start
-  PGBAK_DUMP_PASSWORD=$SU_PASS as_pg "$LAB/bin/pgbak" "${args[@]}" --log-level debug > "$OUT/last.out" 2>&1 \
+  PGBAK_DUMP_PASSWORD=$SU_PASS as_pg "$LAB/bin/pgbak" "$@" --log-level debug > "$OUT/last.out" 2>&1 \
     || { cat "$OUT/last.out" >&2; return 1; }
   run_end
   M=$(grep -oE '(^| )peak_rss_kb=[0-9]+' "$OUT/last.out" | tail -1 | cut -d= -f2)

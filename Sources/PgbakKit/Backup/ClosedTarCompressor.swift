@@ -17,7 +17,7 @@ final class ClosedTarCompressor: @unchecked Sendable {
     private let threads: Int
     private let lock = NSLock()
     private var results: [String: Compressed] = [:]
-    private var done: DispatchSemaphore?
+    private var work: Task<Void, Never>?
 
     /// Compressed files are written as `directory/NAME.tar.zst`, recorded as `relativeDirectory/NAME.tar.zst`.
     init(directory: String, relativeDirectory: String, level: Int, threads: Int) {
@@ -29,31 +29,20 @@ final class ClosedTarCompressor: @unchecked Sendable {
 
     /// Starts compressing every `*.tar` in the directory on a thread of its own; only the first call does anything.
     func start() {
-        let done = DispatchSemaphore(value: 0)
-        guard
-            lock.withLock({ () -> Bool in
-                guard self.done == nil else { return false }
-                self.done = done
-                return true
-            })
-        else { return }
-        Thread { [self] in
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-            for name in names.sorted() where name.hasSuffix(".tar") { compress(name) }
-            done.signal()
-        }.start()
+        lock.withLock {
+            guard work == nil else { return }
+            work = Task {
+                _ = try? await Blocking.run { [self] in
+                    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+                    for name in names.sorted() where name.hasSuffix(".tar") { compress(name) }
+                }
+            }
+        }
     }
 
     /// Waits for the compressions `start` began, if any.
     func finish() async {
-        guard let done = lock.withLock({ self.done }) else { return }
-        await withCheckedContinuation { (resumed: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                done.wait()
-                done.signal()
-                resumed.resume()
-            }
-        }
+        await lock.withLock { work }?.value
     }
 
     /// The records of the `NAME.zst` files compressed from tars that are still the files that were read, by `NAME`.
@@ -64,20 +53,16 @@ final class ClosedTarCompressor: @unchecked Sendable {
         }.mapValues(\.record)
     }
 
+    /// A tar that changes while it is compressed no longer matches `before` at the end, and `compressed()` leaves it
+    /// out; the caller then replaces the `.zst` file.
     private func compress(_ name: String) {
         let source = directory + "/" + name
-        guard let before = FileIdentity(path: source) else { return }
-        let path = source + ".zst"
-        guard
+        guard let before = FileIdentity(path: source),
             let record = try? ZstdWriter.compressFile(
-                source: source, path: path, relativePath: relativeDirectory + "/" + name + ".zst", level: level,
-                threads: threads)
+                source: source, path: source + ".zst", relativePath: relativeDirectory + "/" + name + ".zst",
+                level: level, threads: threads)
         else { return }
-        if FileIdentity(path: source) == before {
-            lock.withLock { results[name] = Compressed(record: record, identity: before) }
-        } else {
-            unlink(path)
-        }
+        lock.withLock { results[name] = Compressed(record: record, identity: before) }
     }
 }
 
