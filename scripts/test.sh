@@ -14,12 +14,12 @@ install -m 0755 "$(swift build --show-bin-path)/pgbak" "$LAB/bin/pgbak"
 STARTED=0
 cleanup() { [ "$STARTED" = 1 ] && bash scripts/cluster/stop.sh >/dev/null 2>&1 || true; }
 trap cleanup EXIT
+bash scripts/cluster/write-pgbak-config.sh >/dev/null   # archive_command reads it from the first WAL segment on
 if [ -f "$RUN/etcd.pid" ] && kill -0 "$(cat "$RUN/etcd.pid")" 2>/dev/null; then
   echo "test cluster already running; using it"
 else
   bash scripts/cluster/start.sh --fresh; STARTED=1
 fi
-bash scripts/cluster/write-pgbak-config.sh >/dev/null
 LOG="$LAB/swift-test.log"
 set +e
 PGBAK_BIN="$LAB/bin/pgbak" PGBAK_LAB="$LAB" PGBAK_REQUIRE_CLUSTER=1 swift test --skip-build 2>&1 | tee "$LOG"

@@ -55,6 +55,10 @@ bootstrap:
         wal_keep_size: 256MB
         max_connections: 100
         wal_retrieve_retry_interval: 1s   # replicas retry streaming fast (slot appears ~1 loop after member registers)
+        # Continuous archiving into pgbak's repository (the WAL archive behind point-in-time recovery).
+        archive_mode: "on"
+        archive_timeout: 60s
+        archive_command: $LAB/bin/pgbak wal-push --config $LAB/pgbak/pgbak.yml %p
   initdb:
     - encoding: UTF8
     - data-checksums
@@ -70,6 +74,9 @@ postgresql:
   create_replica_methods:
     - pgbak
     - basebackup
+  # A replica (and a re-seeded member) catches up from the archive when the leader has recycled the WAL it needs.
+  recovery_conf:
+    restore_command: $LAB/bin/pgbak wal-fetch --config $LAB/pgbak/pgbak.yml %f %p
   pgbak:
     command: $LAB/bin/pgbak replica-method --config $LAB/pgbak/pgbak.yml
     member: node$i

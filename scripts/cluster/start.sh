@@ -9,7 +9,8 @@ mkdir -p "$LAB"; chmod 755 "$LAB"
 mkdir -p "$RUN"; chown postgres:postgres "$RUN"; chmod 700 "$RUN"
 if [ "${1:-}" = "--fresh" ]; then
   for f in "$RUN"/*.pid; do [ -f "$f" ] && alive "$(cat "$f")" && { echo "start.sh: $f is running; run stop.sh first" >&2; exit 1; }; done
-  rm -rf "$DATA" "$ETCD_DATA" "$RUN"/*.log "$RUN"/pgpass.* "$CONF" "$LAB/ts"
+  # The repository's WAL archive belongs to the cluster that is wiped here: a new cluster starts a new one.
+  rm -rf "$DATA" "$ETCD_DATA" "$RUN"/*.log "$RUN"/pgpass.* "$CONF" "$LAB/ts" "$LAB/pgbak/repo"
 fi
 "$D/gen-configs.sh" >/dev/null
 T0=$(date +%s.%N)

@@ -19,3 +19,8 @@ public struct RunContext: Sendable {
         self.progress = progress
     }
 }
+
+extension RunContext {
+    /// The WAL archive, inside the repository.
+    public var walArchive: WALArchive { WALArchive(store: PosixStore(root: config.repositoryPath)) }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import PgbakKit
+
+struct WalFetch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wal-fetch",
+        abstract: "Restore one WAL file from the archive (PostgreSQL's restore_command): pgbak wal-fetch %f %p",
+        discussion: """
+            Exits 0 once the file is in place, 1 when the archive does not hold it (recovery's normal end of the
+            archive). Checks the file's SHA-256 before handing it over. Decompresses the next segments ahead, in
+            parallel, into a staging directory beside the data directory, so replay is not bound by one process start
+            per segment.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Argument(help: "The WAL file's name (%f).")
+    var name: String
+
+    @Argument(help: "Where to write it, relative to the data directory (%p).")
+    var destination: String
+
+    @Flag(name: .long, help: .hidden)
+    var prefetch = false
+
+    func run() throws {
+        do {
+            let (config, logger) = try options.start(label: "wal-fetch")
+            let fetch = WALFetch(
+                archive: WALArchive(store: PosixStore(root: config.repositoryPath)),
+                dataDirectory: FileManager.default.currentDirectoryPath, logger: logger)
+            if prefetch {
+                fetch.prefetch(name.split(separator: ",").map(String.init))
+                return
+            }
+            guard try fetch.fetch(name, to: destination) else {
+                logger.debug("not in the archive", metadata: ["wal": "\(name)"])
+                throw ExitCode(1)
+            }
+            let wanted = fetch.wanted(after: name)
+            if !wanted.isEmpty { startPrefetch(wanted) }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            throw fail(error)
+        }
+    }
+
+    func startPrefetch(_ names: [String]) {
+        var arguments = ["wal-fetch", "--prefetch", names.joined(separator: ","), "-"]
+        if let config = options.config { arguments += ["--config", config] }
+        WALFetch.spawnDetached(arguments)
+    }
+}
