@@ -14,6 +14,9 @@ struct Restore: AsyncParsableCommand {
               pgbak restore --database shop                    # shop was dropped: bring it back
               pgbak restore --database shop --as shop_yesterday
               pgbak restore --database shop --replace --globals
+              pgbak restore --datadir /srv/pitr --standalone --to-time '2026-12-07 10:15:00+01'
+              pgbak restore --datadir /srv/pitr --standalone --to-lsn 0/5000060 --dry-run
+              pgbak restore --datadir /srv/pitr --standalone --to-latest --start
             """)
 
     @OptionGroup var options: GlobalOptions
@@ -51,6 +54,33 @@ struct Restore: AsyncParsableCommand {
     @Option(name: .long, help: "With --standalone: the port the server will listen on (localhost only).")
     var port: Int = 5499
 
+    @Option(name: .long, help: "With --standalone: recover to this moment (ISO 8601; UTC without a zone).")
+    var toTime: String?
+
+    @Option(name: .long, help: "With --standalone: recover to this WAL position (e.g. 0/5000060).")
+    var toLsn: String?
+
+    @Option(name: .long, help: "With --standalone: recover up to this transaction's commit.")
+    var toXid: UInt64?
+
+    @Option(name: .long, help: "With --standalone: recover to this restore point (pg_create_restore_point).")
+    var toName: String?
+
+    @Flag(name: .long, help: "With --standalone: recover everything the WAL archive holds.")
+    var toLatest = false
+
+    @Option(name: .long, help: "With a target: promote (default) or pause when it is reached.")
+    var targetAction: String = "promote"
+
+    @Flag(name: .long, help: "With a target: print the plan (backup, timelines, WAL) and write nothing.")
+    var dryRun = false
+
+    @Flag(name: .long, help: "With a target: start the server and wait until it has recovered.")
+    var start = false
+
+    @Option(name: .long, help: "With --start: seconds to wait for recovery.")
+    var recoveryTimeout: Int = 3600
+
     @Flag(name: .long, help: "Use a backup that is known damaged (failed verification, files missing or changed).")
     var force = false
 
@@ -65,6 +95,28 @@ struct Restore: AsyncParsableCommand {
         }
         if datadir == nil && (wipe || standalone) { throw ValidationError("--wipe and --standalone go with --datadir") }
         if let jobs, !(1...64).contains(jobs) { throw ValidationError("--jobs must be 1...64") }
+        let targets = [toTime != nil, toLsn != nil, toXid != nil, toName != nil, toLatest].filter { $0 }.count
+        if targets > 1 { throw ValidationError("give at most one of --to-time, --to-lsn, --to-xid, --to-name, --to-latest") }
+        if targets == 1 && !standalone {
+            throw ValidationError("a recovery target goes with --datadir DIR --standalone (an independent server)")
+        }
+        if targets == 0 && (dryRun || start) { throw ValidationError("--dry-run and --start go with a recovery target") }
+        if let toTime, RecoveryTarget.parseTime(toTime) == nil {
+            throw ValidationError("--to-time '\(toTime)' is not a time: give e.g. '2026-12-07 10:15:00+01' or 2026-12-07T09:15:00Z")
+        }
+        if let toLsn, LSN(toLsn) == nil { throw ValidationError("--to-lsn '\(toLsn)' is not an LSN like 0/5000060") }
+        if RecoveryTarget.Action(rawValue: targetAction) == nil {
+            throw ValidationError("--target-action must be promote or pause")
+        }
+    }
+
+    /// The recovery target given, if any.
+    var target: RecoveryTarget? {
+        if let toTime, let date = RecoveryTarget.parseTime(toTime) { return .time(date) }
+        if let toLsn, let lsn = LSN(toLsn) { return .lsn(lsn) }
+        if let toXid { return .xid(toXid) }
+        if let toName { return .name(toName) }
+        return toLatest ? .latest : nil
     }
 
     var backupID: String? { backup == "latest" ? nil : backup }
@@ -105,6 +157,8 @@ struct Restore: AsyncParsableCommand {
                 print(
                     "re-seeded \(node) from backup \(report.backupID) through Patroni\(beside); streaming again after "
                         + seconds)
+            } else if let datadir, let target {
+                try await pointInTime(context: context, datadir: datadir, target: target)
             } else if let datadir {
                 let restore = DirectRestore(context: context)
                 if standalone {
@@ -124,6 +178,33 @@ struct Restore: AsyncParsableCommand {
             }
         } catch {
             throw fail(error)
+        }
+    }
+
+    func pointInTime(context: RunContext, datadir: String, target: RecoveryTarget) async throws {
+        let restore = PointInTimeRestore(context: context)
+        let plan = try restore.plan(target: target, backupID: backupID)
+        let wal =
+            plan.firstSegment.map { first in
+                "WAL \(first.name)..\(plan.lastSegment?.name ?? first.name) (\(plan.segments) segments, "
+                    + String(format: "%.1f MB", Double(plan.archivedBytes) / 1e6) + " compressed in the archive)"
+            } ?? "no archived WAL (the backup's own)"
+        let timelines = plan.timelines.map(String.init).joined(separator: " -> ")
+        print("plan: backup \(plan.backupID), timelines \(timelines), \(wal), recover to \(target)")
+        if dryRun { return }
+        let report = try await restore.execute(
+            plan, dataDirectory: datadir, wipe: wipe, port: port,
+            action: RecoveryTarget.Action(rawValue: targetAction) ?? .promote, force: force, start: start,
+            timeout: Double(recoveryTimeout))
+        let seconds = String(format: "%.1f s", report.materialized.seconds)
+        if let after = report.recoveredAfter {
+            print(
+                "recovered \(datadir) from backup \(plan.backupID) to \(target): materialized in \(seconds), "
+                    + String(format: "recovered %.1f s later", after) + "; the server runs on port \(port)")
+        } else {
+            print(
+                "materialized backup \(plan.backupID) in \(datadir) (\(seconds)) to recover to \(target); start it with: "
+                    + "pg_ctl -D \(datadir) start (port \(port), localhost only; archiving and replication off)")
         }
     }
 }

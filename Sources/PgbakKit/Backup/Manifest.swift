@@ -52,11 +52,14 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var toolVersion: String
         public var files: [String]
         public var seconds: Double
+        /// When pg_basebackup had finished: the backup is consistent no later than this (point-in-time recovery to
+        /// an earlier moment needs an older backup). Absent before pgbak 0.3.
+        public var stopTime: Date? = nil
 
         enum CodingKeys: String, CodingKey {
             case status, label, files, seconds
             case startLSN = "start_lsn", stopLSN = "stop_lsn", startTimeline = "start_timeline"
-            case stopTimeline = "stop_timeline", toolVersion = "tool_version"
+            case stopTimeline = "stop_timeline", toolVersion = "tool_version", stopTime = "stop_time"
         }
     }
 

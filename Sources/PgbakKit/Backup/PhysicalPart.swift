@@ -10,6 +10,7 @@ struct PhysicalPart: Sendable {
         var files: [FileRecord]
         var walRange: WALRange
         var seconds: Double
+        var finished: Date
         var label: String
         /// Deletes the tars compressed into `.tar.zst` files (pg_wal.tar): begun when the part ends and awaited before
         /// the backup is published, so that the manifest and publishing do not wait for the filesystem to free (and,
@@ -22,7 +23,7 @@ struct PhysicalPart: Sendable {
             Manifest.Physical(
                 status: .complete, label: label, startLSN: walRange.startLSN, stopLSN: walRange.stopLSN,
                 startTimeline: walRange.startTimeline, stopTimeline: walRange.stopTimeline,
-                toolVersion: toolVersion, files: files.map(\.path), seconds: seconds)
+                toolVersion: toolVersion, files: files.map(\.path), seconds: seconds, stopTime: finished)
         }
     }
 
@@ -114,7 +115,7 @@ struct PhysicalPart: Sendable {
         }
         return Result(
             files: files, walRange: try WALRange.parse(backupManifest: manifestData),
-            seconds: Date().timeIntervalSince(started), label: label, removingTars: removingTars,
+            seconds: Date().timeIntervalSince(started), finished: Date(), label: label, removingTars: removingTars,
             compressedEarly: early.keys.sorted())
     }
 

@@ -1,2 +1,2 @@
 /// pgbak's own version, recorded in every manifest.
-public let pgbakVersion = "0.2.0"
+public let pgbakVersion = "0.3.0"
