@@ -19,23 +19,28 @@ import Testing
         return m
     }
 
-    func horizon(timeline: Int = 3, history: [WALHorizon.Switch] = [], oldest: UInt64? = 5) -> WALHorizon {
+    func horizon(
+        timeline: Int = 3, history: [TimelineHistory.Branch] = [], oldest: UInt64? = 5, archived: Set<UInt64> = []
+    ) -> WALHorizon {
         WALHorizon(
             systemIdentifier: "7713706775396651014", timeline: timeline, history: history,
-            oldestSegment: oldest, segmentSize: Self.segment)
+            oldestSegment: oldest, segmentSize: Self.segment, archivedSegments: archived)
     }
 
-    @Test func lsnsSegmentsAndHistories() {
-        #expect(ReplicaPlanner.parseLSN("0/5000138") == 0x5000138)
-        #expect(ReplicaPlanner.parseLSN("1/0") == 1 << 32)
-        #expect(ReplicaPlanner.parseLSN("bogus") == nil)
-        #expect(ReplicaPlanner.segmentNumber(walFileName: "000000030000000000000005", segmentSize: Self.segment) == 5)
+    @Test func lsnsSegmentsAndHistories() throws {
+        #expect(LSN("0/5000138")?.value == 0x5000138)
+        #expect(LSN("1/0")?.value == 1 << 32)
+        #expect(LSN("bogus") == nil)
+        #expect(LSN("0/5000138")?.description == "0/5000138")
+        #expect(WALSegment(name: "000000030000000000000005")?.number(size: Self.segment) == 5)
+        #expect(WALSegment(name: "000000030000000100000002")?.number(size: Self.segment) == 256 + 2)
+        #expect(WALSegment(name: "00000003.history") == nil)
+        let history = try TimelineHistory(
+            timeline: 3, text: "1\t0/5000160\tno recovery target specified\n\n2\t0/9000000\tx\n")
         #expect(
-            ReplicaPlanner.segmentNumber(walFileName: "000000030000000100000002", segmentSize: Self.segment)
-                == 256 + 2)
-        #expect(ReplicaPlanner.segmentNumber(walFileName: "00000003.history", segmentSize: Self.segment) == nil)
-        let history = ReplicaPlanner.parseHistory("1\t0/5000160\tno recovery target specified\n\n2\t0/7000A0\tx\n")
-        #expect(history == [.init(timeline: 1, switchLSN: 0x5000160), .init(timeline: 2, switchLSN: 0x7000A0)])
+            history.ancestors == [
+                .init(timeline: 1, switchPoint: LSN(0x5000160)), .init(timeline: 2, switchPoint: LSN(0x9000000)),
+            ])
     }
 
     @Test func aBackupOnTheLeadersTimelineWithItsWALStillThereQualifies() {
@@ -53,6 +58,14 @@ import Testing
         let reason = ReplicaPlanner.problem(
             with: backup("a", stop: "0/4000100", timeline: 3), horizon: horizon(oldest: 5))
         #expect(reason?.contains("no longer holds the WAL") == true)
+        // The archive serves what the leader recycled: every segment from the backup's stop to the leader's oldest.
+        #expect(
+            ReplicaPlanner.problem(
+                with: backup("a", stop: "0/2000100", timeline: 3), horizon: horizon(oldest: 5, archived: [2, 3, 4]))
+                == nil)
+        let gap = ReplicaPlanner.problem(
+            with: backup("a", stop: "0/2000100", timeline: 3), horizon: horizon(oldest: 5, archived: [2, 4]))
+        #expect(gap?.contains("the WAL archive lacks 000000030000000000000003") == true)
         // Without knowing the oldest segment there is nothing to refuse on.
         #expect(
             ReplicaPlanner.problem(with: backup("a", stop: "0/4000100", timeline: 3), horizon: horizon(oldest: nil))
@@ -60,8 +73,8 @@ import Testing
     }
 
     @Test func timelinesMustBeInTheLeadersHistoryAndEndAfterTheBackup() {
-        let history: [WALHorizon.Switch] = [
-            .init(timeline: 1, switchLSN: 0x5000160), .init(timeline: 2, switchLSN: 0x9000000),
+        let history: [TimelineHistory.Branch] = [
+            .init(timeline: 1, switchPoint: LSN(0x5000160)), .init(timeline: 2, switchPoint: LSN(0x9000000)),
         ]
         let h = horizon(timeline: 3, history: history, oldest: 5)
         #expect(ReplicaPlanner.problem(with: backup("a", stop: "0/6000100", timeline: 2), horizon: h) == nil)

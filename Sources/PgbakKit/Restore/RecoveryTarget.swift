@@ -17,8 +17,9 @@ public enum RecoveryTarget: Sendable, Equatable, CustomStringConvertible {
     /// Parses `--to-time`: ISO 8601 (`2026-12-07T10:15:30Z`, `2026-12-07 10:15:30.25+01:00`); a time without a zone
     /// is UTC.
     public static func parseTime(_ text: String) -> Date? {
-        var s = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "T")
-        if s.hasSuffix("UTC") { s = String(s.dropLast(3)) + "Z" }
+        var s = text.trimmingCharacters(in: .whitespaces)
+        if s.hasSuffix("UTC") { s = s.dropLast(3).trimmingCharacters(in: .whitespaces) + "Z" }
+        s = s.replacingOccurrences(of: " ", with: "T")
         // A zone like +01 (as psql prints it) becomes +01:00.
         if let match = s.range(of: #"[+-]\d\d$"#, options: .regularExpression) { s.replaceSubrange(match, with: s[match] + ":00") }
         let hasZone = s.hasSuffix("Z") || s.range(of: #"[+-]\d\d:?\d\d$"#, options: .regularExpression) != nil

@@ -1,58 +1,34 @@
-/// What the leader still has, for deciding whether a replica restored from a backup can catch up by streaming.
+/// What the leader still has, for deciding whether a replica restored from a backup can catch up by streaming,
+/// and what the WAL archive can serve it with restore_command when the leader has recycled the WAL.
 public struct WALHorizon: Sendable, Equatable {
-    /// One line of the leader's timeline history: `timeline` ended at `switchLSN`.
-    public struct Switch: Sendable, Equatable {
-        public var timeline: Int
-        public var switchLSN: UInt64
-    }
-
     public var systemIdentifier: String
     public var timeline: Int
-    public var history: [Switch]
+    /// The leader timeline's ancestors, from its `.history` file.
+    public var history: [TimelineHistory.Branch]
     /// The lowest WAL segment number still in the leader's pg_wal (nil: unknown).
     public var oldestSegment: UInt64?
     public var segmentSize: UInt64
+    /// Numbers of the segments on the leader's timeline path that the WAL archive holds (empty: no archive).
+    public var archivedSegments: Set<UInt64>
 
     public init(
-        systemIdentifier: String, timeline: Int, history: [Switch], oldestSegment: UInt64?,
-        segmentSize: UInt64
+        systemIdentifier: String, timeline: Int, history: [TimelineHistory.Branch], oldestSegment: UInt64?,
+        segmentSize: UInt64, archivedSegments: Set<UInt64> = []
     ) {
         self.systemIdentifier = systemIdentifier
         self.timeline = timeline
         self.history = history
         self.oldestSegment = oldestSegment
         self.segmentSize = segmentSize
+        self.archivedSegments = archivedSegments
     }
+
+    /// The leader's timeline with its ancestry.
+    public var timelineHistory: TimelineHistory { TimelineHistory(timeline: UInt32(timeline), ancestors: history) }
 }
 
 /// Pure choice of the backup a replica can be re-seeded from.
 public enum ReplicaPlanner {
-    /// `X/Y` → a 64-bit LSN.
-    public static func parseLSN(_ text: String) -> UInt64? {
-        let parts = text.split(separator: "/")
-        guard parts.count == 2, let hi = UInt64(parts[0], radix: 16), let lo = UInt64(parts[1], radix: 16) else {
-            return nil
-        }
-        return hi << 32 | lo
-    }
-
-    /// The segment number in a WAL file name (`TTTTTTTTXXXXXXXXYYYYYYYY`).
-    public static func segmentNumber(walFileName name: String, segmentSize: UInt64) -> UInt64? {
-        guard name.count == 24, let log = UInt64(name.dropFirst(8).prefix(8), radix: 16),
-            let seg = UInt64(name.suffix(8), radix: 16), segmentSize > 0
-        else { return nil }
-        return log * (0x1_0000_0000 / segmentSize) + seg
-    }
-
-    /// `<parent timeline>\t<switch LSN>\t<reason>` lines of a `.history` file.
-    public static func parseHistory(_ text: String) -> [WALHorizon.Switch] {
-        text.split(separator: "\n").compactMap { line in
-            let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
-            guard fields.count >= 2, let tli = Int(fields[0]), let lsn = parseLSN(String(fields[1])) else { return nil }
-            return WALHorizon.Switch(timeline: tli, switchLSN: lsn)
-        }
-    }
-
     /// Why `backup` cannot seed a replica of the cluster `horizon` describes, or nil when it can.
     public static func problem(with backup: Manifest, horizon: WALHorizon) -> String? {
         guard backup.cluster.systemIdentifier == horizon.systemIdentifier else {
@@ -60,24 +36,32 @@ public enum ReplicaPlanner {
                 + "\(horizon.systemIdentifier))"
         }
         guard backup.physical.status == .complete, let stopText = backup.physical.stopLSN,
-            let stop = parseLSN(stopText), let tli = backup.physical.stopTimeline
+            let stop = LSN(stopText), let tli = backup.physical.stopTimeline
         else { return "its physical part is not complete" }
         if tli != horizon.timeline {
             guard let ended = horizon.history.first(where: { $0.timeline == tli }) else {
                 return "its timeline \(tli) is not in the leader's timeline history (leader on \(horizon.timeline))"
             }
-            guard stop <= ended.switchLSN else {
+            guard stop <= ended.switchPoint else {
                 return "it ends at \(stopText) on timeline \(tli), past where the leader's history left that "
                     + "timeline; a replica could not follow"
             }
         }
         guard let oldest = horizon.oldestSegment else { return nil }
-        let needed = stop / horizon.segmentSize
-        guard needed >= oldest else {
-            return "the leader no longer holds the WAL from its stop point \(stopText) onward (no WAL archive): the "
-                + "replica would wait forever for a removed segment"
+        let needed = stop.segment(size: horizon.segmentSize)
+        guard needed < oldest else { return nil }
+        // The leader recycled WAL the replica needs: the archive must serve every segment up to the leader's oldest.
+        guard let missing = (needed..<oldest).first(where: { !horizon.archivedSegments.contains($0) }) else {
+            return nil
         }
-        return nil
+        let segment = WALSegment(
+            timeline: horizon.timelineHistory.timeline(forSegment: missing, size: horizon.segmentSize), number: missing,
+            size: horizon.segmentSize)
+        return horizon.archivedSegments.isEmpty
+            ? "the leader no longer holds the WAL from its stop point \(stopText) onward (no WAL archive): the "
+                + "replica would wait forever for a removed segment"
+            : "the leader no longer holds the WAL from its stop point \(stopText) onward and the WAL archive lacks "
+                + "\(segment.name): the replica could not catch up"
     }
 
     /// The newest usable backup (or the requested one), with the reasons the others were passed over.

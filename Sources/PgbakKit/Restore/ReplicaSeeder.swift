@@ -17,7 +17,8 @@ public struct ReplicaSeeder: Sendable {
     ) {
         let probe = LeaderProbe(config: context.config, logger: context.logger)
         let leader = try await probe.discover()
-        let horizon = try probe.onLeader(leader) { try WALHorizonReader.read($0, identity: leader.identity) }
+        var horizon = try probe.onLeader(leader) { try WALHorizonReader.read($0, identity: leader.identity) }
+        horizon.archivedSegments = archivedSegments(on: horizon)
         // Choosing and materializing need no per-database detail.
         let backups = try stored ?? context.repository.backups(detail: .listing).backups
         if let requested, !backups.contains(where: { $0.id == requested }) {
@@ -35,6 +36,23 @@ public struct ReplicaSeeder: Sendable {
                     + "\nTake a new backup (pgbak now) or let Patroni's next method (basebackup) copy from the leader")
         }
         return (backup, horizon, leader)
+    }
+
+    /// The archive's segments on the leader's timeline path, when the leader has recycled WAL a backup needs (a
+    /// replica then catches up through restore_command); none for another cluster's archive.
+    func archivedSegments(on horizon: WALHorizon) -> Set<UInt64> {
+        let archive = context.walArchive
+        guard horizon.oldestSegment != nil, let info = try? archive.info(),
+            info.systemIdentifier == horizon.systemIdentifier, info.segmentSize == horizon.segmentSize,
+            let contents = try? archive.contents()
+        else { return [] }
+        let history = horizon.timelineHistory
+        return Set(
+            contents.compactMap { item -> UInt64? in
+                guard case .segment(let s) = item.file else { return nil }
+                let number = s.number(size: info.segmentSize)
+                return history.timeline(forSegment: number, size: info.segmentSize) == s.timeline ? number : nil
+            })
     }
 
     /// Materializes `backup` into `dataDirectory` with tablespaces at their recorded paths; the result is a stopped,

@@ -6,11 +6,11 @@ enum WALHorizonReader {
             UInt64(
                 try connection.query("select pg_size_bytes(current_setting('wal_segment_size'))::text")
                     .first?.first.flatMap { $0 } ?? "") ?? 16 << 20
-        var history: [WALHorizon.Switch] = []
+        var history: [TimelineHistory.Branch] = []
         if timeline > 1 {
             let file = String(format: "pg_wal/%08X.history", timeline)
             if let text = try? connection.query("select pg_read_file($1)", [file]).first?.first ?? nil {
-                history = ReplicaPlanner.parseHistory(text)
+                history = (try? TimelineHistory(timeline: UInt32(timeline), text: text))?.ancestors ?? []
             }
         }
         let oldest =
@@ -19,7 +19,7 @@ enum WALHorizonReader {
             ).first?.first ?? nil
         return WALHorizon(
             systemIdentifier: identity.systemIdentifier, timeline: timeline, history: history,
-            oldestSegment: oldest.flatMap { ReplicaPlanner.segmentNumber(walFileName: $0, segmentSize: size) },
+            oldestSegment: oldest.flatMap(WALSegment.init(name:))?.number(size: size),
             segmentSize: size)
     }
 }
