@@ -23,6 +23,9 @@ struct List: AsyncParsableCommand {
             for problem in problems { context.logger.warning("\(problem)") }
             let rows = backups.map { BackupSummary($0) }
             print(json ? try Listing.json(rows) : Listing.table(rows))
+            if !json, let archive = try context.walArchiveSummary(backups: backups) {
+                print(Listing.archiveLine(archive))
+            }
         } catch {
             throw fail(error)
         }

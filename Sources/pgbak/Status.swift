@@ -7,7 +7,8 @@ struct Status: AsyncParsableCommand {
         abstract: "Age and size of the newest complete backup and the last verification, as a monitoring check.",
         discussion: """
             Exit 0 (ok), 1 (warning) or 2 (critical) against status.warn_age_hours, status.crit_age_hours and
-            status.warn_verify_age_days; usable as a Nagios/Icinga check.
+            status.warn_verify_age_days; usable as a Nagios/Icinga check. A gap in the WAL archive, or the leader's
+            archive_command failing, is critical; --json shows the recoverable window.
 
             Examples:
               pgbak status
@@ -23,9 +24,11 @@ struct Status: AsyncParsableCommand {
         let report: StatusReport
         do {
             let (context, _) = try options.context(label: "status", progress: false)
+            let backups = try context.repository.backups(detail: .listing).backups
+            let archive = try context.walArchiveSummary(backups: backups)
             report = StatusReport.evaluate(
-                try context.repository.backups(detail: .listing).backups, now: Date(),
-                thresholds: context.config.status)
+                backups, now: Date(), thresholds: context.config.status, archive: archive,
+                archiver: archive == nil ? nil : await context.leaderArchiver())
         } catch {
             print("UNKNOWN: \(error.localizedDescription)")
             throw ExitCode(3)

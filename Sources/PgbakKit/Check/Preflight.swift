@@ -52,6 +52,7 @@ public struct Preflight: Sendable {
         }
         if let cluster { items.append(guardItem(cluster: cluster, leader: leader)) }
         items += repositoryItems(databaseBytes: databaseBytes)
+        items.append(walArchiveItem())
         items += Placement.judge(
             [
                 Placement.Area(
@@ -103,6 +104,13 @@ public struct Preflight: Sendable {
             return (items, nil)
         }
         items.append(replicationItem(leader, probe: probe))
+        if let connection = try? probe.connect(leader, database: "postgres") {
+            do {
+                items.append(try ArchiverStats.read(connection).item(leader: leader.name))
+            } catch {
+                items.append(CheckItem("archiving", .warn, "cannot read pg_stat_archiver: \(error.localizedDescription)"))
+            }
+        }
         items.append(await toolsItem(serverMajor: identity.majorVersion, serverVersion: identity.version))
         return (items, databases.reduce(0) { $0 + $1.sizeBytes })
     }
@@ -197,6 +205,17 @@ public struct Preflight: Sendable {
             "\(path) \(written), \(ByteFormat.text(free)) free, the next backup needs about "
             + ByteFormat.text(needed)
         return [CheckItem("repository", free >= needed ? .ok : .fail, summary)]
+    }
+
+    /// Gaps in the WAL archive since the oldest kept backup, and the recoverable window.
+    private func walArchiveItem() -> CheckItem {
+        do {
+            let backups = try context.repository.backups(detail: .listing).backups
+            return WALArchiveSummary.item(
+                try context.walArchive.summary(backups: backups), location: context.repository.location)
+        } catch {
+            return CheckItem("wal archive", .fail, error.localizedDescription)
+        }
     }
 
     /// Data directories of the members running on this host, as their databases report them.

@@ -14,7 +14,7 @@ public struct MetricsFile: Sendable {
     /// The text for one command's run.
     public static func render(
         scope: String, command: String, success: Bool, finished: Date, seconds: Double,
-        bytes: Int64?, backups: [StoredBackup], verifyOK: Bool?
+        bytes: Int64?, backups: [StoredBackup], verifyOK: Bool?, archive: WALArchiveSummary? = nil
     ) -> String {
         let labels = "scope=\"\(escape(scope))\",command=\"\(command)\""
         var lines = [
@@ -52,6 +52,25 @@ public struct MetricsFile: Sendable {
                 "# HELP pgbak_last_verify_ok Whether the last verification passed.",
                 "# TYPE pgbak_last_verify_ok gauge", "pgbak_last_verify_ok{\(labels)} \(verifyOK ? 1 : 0)",
             ]
+        }
+        if let archive {
+            lines += [
+                "# HELP pgbak_wal_archive_gaps Gaps in the WAL archive since the oldest kept backup (0 when continuous).",
+                "# TYPE pgbak_wal_archive_gaps gauge",
+                "pgbak_wal_archive_gaps{\(labels)} \(archive.gaps.count + archive.missingHistories.count)",
+                "# HELP pgbak_wal_archive_files Files in the WAL archive.", "# TYPE pgbak_wal_archive_files gauge",
+                "pgbak_wal_archive_files{\(labels)} \(archive.files)",
+            ]
+            if let window = archive.window {
+                lines += [
+                    "# HELP pgbak_recoverable_earliest_timestamp_seconds The earliest moment a restore can reach.",
+                    "# TYPE pgbak_recoverable_earliest_timestamp_seconds gauge",
+                    "pgbak_recoverable_earliest_timestamp_seconds{\(labels)} \(Int(window.earliest.timeIntervalSince1970))",
+                    "# HELP pgbak_recoverable_latest_timestamp_seconds When the newest archived WAL was archived.",
+                    "# TYPE pgbak_recoverable_latest_timestamp_seconds gauge",
+                    "pgbak_recoverable_latest_timestamp_seconds{\(labels)} \(Int(window.latest.timeIntervalSince1970))",
+                ]
+            }
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -93,7 +112,7 @@ extension RunContext {
         let text = MetricsFile.render(
             scope: config.scope, command: command, success: success, finished: Date(),
             seconds: Date().timeIntervalSince(started), bytes: bytes, backups: backups,
-            verifyOK: verifyOK)
+            verifyOK: verifyOK, archive: try? walArchiveSummary(backups: backups))
         do {
             try MetricsFile(directory: directory, scope: config.scope).write(command: command, text: text)
         } catch {

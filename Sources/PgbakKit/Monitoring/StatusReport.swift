@@ -36,16 +36,26 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var lastBackupBytes: Int64?
     public var completeBackups: Int
     public var lastVerification: BackupSummary.Verification?
+    /// The WAL archive (nil: none) with its gaps and recoverable window.
+    public var walArchive: WALArchiveSummary?
 
-    /// Pure evaluation over the repository's backups (oldest first).
-    public static func evaluate(_ backups: [StoredBackup], now: Date, thresholds: StatusThresholds) -> StatusReport {
+    /// Pure evaluation over the repository's backups (oldest first), its WAL archive and, when the leader answered,
+    /// its archiver.
+    public static func evaluate(
+        _ backups: [StoredBackup], now: Date, thresholds: StatusThresholds, archive: WALArchiveSummary? = nil,
+        archiver: ArchiverStats? = nil
+    ) -> StatusReport {
         let complete = backups.filter { $0.manifest.status == .complete }
         var report = StatusReport(
             level: .ok, messages: [], lastBackupID: nil, lastBackupAgeHours: nil,
-            lastBackupBytes: nil, completeBackups: complete.count, lastVerification: nil)
+            lastBackupBytes: nil, completeBackups: complete.count, lastVerification: nil, walArchive: archive)
         func raise(_ level: Level, _ message: String) {
             report.messages.append(message)
             if level == .critical || (level == .warning && report.level == .ok) { report.level = level }
+        }
+        for problem in archive?.problems ?? [] { raise(.critical, problem) }
+        if let archiver, archiver.isFailing {
+            raise(.critical, archiver.item(leader: "the leader").detail)
         }
         guard let newest = complete.last else {
             raise(.critical, "no complete backup in the repository")
@@ -86,7 +96,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
         }
         if report.messages.isEmpty {
             report.messages.append(
-                "newest complete backup \(newest.id), \(ageText) old, \(ByteFormat.text(newest.manifest.totalBytes))")
+                "newest complete backup \(newest.id), \(ageText) old, \(ByteFormat.text(newest.manifest.totalBytes))"
+                    + (archive?.window.map { "; recoverable to \(ArchiverStats.format($0.latest))" } ?? ""))
         }
         return report
     }

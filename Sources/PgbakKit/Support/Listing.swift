@@ -82,6 +82,17 @@ public enum Listing {
         }.joined(separator: "\n")
     }
 
+    /// The WAL archive under the table: the recoverable window and any gap.
+    public static func archiveLine(_ archive: WALArchiveSummary) -> String {
+        let window =
+            archive.window.map {
+                "point-in-time recoverable from \(ArchiverStats.format($0.earliest)) (backup \($0.backupID)) to "
+                    + ArchiverStats.format($0.latest)
+            } ?? "no backup the WAL archive continues from: no point in time is recoverable"
+        let size = "WAL archive: \(archive.files) files, \(ByteFormat.text(archive.bytes)), timeline \(archive.timeline); "
+        return size + window + archive.problems.map { "\nproblem: \($0)" }.joined()
+    }
+
     public static func json<T: Encodable>(_ value: T) throws -> String {
         String(decoding: try PgbakJSON.encoder().encode(value), as: UTF8.self)
     }
