@@ -23,15 +23,18 @@ struct Prune: AsyncParsableCommand {
             let lock = try context.repository.lock()
             defer { lock.release() }
             let started = Date()
-            let plan = try Pruner(
-                repository: context.repository, policy: context.config.retention,
-                logger: context.logger
-            )
-            .prune(protecting: [], dryRun: dryRun)
+            let pruner = Pruner(
+                repository: context.repository, policy: context.config.retention, logger: context.logger)
+            let plan = try pruner.prune(protecting: [], dryRun: dryRun)
+            // A dry run keeps the backups, so the WAL it would remove is counted against those the plan keeps.
+            let wal = try pruner.pruneWAL(context.walArchive, dryRun: dryRun, removing: dryRun ? plan.deletions : [])
             if !dryRun { context.recordMetrics(command: "prune", success: true, started: started) }
             for decision in plan.decisions {
                 let verb = decision.keep ? "keep  " : (dryRun ? "would remove" : "removed")
                 print("\(verb) \(decision.id)  (\(decision.reason))")
+            }
+            if wal.files > 0 {
+                print("\(dryRun ? "would remove" : "removed") \(wal.files) archived WAL file(s), \(ByteFormat.text(wal.bytes)), older than the oldest kept backup")
             }
         } catch {
             throw fail(error)

@@ -9,7 +9,9 @@ struct Verify: AsyncParsableCommand {
             The default level reads every file once, extracts nothing and changes nothing: sizes and checksums against
             the manifest, no unlisted files, every zstd file to its end, every member of the base and tablespace
             archives against PostgreSQL's backup_manifest, every dump read to its end by pg_restore. Each outcome is
-            recorded next to the backup (in its verification/ directory) and shows in `pgbak list`.
+            recorded next to the backup (in its verification/ directory) and shows in `pgbak list`. The WAL archive is
+            verified too: every file decompressed against its SHA-256, and no gap from the oldest kept backup to the
+            newest segment along the timeline history. --restore-test also replays the archive to its end.
 
             Examples:
               pgbak verify                  # the newest backup
@@ -43,6 +45,7 @@ struct Verify: AsyncParsableCommand {
 
     func run() async throws {
         let records: [VerificationRecord]
+        var wal: WALVerification?
         let started = Date()
         var metricsContext: RunContext?
         do {
@@ -50,9 +53,11 @@ struct Verify: AsyncParsableCommand {
             let selection: BackupSelection = all ? .all : id.map { .id($0) } ?? .latest
             metricsContext = context
             records = try await VerifyRun(context: context, restoreTest: restoreTest).execute(selection)
-            context.recordMetrics(
-                command: "verify", success: !records.contains { !$0.ok }, started: started,
-                verifyOK: !records.contains { !$0.ok })
+            context.progress?("verifying the WAL archive")
+            wal = try WALVerifier.verify(
+                context.walArchive, backups: try context.repository.backups(detail: .listing).backups)
+            let ok = !records.contains { !$0.ok } && wal?.ok != false
+            context.recordMetrics(command: "verify", success: ok, started: started, verifyOK: ok)
             progress.clear()
         } catch {
             metricsContext?.recordMetrics(command: "verify", success: false, started: started, verifyOK: false)
@@ -68,7 +73,18 @@ struct Verify: AsyncParsableCommand {
                 for problem in record.problems { print("  - \(problem)") }
                 for note in record.notes ?? [] { print("  note: \(note)") }
             }
+            if let wal {
+                let span = wal.summary.newestSegment.map { ", newest \($0) on timeline \(wal.summary.timeline)" } ?? ""
+                print(
+                    "wal archive  \(wal.ok ? "OK" : "FAILED")  (\(wal.files) files, \(ByteFormat.text(wal.bytes)) read "
+                        + String(format: "in %.1fs", wal.seconds) + span + ")")
+                for problem in wal.problems { print("  - \(problem)") }
+            }
         }
-        if records.contains(where: { !$0.ok }) { throw ExitCode(ExitStatus.failure.rawValue) }
+        if let wal, json, !wal.ok {
+            FileHandle.standardError.write(
+                Data(wal.problems.map { "pgbak: WAL archive: \($0)\n" }.joined().utf8))
+        }
+        if records.contains(where: { !$0.ok }) || wal?.ok == false { throw ExitCode(ExitStatus.failure.rawValue) }
     }
 }

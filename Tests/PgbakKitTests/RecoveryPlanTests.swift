@@ -100,6 +100,57 @@ import Testing
     }
 }
 
+@Suite struct WALRetentionAndSummaryTests {
+    static let size: UInt64 = 16 << 20
+
+    @Test func retentionKeepsWhatTheOldestKeptBackupNeedsAndEveryHistory() throws {
+        let history = try #require(
+            ArchivedWAL(StoredObject(key: "wal/00000002/00000002.history-ab.zst", size: 10, modified: RecoveryPlanTests.t0)))
+        let partial = try #require(
+            ArchivedWAL(
+                StoredObject(
+                    key: "wal/00000001/0000000100000000/000000010000000000000001.partial-ab.zst", size: 10,
+                    modified: RecoveryPlanTests.t0)))
+        let contents = RecoveryPlanTests.archive(1, 1...9) + [history, partial]
+        let gone = WALRetention.removable(
+            contents, keptBackups: [RecoveryPlanTests.backups[1]], segmentSize: Self.size)
+        #expect(gone.map(\.file.description).sorted() == [
+            "000000010000000000000001", "000000010000000000000001.partial", "000000010000000000000002",
+            "000000010000000000000003", "000000010000000000000004", "000000010000000000000005",
+        ])
+        #expect(WALRetention.removable(contents, keptBackups: [], segmentSize: Self.size).isEmpty)
+    }
+
+    @Test func theSummaryGivesTheWindowAndTheGapsSinceTheOldestBackup() {
+        let whole = WALArchiveSummary.make(
+            contents: RecoveryPlanTests.archive(1, 1...9), histories: [:], segmentSize: Self.size,
+            backups: RecoveryPlanTests.backups)
+        #expect(whole.problems.isEmpty)
+        #expect(whole.window?.backupID == "20260101T000000Z")
+        #expect(whole.window?.earliest == RecoveryPlanTests.t0.addingTimeInterval(2 * 60))
+        #expect(whole.window?.latest == RecoveryPlanTests.t0.addingTimeInterval(9 * 60))
+        #expect(whole.newestSegment == "000000010000000000000009")
+        // A gap after the older backup: the window starts at the newer one, and the gap is reported.
+        let holed = WALArchiveSummary.make(
+            contents: RecoveryPlanTests.archive(1, 1...3) + RecoveryPlanTests.archive(1, 5...9), histories: [:],
+            segmentSize: Self.size, backups: RecoveryPlanTests.backups)
+        #expect(holed.window?.backupID == "20260102T000000Z")
+        #expect(holed.gaps.map(\.first) == ["000000010000000000000004"])
+        #expect(holed.problems.first?.contains("WAL archive gap 000000010000000000000004") == true)
+        let item = WALArchiveSummary.item(holed, location: "/repo")
+        #expect(item.status == .fail)
+        #expect(WALArchiveSummary.item(nil, location: "/repo").status == .warn)
+        let status = StatusReport.evaluate(
+            [], now: RecoveryPlanTests.t0, thresholds: StatusThresholds(), archive: holed,
+            archiver: ArchiverStats(
+                archiveMode: "on", archiveCommand: "pgbak wal-push %p", lastArchivedTime: RecoveryPlanTests.t0,
+                lastFailedWAL: "00000001000000000000000A", lastFailedTime: RecoveryPlanTests.t0.addingTimeInterval(1),
+                readyFiles: 3, walBytes: 48 << 20))
+        #expect(status.level == .critical)
+        #expect(status.messages.contains { $0.contains("archive_command fails") && $0.contains("3 finished file(s) wait") })
+    }
+}
+
 @Suite struct WALStoreTests {
     static func scratch() throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pgbak-wal-\(UUID().uuidString)").path

@@ -133,8 +133,9 @@ public struct BackupRun: Sendable {
             try context.repository.publish(id: id)
             log.debug("backup published", metadata: ["status": "\(manifest.status.rawValue)"])
             guard manifest.status == .complete else { return .partial(manifest) }
-            let pruned = try Pruner(repository: context.repository, policy: context.config.retention, logger: log)
-                .prune(protecting: [id], dryRun: false).deletions
+            let pruner = Pruner(repository: context.repository, policy: context.config.retention, logger: log)
+            let pruned = try pruner.prune(protecting: [id], dryRun: false).deletions
+            _ = try pruner.pruneWAL(context.walArchive, dryRun: false)
             return .complete(manifest, pruned: pruned)
         } catch {
             await discard(run)
@@ -253,8 +254,8 @@ public struct BackupRun: Sendable {
     }
 }
 
-enum ByteFormat {
-    static func text(_ bytes: Int64) -> String {
+public enum ByteFormat {
+    public static func text(_ bytes: Int64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var value = Double(bytes)
         var unit = 0

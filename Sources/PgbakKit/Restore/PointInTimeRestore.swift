@@ -55,28 +55,36 @@ public struct PointInTimeRestore: Sendable {
     func writeRecoverySettings(
         _ dir: String, target: RecoveryTarget, action: RecoveryTarget.Action, primary: [(String, String)]
     ) throws {
+        try Self.appendRecoverySettings(
+            to: dir + "/postgresql.conf", dataDirectory: dir, configFile: context.config.file, target: target,
+            action: action, primary: primary)
+    }
+
+    /// Appends the recovery settings to `conf` (later lines win) and creates recovery.signal in `dataDirectory`.
+    static func appendRecoverySettings(
+        to conf: String, dataDirectory: String, configFile: String, target: RecoveryTarget,
+        action: RecoveryTarget.Action, primary: [(String, String)]
+    ) throws {
         let executable =
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let configFile = URL(fileURLWithPath: context.config.file).standardizedFileURL.path
+        let configPath = URL(fileURLWithPath: configFile).standardizedFileURL.path
         var lines = [
-            "# Written by pgbak restore: point-in-time recovery to \(target).",
-            "restore_command = " + Self.quote("\(executable) wal-fetch --config \(configFile) %f %p"),
+            "# Written by pgbak: recovery to \(target).",
+            "restore_command = " + quote("\(executable) wal-fetch --config \(configPath) %f %p"),
         ]
-        lines += target.settings(action: action).map { "\($0.0) = \(Self.quote($0.1))" }
+        lines += target.settings(action: action).map { "\($0.0) = \(quote($0.1))" }
         // Replaying WAL as a hot standby needs these at least as high as the primary had them.
         lines += primary.map { "\($0.0) = \($0.1)" }
         do {
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/postgresql.conf"))
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: conf))
             try handle.seekToEnd()
             try handle.write(contentsOf: Data((lines.joined(separator: "\n") + "\n").utf8))
             try handle.close()
-            guard FileManager.default.createFile(atPath: dir + "/recovery.signal", contents: Data()) else {
-                throw RestoreError(problem: "cannot create \(dir)/recovery.signal: \(Errno.text())")
-            }
-        } catch let error as RestoreError {
-            throw error
         } catch {
-            throw RestoreError(problem: "cannot write the recovery settings in \(dir): \(error.localizedDescription)")
+            throw RestoreError(problem: "cannot write the recovery settings in \(conf): \(error.localizedDescription)")
+        }
+        guard FileManager.default.createFile(atPath: dataDirectory + "/recovery.signal", contents: Data()) else {
+            throw RestoreError(problem: "cannot create \(dataDirectory)/recovery.signal: \(Errno.text())")
         }
     }
 

@@ -95,6 +95,31 @@ final class ScratchServer: @unchecked Sendable {
 
     private var exited: ChildOutcome?
 
+    /// Waits until archive recovery has ended and the server promoted, then checks it replayed to `lsn` at least.
+    func waitForPromotion(reaching lsn: LSN, timeout: Double) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            try Task.checkCancellation()
+            let connection = try connect(database: "postgres")
+            if try connection.query("select pg_is_in_recovery()::text").first?.first == "false" {
+                let text = try connection.query("select pg_current_wal_lsn()::text").first?.first ?? nil
+                guard let reached = text.flatMap(LSN.init), reached >= lsn else {
+                    throw RestoreError(
+                        problem: "recovery ended at \(text ?? "?"), before \(lsn), the start of the archive's newest "
+                            + "segment: the WAL archive could not be replayed to its end")
+                }
+                return
+            }
+            if let outcome = lock.withLock({ exited }) {
+                throw RestoreError(
+                    problem: "the scratch server \(outcome.statusText) during archive recovery:\n"
+                        + outcome.stderrTail.suffix(1500))
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw RestoreError(problem: "archive recovery did not end within \(Int(timeout)) s")
+    }
+
     func connect(database: String) throws -> PGConnection {
         try PGConnection(
             parameters: [
