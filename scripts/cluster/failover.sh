@@ -41,6 +41,10 @@ crash)    # node crash: SIGKILL leader's patroni AND its postmaster (+children) 
   wait_new_leader "$old" "$t0"
   rm -f $RUN/patroni.node$i.pid; sleep 1; t1=$(now); start_node $i && wait_healthy 180 && echo "$old rejoined as replica $(el $t1)s after restart"
   grep -hE 'pg_rewind|rewind' $RUN/patroni.node$i.log | tail -5 ;;
+kill)     # like crash, but the old leader stays down (node.sh start N brings it back); prints its name last
+  old=$(leader); i=${old#node}; pid=$(cat $RUN/patroni.node$i.pid); pm=$(head -1 $DATA/node$i/postmaster.pid)
+  t0=$(now); kill -KILL $pid; kill -KILL $pm
+  wait_new_leader "$old" "$t0" && rm -f $RUN/patroni.node$i.pid && echo "$old" ;;
 killpatroni) # SIGKILL only the leader's patroni; its postmaster keeps running as an unmanaged primary
   old=$(leader); i=${old#node}; pid=$(cat $RUN/patroni.node$i.pid); pm=$(head -1 $DATA/node$i/postmaster.pid)
   echo "SIGKILL patroni $pid of leader $old (postmaster $pm left running)"; t0=$(now); kill -KILL $pid
@@ -52,6 +56,7 @@ killpatroni) # SIGKILL only the leader's patroni; its postmaster keeps running a
 reinit)
   n=${2:-node3}; t0=$(now); $PCTL reinit "$SCOPE" "$n" --force --wait 2>&1 | tail -2; echo "reinit --wait returned $(el $t0)s"
   wait_healthy 300; echo "reinit $n total (until streaming) $(el $t0)s" ;;
-*) echo "usage: $0 switchover [cand]|sigterm|crash|killpatroni|reinit [node]"; exit 1;;
+healthy)  wait_healthy "${2:-180}" ;;
+*) echo "usage: $0 switchover [cand]|sigterm|crash|kill|killpatroni|reinit [node]|healthy [seconds]"; exit 1;;
 esac
 $PCTL list
