@@ -105,5 +105,83 @@ extension ClusterTests {
             let verify = try TestCluster.pgbak(["verify", "--config", Self.main.file])
             #expect(verify.stdout.contains("wal archive  OK"), "\(verify)")
         }
+    
+        /// Archiving blocked (the archive read-only) while the leader writes, the leader killed: the new leader fills
+        /// the old timeline's missing segments from its pg_wal, PITR to just before the kill returns what it had
+        /// replayed; a segment that exists nowhere any more is reported as a gap by verify, check and status.
+        @Test func theFailoverGapIsFilledAndAnUnfillableGapIsReported() throws {
+            try TestCluster.psql("drop table if exists \(Self.table); create table \(Self.table) (id int primary key)")
+            let backup = try Self.main.now()
+            #expect(backup.status == 0, "\(backup)")
+            try Self.archiveEverything()
+            let wal = Self.main.repository + "/wal"
+            try Shell.must("chmod -R a-w '\(wal)'")
+            var blocked = true
+            defer { if blocked { try? Shell.must("chmod -R u+w '\(wal)'") } }
+            for batch in 0..<3 {
+                try TestCluster.psql("insert into \(Self.table) select generate_series(\(batch * 1000 + 1), \(batch * 1000 + 1000))")
+                try TestCluster.psql("select pg_switch_wal()")
+            }
+            try TestCluster.psql("insert into \(Self.table) select generate_series(5001, 5100)")
+            let hashBeforeKill = try Self.leaderHash()
+            let beforeKill = try TestCluster.psql("select clock_timestamp()")
+            #expect(
+                TestCluster.poll(seconds: 15) {
+                    (try? TestCluster.psql("select failed_count > 0 from pg_stat_archiver")) == "t"
+                })
+            let check = try TestCluster.pgbak(["check", "--config", Self.main.file])
+            #expect(check.status != 0)
+            #expect(check.stdout.contains("archive_command fails"), "\(check)")
+            #expect(check.stdout.contains("pg_wal holds"), "\(check)")
+            // Both replicas have replayed everything: the WAL the archive lacks lives on in their pg_wal.
+            #expect(
+                TestCluster.poll(seconds: 30) {
+                    (try? TestCluster.psql(
+                        "select count(*) from pg_stat_replication where replay_lsn >= pg_current_wal_lsn()")) == "2"
+                })
+            let killed = try Shell.must("'\(TestCluster.scripts)/failover.sh' kill 2>&1")
+                .split(separator: "\n").last.map(String.init) ?? ""
+            #expect(killed.hasPrefix("node"), "\(killed)")
+            defer {
+                _ = try? Shell.must(
+                    "'\(TestCluster.scripts)/node.sh' start \(killed.dropFirst(4)) >/dev/null 2>&1 && "
+                        + "'\(TestCluster.scripts)/failover.sh' healthy 180 >/dev/null 2>&1")
+            }
+            try Shell.must("chmod -R u+w '\(wal)'")
+            blocked = false
+            // The new leader archives its history file, fills the gap from its pg_wal and goes on.
+            var verify = CommandResult(status: 1, stdout: "", stderr: "")
+            #expect(
+                TestCluster.poll(seconds: 90, every: 1) {
+                    _ = try? Self.archiveEverything(seconds: 5)
+                    verify = (try? TestCluster.pgbak(["verify", "--config", Self.main.file])) ?? verify
+                    return verify.stdout.contains("wal archive  OK")
+                }, "\(verify)")
+            // Recovery to a time stops at the first commit after it: the new leader commits one elsewhere.
+            try TestCluster.psql("create table if not exists pgbak_pitr_later (t timestamptz); insert into pgbak_pitr_later values (now())")
+            try Self.archiveEverything()
+            let restored = try Self.restored("failover", port: 5596, ["--to-time", beforeKill])
+            #expect(restored.hash == hashBeforeKill)
+            #expect(restored.hash.hasPrefix("3100:"))
+
+            // A segment of the old timeline that no member has any more: a gap, with its range.
+            let oldTimeline = try Shell.must(
+                "ls '\(wal)' | grep -E '^[0-9A-F]{8}$' | sort | tail -2 | head -1").trimmingCharacters(in: .whitespacesAndNewlines)
+            let victim = try Shell.must(
+                "find '\(wal)/\(oldTimeline)' -name '\(oldTimeline)*' ! -name '*.partial-*' ! -name '*.backup-*' | sort | tail -2 | head -1"
+            ).trimmingCharacters(in: .whitespacesAndNewlines)
+            let name = String((victim as NSString).lastPathComponent.prefix(24))
+            try Shell.must("mv '\(victim)' '\(TestCluster.lab)/it/victim.zst'")
+            defer { try? Shell.must("mv '\(TestCluster.lab)/it/victim.zst' '\(victim)'") }
+            let gapVerify = try TestCluster.pgbak(["verify", "--config", Self.main.file])
+            #expect(gapVerify.status == 1)
+            #expect(gapVerify.stdout.contains("WAL archive gap \(name)"), "\(gapVerify)")
+            let gapCheck = try TestCluster.pgbak(["check", "--config", Self.main.file])
+            #expect(gapCheck.status != 0)
+            #expect(gapCheck.stdout.contains("WAL archive gap \(name)"), "\(gapCheck)")
+            let gapStatus = try TestCluster.pgbak(["status", "--config", Self.main.file])
+            #expect(gapStatus.status == 2)
+            #expect(gapStatus.stdout.contains("CRITICAL") && gapStatus.stdout.contains(name), "\(gapStatus)")
+        }
     }
 }

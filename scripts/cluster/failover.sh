@@ -44,7 +44,7 @@ crash)    # node crash: SIGKILL leader's patroni AND its postmaster (+children) 
 kill)     # like crash, but the old leader stays down (node.sh start N brings it back); prints its name last
   old=$(leader); i=${old#node}; pid=$(cat $RUN/patroni.node$i.pid); pm=$(head -1 $DATA/node$i/postmaster.pid)
   t0=$(now); kill -KILL $pid; kill -KILL $pm
-  wait_new_leader "$old" "$t0" && rm -f $RUN/patroni.node$i.pid && echo "$old" ;;
+  wait_new_leader "$old" "$t0" >&2 && rm -f $RUN/patroni.node$i.pid && echo "$old"; exit ;;
 killpatroni) # SIGKILL only the leader's patroni; its postmaster keeps running as an unmanaged primary
   old=$(leader); i=${old#node}; pid=$(cat $RUN/patroni.node$i.pid); pm=$(head -1 $DATA/node$i/postmaster.pid)
   echo "SIGKILL patroni $pid of leader $old (postmaster $pm left running)"; t0=$(now); kill -KILL $pid
