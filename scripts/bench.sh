@@ -2,7 +2,8 @@
 # Benchmark: pgbak against the raw PostgreSQL tools, pgBackRest and Barman, on the running test cluster.
 # Usage: scripts/bench.sh [SCALE=100] [RUNS=3]   (as root; start the cluster first: scripts/cluster/start.sh)
 # Environment: PROD_MB=1024 (size of the production-like data set), SCALES="25 50 100 200" (cost growth; empty: skip),
-#   SKIP_TOOLS=1 (no pgBackRest/Barman), SKIP_RESEED=1, SKIP_PROD=1, HISTORY=1000 (backups for list/prune timing).
+#   SKIP_TOOLS=1 (no pgBackRest/Barman), SKIP_RESEED=1, SKIP_PROD=1, HISTORY=1000 (backups for list/prune timing),
+#   SKIP_WAL=1 (no WAL archive benchmark), WAL_ONLY=1 (only it; needs the tools), WAL_SECONDS=60 (load per run).
 #
 # Two data sets, each contender RUNS times in alternation: pgbench at SCALE plus a small database; then a database
 # of about PROD_MB that compresses like production data. For each: backups (pgbak now --physical-only and full; raw
@@ -17,6 +18,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"; cd "$ROOT"
 . scripts/cluster/env.sh; . scripts/cluster/lib.sh; . scripts/bench/lib.sh; . scripts/bench/tools.sh
+. scripts/bench/wal.sh
 SCALE=${1:-100}; RUNS=${2:-3}; PROD_MB=${PROD_MB:-1024}; SCALES=${SCALES-25 50 100 200}; HISTORY=${HISTORY:-1000}
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
@@ -167,6 +169,10 @@ dataset() {  # $1: name; runs every contender RUNS times, alternating
   fi
 }
 
+if [ "${WAL_ONLY:-0}" = 1 ]; then
+  wal_bench
+  exit 0
+fi
 load_pgbench "$SCALE"
 dataset "pgbench-$SCALE"
 if [ "${SKIP_RESEED:-0}" != 1 ]; then
@@ -218,5 +224,6 @@ done
   echo "command: scripts/bench.sh $SCALE $RUNS"
 } > "$OUT/meta.txt"
 python3 scripts/bench/report.py "$OUT/results.tsv" "$OUT/meta.txt" "$OUT/bench.md" "$OUT/bench.svg"
+if [ "${SKIP_WAL:-0}" != 1 ] && [ "${SKIP_TOOLS:-0}" != 1 ]; then wal_bench >> "$OUT/bench.md"; fi
 echo
 echo "wrote $OUT/bench.md and $OUT/bench.svg"

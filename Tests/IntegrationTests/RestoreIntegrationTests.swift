@@ -161,7 +161,10 @@ extension ClusterTests {
             #expect(left.isEmpty, "the refused backup's files must be removed again: \(left)")
         }
 
-        @Test func aBackupWhoseWALTheLeaderRecycledIsRefusedAndPatroniFallsBack() throws {
+        /// The leader recycles the WAL after a backup. With a segment missing from the WAL archive the backup is
+        /// refused (and Patroni, reinitializing on its own, falls back to basebackup); with the archive whole, the
+        /// member is re-seeded from it and catches up through restore_command (pgbak wal-fetch).
+        @Test func aBackupWhoseWALTheLeaderRecycledNeedsTheArchive() throws {
             let taken = try lab.now()
             try #require(taken.status == 0, "\(taken)")
             let old = try #require(try lab.backupIDs().last)
@@ -173,25 +176,33 @@ extension ClusterTests {
             }
             sleep(4)
             // Move the leader's WAL well past the backup: switch segments and checkpoint until the stop segment is gone.
+            let stop = try Shell.must("jq -r .physical.stop_lsn '\(lab.repository)/backups/\(old)/manifest.json'")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let stopFile = try TestCluster.psql("select pg_walfile_name('\(stop)')")
             var gone = false
             for _ in 0..<12 where !gone {
                 try TestCluster.psql(
                     "create table if not exists churn(x int); insert into churn select generate_series(1,1000); "
                         + "select pg_switch_wal(); checkpoint;")
-                let stop = try Shell.must("jq -r .physical.stop_lsn '\(lab.repository)/backups/\(old)/manifest.json'")
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
                 let oldest = try TestCluster.psql("select min(name) from pg_ls_waldir() where name ~ '^[0-9A-F]{24}$'")
-                let stopFile = try TestCluster.psql("select pg_walfile_name('\(stop)')")
                 gone = oldest.suffix(16) > stopFile.suffix(16)
             }
             try #require(gone, "could not make the leader recycle the backup's WAL")
+            try WALArchiveIntegrationTests.archiveEverything()
+            // The archive loses the backup's stop segment: nothing can bridge the backup to the leader's WAL.
+            let missing = try Shell.must("find '\(lab.repository)/wal' -name '\(stopFile)-*.zst'")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            try #require(!missing.isEmpty && !missing.contains("\n"), "\(stopFile) not archived once: \(missing)")
+            try Shell.must("mv '\(missing)' '\(missing).aside'")
+            var restored = false
+            defer { if !restored { _ = try? Shell.must("mv '\(missing).aside' '\(missing)'") } }
             let target = try replica()
             let before = try startTime(target)
             let refused = try TestCluster.pgbak([
                 "restore", "--node", target.name, "--backup", old, "--config", lab.file,
             ])
             #expect(refused.status == 1, "\(refused)")
-            #expect(refused.stderr.contains("no longer holds the WAL"), "\(refused)")
+            #expect(refused.stderr.contains("the WAL archive lacks \(stopFile)"), "\(refused)")
             #expect(try startTime(target) == before, "nothing may be touched before the refusal")
 
             // Patroni reinitializing on its own: the entry point finds no usable backup and fails fast, Patroni falls back.
@@ -207,6 +218,23 @@ extension ClusterTests {
             let log = try Shell.must(
                 "grep 'replica has been created using' '\(TestCluster.lab)/run/patroni.node\(n).log' | tail -1")
             #expect(log.contains("basebackup"))
+
+            // The archive whole again: the same old backup re-seeds the member, which replays the archive and streams.
+            try Shell.must("mv '\(missing).aside' '\(missing)'")
+            restored = true
+            let reseeded = try TestCluster.pgbak([
+                "restore", "--node", target.name, "--backup", old, "--config", lab.file,
+            ])
+            #expect(reseeded.status == 0, "\(reseeded)")
+            #expect(reseeded.stdout.contains("re-seeded \(target.name) from backup \(old)"), "\(reseeded)")
+            let fetched = try Shell.must(
+                "grep -c 'restored log file \"\(stopFile)\" from archive' '\(TestCluster.lab)/run/patroni.node\(n).log' || true")
+            #expect((Int(fetched.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0, "\(stopFile) not fetched")
+            let rows = try TestCluster.psql("select count(*) from churn")
+            #expect(
+                TestCluster.poll(seconds: 30) {
+                    (try? TestCluster.psql("select count(*) from churn", port: target.port)) == rows
+                }, "the re-seeded member does not hold the leader's rows")
         }
 
         @Test func oneDatabaseComesBackWithItsContentOwnerAndSettings() throws {

@@ -28,6 +28,9 @@ import Testing
         }
     }
 
+    static let info = WALArchiveInfo(
+        systemIdentifier: ManifestTests.sample().cluster.systemIdentifier, segmentSize: size)
+
     static let backups = [
         backup("20260101T000000Z", start: "0/2000028", stop: "0/2000100", minute: 2),
         backup("20260102T000000Z", start: "0/6000028", stop: "0/6000100", minute: 6),
@@ -36,7 +39,7 @@ import Testing
     func plan(_ target: RecoveryTarget, archive: [ArchivedWAL] = archive(1, 2...9), requested: String? = nil,
               histories: [UInt32: TimelineHistory] = [:], backups: [StoredBackup] = backups) throws -> RecoveryPlan {
         try RecoveryPlan.make(
-            target: target, backups: backups, archive: archive, histories: histories, segmentSize: Self.size,
+            target: target, backups: backups, archive: archive, histories: histories, info: Self.info,
             requested: requested)
     }
 
@@ -113,17 +116,24 @@ import Testing
                     modified: RecoveryPlanTests.t0)))
         let contents = RecoveryPlanTests.archive(1, 1...9) + [history, partial]
         let gone = WALRetention.removable(
-            contents, keptBackups: [RecoveryPlanTests.backups[1]], segmentSize: Self.size)
+            contents, keptBackups: [RecoveryPlanTests.backups[1]], info: RecoveryPlanTests.info)
         #expect(gone.map(\.file.description).sorted() == [
             "000000010000000000000001", "000000010000000000000001.partial", "000000010000000000000002",
             "000000010000000000000003", "000000010000000000000004", "000000010000000000000005",
         ])
-        #expect(WALRetention.removable(contents, keptBackups: [], segmentSize: Self.size).isEmpty)
+        #expect(WALRetention.removable(contents, keptBackups: [], info: RecoveryPlanTests.info).isEmpty)
+        // Another cluster's backup holds no WAL back.
+        var foreign = RecoveryPlanTests.backups[0]
+        foreign.manifest.cluster.systemIdentifier = "1"
+        #expect(
+            WALRetention.removable(
+                contents, keptBackups: [foreign, RecoveryPlanTests.backups[1]], info: RecoveryPlanTests.info
+            ).count == gone.count)
     }
 
     @Test func theSummaryGivesTheWindowAndTheGapsSinceTheOldestBackup() {
         let whole = WALArchiveSummary.make(
-            contents: RecoveryPlanTests.archive(1, 1...9), histories: [:], segmentSize: Self.size,
+            contents: RecoveryPlanTests.archive(1, 1...9), histories: [:], info: RecoveryPlanTests.info,
             backups: RecoveryPlanTests.backups)
         #expect(whole.problems.isEmpty)
         #expect(whole.window?.backupID == "20260101T000000Z")
@@ -133,7 +143,7 @@ import Testing
         // A gap after the older backup: the window starts at the newer one, and the gap is reported.
         let holed = WALArchiveSummary.make(
             contents: RecoveryPlanTests.archive(1, 1...3) + RecoveryPlanTests.archive(1, 5...9), histories: [:],
-            segmentSize: Self.size, backups: RecoveryPlanTests.backups)
+            info: RecoveryPlanTests.info, backups: RecoveryPlanTests.backups)
         #expect(holed.window?.backupID == "20260102T000000Z")
         #expect(holed.gaps.map(\.first) == ["000000010000000000000004"])
         #expect(holed.problems.first?.contains("WAL archive gap 000000010000000000000004") == true)

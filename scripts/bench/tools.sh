@@ -69,15 +69,15 @@ tools_on() {
   BAR switch-wal --force --archive --archive-timeout 60 pg >/dev/null
 }
 
-# Leaves the cluster as it was: receive-wal stopped, archiving off, wal_keep_size back, the slot dropped.
+# Leaves the cluster as it was: receive-wal stopped, archiving back to pgbak, wal_keep_size back, the slot dropped.
 tools_off() {
   local pid
   BAR receive-wal --stop pg >/dev/null 2>&1 || true
   pid=$(cat "$RUN/barman-receive-wal.pid" 2>/dev/null || true)
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && kill -TERM "$pid"
   rm -f "$RUN/barman-receive-wal.pid"
-  $PCTL edit-config --force -s 'slots.barman=null' -p archive_mode=off -p archive_command=null \
-    -p wal_keep_size=256MB >/dev/null || true
+  $PCTL edit-config --force -s 'slots.barman=null' -p archive_mode=on \
+    -p "archive_command=$LAB/bin/pgbak wal-push --config $LAB/pgbak/pgbak.yml %p" -p wal_keep_size=256MB >/dev/null || true
   sleep 3; $PCTL restart "$SCOPE" --force --pending >/dev/null || true; wait_healthy 180 >/dev/null || true
   psql_leader -c "select pg_drop_replication_slot(slot_name) from pg_replication_slots
                   where slot_name = 'barman' and not active" >/dev/null || true

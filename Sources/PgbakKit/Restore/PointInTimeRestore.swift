@@ -28,7 +28,7 @@ public struct PointInTimeRestore: Sendable {
         let backups = try context.repository.backups(detail: .listing).backups
         return try RecoveryPlan.make(
             target: target, backups: backups, archive: contents, histories: try archive.histories(in: contents),
-            segmentSize: info.segmentSize, requested: backupID)
+            info: info, requested: backupID)
     }
 
     public func execute(

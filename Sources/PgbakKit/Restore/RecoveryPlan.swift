@@ -14,15 +14,17 @@ public struct RecoveryPlan: Sendable, Equatable {
     /// Compressed bytes of those segments in the archive.
     public var archivedBytes: Int64
 
-    /// `backups`: the repository's, oldest first; `archive`: everything archived; `requested`: --backup.
+    /// `backups`: the repository's, oldest first (those of another cluster than the archive's are passed over);
+    /// `archive`: everything archived; `requested`: --backup.
     public static func make(
         target: RecoveryTarget, backups: [StoredBackup], archive: [ArchivedWAL], histories: [UInt32: TimelineHistory],
-        segmentSize: UInt64, requested: String?
+        info: WALArchiveInfo, requested: String?
     ) throws -> RecoveryPlan {
+        let segmentSize = info.segmentSize
         let overall = WALContinuity.check(
             files: archive.map { ($0.file, $0.archived) }, histories: histories, segmentSize: segmentSize)
         let history = TimelineHistory(timeline: overall.timeline, ancestors: histories[overall.timeline]?.ancestors ?? [])
-        let usable = backups.compactMap(Candidate.init).filter { history.contains(timeline: $0.timeline, at: $0.stop) }
+        let usable = Candidate.all(backups, info: info).filter { history.contains(timeline: $0.timeline, at: $0.stop) }
         guard !usable.isEmpty else {
             throw RestoreError(
                 problem: "no backup with a complete physical part lies on the path of timeline \(overall.timeline) "
@@ -123,6 +125,11 @@ public struct RecoveryPlan: Sendable, Equatable {
         var start: LSN
         var stop: LSN
         var consistentBy: Date
+
+        /// The backups of the archive's cluster with a complete physical part.
+        static func all(_ backups: [StoredBackup], info: WALArchiveInfo) -> [Candidate] {
+            backups.filter { $0.manifest.cluster.systemIdentifier == info.systemIdentifier }.compactMap(Candidate.init)
+        }
 
         init?(_ backup: StoredBackup) {
             let physical = backup.manifest.physical

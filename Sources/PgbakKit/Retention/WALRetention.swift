@@ -5,9 +5,10 @@ import Foundation
 /// nothing is removed.
 public enum WALRetention {
     public static func removable(
-        _ contents: [ArchivedWAL], keptBackups: [StoredBackup], segmentSize: UInt64
+        _ contents: [ArchivedWAL], keptBackups: [StoredBackup], info: WALArchiveInfo
     ) -> [ArchivedWAL] {
-        let starts = keptBackups.compactMap(RecoveryPlan.Candidate.init).map { $0.start.segment(size: segmentSize) }
+        let segmentSize = info.segmentSize
+        let starts = RecoveryPlan.Candidate.all(keptBackups, info: info).map { $0.start.segment(size: segmentSize) }
         guard let oldest = starts.min() else { return [] }
         return contents.filter { item in
             switch item.file {
@@ -24,7 +25,7 @@ extension Pruner {
     public func pruneWAL(_ archive: WALArchive, dryRun: Bool, removing: [String] = []) throws -> (files: Int, bytes: Int64) {
         guard let info = try archive.info() else { return (0, 0) }
         let kept = try repository.backups(detail: .listing).backups.filter { !removing.contains($0.id) }
-        let doomed = WALRetention.removable(try archive.contents(), keptBackups: kept, segmentSize: info.segmentSize)
+        let doomed = WALRetention.removable(try archive.contents(), keptBackups: kept, info: info)
         if !dryRun {
             for item in doomed { try archive.store.delete(item.key) }
         }

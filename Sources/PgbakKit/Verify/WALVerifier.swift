@@ -31,7 +31,7 @@ public enum WALVerifier {
         }
         let summary = WALArchiveSummary.make(
             contents: contents, histories: (try? archive.histories(in: contents)) ?? [:],
-            segmentSize: info.segmentSize, backups: backups)
+            info: info, backups: backups)
         return WALVerification(
             files: contents.count, bytes: contents.reduce(0) { $0 + $1.size },
             seconds: Date().timeIntervalSince(started), summary: summary, damaged: damaged)

@@ -34,12 +34,13 @@ public struct WALArchiveSummary: Codable, Sendable, Equatable {
     }
 
     public static func make(
-        contents: [ArchivedWAL], histories: [UInt32: TimelineHistory], segmentSize: UInt64, backups: [StoredBackup]
+        contents: [ArchivedWAL], histories: [UInt32: TimelineHistory], info: WALArchiveInfo, backups: [StoredBackup]
     ) -> WALArchiveSummary {
+        let segmentSize = info.segmentSize
         let files = contents.map { ($0.file, $0.archived) }
         let overall = WALContinuity.check(files: files, histories: histories, segmentSize: segmentSize)
         let history = TimelineHistory(timeline: overall.timeline, ancestors: histories[overall.timeline]?.ancestors ?? [])
-        let candidates = backups.compactMap(RecoveryPlan.Candidate.init).filter {
+        let candidates = RecoveryPlan.Candidate.all(backups, info: info).filter {
             history.contains(timeline: $0.timeline, at: $0.stop)
         }
         // Gaps count from the oldest kept backup's start: WAL before it serves no restore.
@@ -84,7 +85,6 @@ extension WALArchive {
         guard let info = try info() else { return nil }
         let contents = try contents()
         return WALArchiveSummary.make(
-            contents: contents, histories: try histories(in: contents), segmentSize: info.segmentSize,
-            backups: backups)
+            contents: contents, histories: try histories(in: contents), info: info, backups: backups)
     }
 }
