@@ -34,7 +34,9 @@ struct Prune: AsyncParsableCommand {
                 print("\(verb) \(decision.id)  (\(decision.reason))")
             }
             if wal.files > 0 {
-                print("\(dryRun ? "would remove" : "removed") \(wal.files) archived WAL file(s), \(ByteFormat.text(wal.bytes)), older than the oldest kept backup")
+                print(
+                    "\(dryRun ? "would remove" : "removed") \(wal.files) archived WAL file(s), \(ByteFormat.text(wal.bytes)), older than the oldest kept backup"
+                )
             }
         } catch {
             throw fail(error)

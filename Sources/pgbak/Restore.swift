@@ -54,20 +54,7 @@ struct Restore: AsyncParsableCommand {
     @Option(name: .long, help: "With --standalone: the port the server will listen on (localhost only).")
     var port: Int = 5499
 
-    @Option(name: .long, help: "With --standalone: recover to this moment (ISO 8601; UTC without a zone).")
-    var toTime: String?
-
-    @Option(name: .long, help: "With --standalone: recover to this WAL position (e.g. 0/5000060).")
-    var toLsn: String?
-
-    @Option(name: .long, help: "With --standalone: recover up to this transaction's commit.")
-    var toXid: UInt64?
-
-    @Option(name: .long, help: "With --standalone: recover to this restore point (pg_create_restore_point).")
-    var toName: String?
-
-    @Flag(name: .long, help: "With --standalone: recover everything the WAL archive holds.")
-    var toLatest = false
+    @OptionGroup(title: "Point-in-time recovery (with --datadir DIR --standalone)") var recovery: RecoveryTargetOptions
 
     @Option(name: .long, help: "With a target: promote (default) or pause when it is reached.")
     var targetAction: String = "promote"
@@ -95,28 +82,15 @@ struct Restore: AsyncParsableCommand {
         }
         if datadir == nil && (wipe || standalone) { throw ValidationError("--wipe and --standalone go with --datadir") }
         if let jobs, !(1...64).contains(jobs) { throw ValidationError("--jobs must be 1...64") }
-        let targets = [toTime != nil, toLsn != nil, toXid != nil, toName != nil, toLatest].filter { $0 }.count
-        if targets > 1 { throw ValidationError("give at most one of --to-time, --to-lsn, --to-xid, --to-name, --to-latest") }
-        if targets == 1 && !standalone {
+        if recovery.target != nil && !standalone {
             throw ValidationError("a recovery target goes with --datadir DIR --standalone (an independent server)")
         }
-        if targets == 0 && (dryRun || start) { throw ValidationError("--dry-run and --start go with a recovery target") }
-        if let toTime, RecoveryTarget.parseTime(toTime) == nil {
-            throw ValidationError("--to-time '\(toTime)' is not a time: give e.g. '2026-12-07 10:15:00+01' or 2026-12-07T09:15:00Z")
+        if recovery.target == nil && (dryRun || start) {
+            throw ValidationError("--dry-run and --start go with a recovery target")
         }
-        if let toLsn, LSN(toLsn) == nil { throw ValidationError("--to-lsn '\(toLsn)' is not an LSN like 0/5000060") }
         if RecoveryTarget.Action(rawValue: targetAction) == nil {
             throw ValidationError("--target-action must be promote or pause")
         }
-    }
-
-    /// The recovery target given, if any.
-    var target: RecoveryTarget? {
-        if let toTime, let date = RecoveryTarget.parseTime(toTime) { return .time(date) }
-        if let toLsn, let lsn = LSN(toLsn) { return .lsn(lsn) }
-        if let toXid { return .xid(toXid) }
-        if let toName { return .name(toName) }
-        return toLatest ? .latest : nil
     }
 
     var backupID: String? { backup == "latest" ? nil : backup }
@@ -157,7 +131,7 @@ struct Restore: AsyncParsableCommand {
                 print(
                     "re-seeded \(node) from backup \(report.backupID) through Patroni\(beside); streaming again after "
                         + seconds)
-            } else if let datadir, let target {
+            } else if let datadir, let target = recovery.target {
                 try await pointInTime(context: context, datadir: datadir, target: target)
             } else if let datadir {
                 let restore = DirectRestore(context: context)

@@ -228,7 +228,8 @@ extension ClusterTests {
             #expect(reseeded.status == 0, "\(reseeded)")
             #expect(reseeded.stdout.contains("re-seeded \(target.name) from backup \(old)"), "\(reseeded)")
             let fetched = try Shell.must(
-                "grep -c 'restored log file \"\(stopFile)\" from archive' '\(TestCluster.lab)/run/patroni.node\(n).log' || true")
+                "grep -c 'restored log file \"\(stopFile)\" from archive' '\(TestCluster.lab)/run/patroni.node\(n).log' || true"
+            )
             #expect((Int(fetched.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0, "\(stopFile) not fetched")
             let rows = try TestCluster.psql("select count(*) from churn")
             #expect(

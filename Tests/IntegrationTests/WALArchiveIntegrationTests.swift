@@ -10,9 +10,17 @@ extension ClusterTests {
         static let table = "pgbak_pitr"
 
         /// Rows of the test table as one checksum, on the leader or on a restored server.
-        static let hashSQL = "select count(*) || ':' || coalesce(md5(string_agg(id::text, ',' order by id)), '') from \(table)"
+        static let hashSQL =
+            "select count(*) || ':' || coalesce(md5(string_agg(id::text, ',' order by id)), '') from \(table)"
 
         static func leaderHash() throws -> String { try TestCluster.psql(hashSQL) }
+
+        /// The test table created empty, then a backup into the archive's repository.
+        static func emptyTableAndBackup() throws {
+            try TestCluster.psql("drop table if exists \(table); create table \(table) (id int primary key)")
+            let backup = try main.now()
+            try #require(backup.status == 0, "\(backup)")
+        }
 
         /// Switches to a new WAL segment and waits until the leader has archived everything finished.
         static func archiveEverything(seconds: Double = 60) throws {
@@ -50,9 +58,7 @@ extension ClusterTests {
         }
 
         @Test func pointInTimeRecoveryToATimeAnLSNAnXidAndARestorePoint() throws {
-            try TestCluster.psql("drop table if exists \(Self.table); create table \(Self.table) (id int primary key)")
-            let backup = try Self.main.now()
-            #expect(backup.status == 0, "\(backup)")
+            try Self.emptyTableAndBackup()
             try TestCluster.psql("insert into \(Self.table) select generate_series(1, 100)")
             let lsn1 = try TestCluster.psql("select pg_current_wal_lsn()")
             let time1 = try TestCluster.psql("select clock_timestamp()")
@@ -68,8 +74,10 @@ extension ClusterTests {
             #expect(hash1.hasPrefix("100:") && hash2.hasPrefix("200:") && hash3.hasPrefix("300:"))
 
             let dryRun = try TestCluster.pgbak(
-                ["restore", "--config", Self.main.file, "--datadir", "\(TestCluster.lab)/it/never", "--standalone",
-                 "--to-lsn", lsn1, "--dry-run"])
+                [
+                    "restore", "--config", Self.main.file, "--datadir", "\(TestCluster.lab)/it/never", "--standalone",
+                    "--to-lsn", lsn1, "--dry-run",
+                ])
             #expect(dryRun.status == 0, "\(dryRun)")
             #expect(dryRun.stdout.contains("plan: backup "))
             #expect(!FileManager.default.fileExists(atPath: "\(TestCluster.lab)/it/never"))
@@ -84,8 +92,10 @@ extension ClusterTests {
 
             // A moment before every kept backup cannot be recovered, and nothing is written.
             let early = try TestCluster.pgbak(
-                ["restore", "--config", Self.main.file, "--datadir", "\(TestCluster.lab)/it/never", "--standalone",
-                 "--to-time", "2000-01-01 00:00:00+00"])
+                [
+                    "restore", "--config", Self.main.file, "--datadir", "\(TestCluster.lab)/it/never", "--standalone",
+                    "--to-time", "2000-01-01 00:00:00+00",
+                ])
             #expect(early.status != 0)
             #expect(early.stderr.contains("before the oldest usable backup"), "\(early)")
         }
@@ -97,7 +107,11 @@ extension ClusterTests {
             let newest = try Shell.must("ls '\(dir)/pg_wal' | grep -E '^[0-9A-F]{24}$' | sort | tail -1")
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let push = try Shell.run(
-                "/bin/bash", ["-c", "cd '\(dir)' && exec '\(TestCluster.binary)' wal-push --config '\(Self.main.file)' pg_wal/\(newest)"],
+                "/bin/bash",
+                [
+                    "-c",
+                    "cd '\(dir)' && exec '\(TestCluster.binary)' wal-push --config '\(Self.main.file)' pg_wal/\(newest)",
+                ],
                 asPostgres: true)
             #expect(push.status == 1, "\(push)")
             #expect(push.stderr.contains("this member (\(replica.name)) is not the leader"), "\(push)")
@@ -105,21 +119,58 @@ extension ClusterTests {
             let verify = try TestCluster.pgbak(["verify", "--config", Self.main.file])
             #expect(verify.stdout.contains("wal archive  OK"), "\(verify)")
         }
-    
+
+        /// A switchover while pgbench writes: the archive stays continuous across the switch, with the new timeline's
+        /// history, one copy of every file, and a recovery to its end holds what the new leader holds.
+        @Test func aSwitchoverUnderLoadKeepsTheArchiveWhole() throws {
+            try Self.emptyTableAndBackup()
+            let oldTimeline = try TestCluster.leader().timeline ?? 0
+            let script = "\(TestCluster.lab)/it/load.sql"
+            try Shell.must(
+                "install -d '\(TestCluster.lab)/it' && printf '%s\\n' '\\set id random(1, 1000000000)' "
+                    + "'insert into \(Self.table) values (:id) on conflict do nothing;' > '\(script)'")
+            let load = try Shell.start(
+                "/usr/lib/postgresql/15/bin/pgbench",
+                [
+                    "-h", "127.0.0.1", "-p", String(try TestCluster.leader().port ?? 5432), "-U", "postgres", "-n",
+                    "-c", "2", "-T", "20", "-f", script, "postgres",
+                ], environment: ["PGPASSWORD": TestCluster.superuserPassword])
+            sleep(4)
+            try Shell.must("'\(TestCluster.scripts)/failover.sh' switchover >/dev/null 2>&1")
+            load.process.waitUntilExit()
+            let newTimeline = try TestCluster.leader().timeline ?? 0
+            #expect(newTimeline > oldTimeline)
+            try TestCluster.psql("insert into \(Self.table) values (0) on conflict do nothing")
+            try Self.archiveEverything()
+            let hash = try Self.leaderHash()
+            let rows = Int(hash.prefix { $0 != ":" }) ?? 0
+            #expect(rows > 100, "the load wrote only \(rows) rows")
+
+            let verify = try TestCluster.pgbak(["verify", "--config", Self.main.file])
+            #expect(verify.stdout.contains("wal archive  OK"), "\(verify)")
+            let history = String(format: "%08X.history", newTimeline)
+            let archived = try Shell.must(
+                "cd '\(Self.main.repository)/wal' && find . -name '*.zst' | sed 's#.*/##; s#-[0-9a-f]*\\.zst$##' | sort"
+            )
+            .split(separator: "\n").map(String.init)
+            #expect(archived.contains(history), "\(history) not archived")
+            #expect(Set(archived).count == archived.count, "a WAL file archived twice with different content")
+            #expect(try Self.restored("switchover", port: 5597, ["--to-latest"]).hash == hash)
+        }
+
         /// Archiving blocked (the archive read-only) while the leader writes, the leader killed: the new leader fills
         /// the old timeline's missing segments from its pg_wal, PITR to just before the kill returns what it had
         /// replayed; a segment that exists nowhere any more is reported as a gap by verify, check and status.
         @Test func theFailoverGapIsFilledAndAnUnfillableGapIsReported() throws {
-            try TestCluster.psql("drop table if exists \(Self.table); create table \(Self.table) (id int primary key)")
-            let backup = try Self.main.now()
-            #expect(backup.status == 0, "\(backup)")
+            try Self.emptyTableAndBackup()
             try Self.archiveEverything()
             let wal = Self.main.repository + "/wal"
             try Shell.must("chmod -R a-w '\(wal)'")
             var blocked = true
             defer { if blocked { try? Shell.must("chmod -R u+w '\(wal)'") } }
             for batch in 0..<3 {
-                try TestCluster.psql("insert into \(Self.table) select generate_series(\(batch * 1000 + 1), \(batch * 1000 + 1000))")
+                try TestCluster.psql(
+                    "insert into \(Self.table) select generate_series(\(batch * 1000 + 1), \(batch * 1000 + 1000))")
                 try TestCluster.psql("select pg_switch_wal()")
             }
             try TestCluster.psql("insert into \(Self.table) select generate_series(5001, 5100)")
@@ -139,7 +190,8 @@ extension ClusterTests {
                     (try? TestCluster.psql(
                         "select count(*) from pg_stat_replication where replay_lsn >= pg_current_wal_lsn()")) == "2"
                 })
-            let killed = try Shell.must("'\(TestCluster.scripts)/failover.sh' kill 2>&1")
+            let killed =
+                try Shell.must("'\(TestCluster.scripts)/failover.sh' kill 2>&1")
                 .split(separator: "\n").last.map(String.init) ?? ""
             #expect(killed.hasPrefix("node"), "\(killed)")
             defer {
@@ -158,7 +210,9 @@ extension ClusterTests {
                     return verify.stdout.contains("wal archive  OK")
                 }, "\(verify)")
             // Recovery to a time stops at the first commit after it: the new leader commits one elsewhere.
-            try TestCluster.psql("create table if not exists pgbak_pitr_later (t timestamptz); insert into pgbak_pitr_later values (now())")
+            try TestCluster.psql(
+                "create table if not exists pgbak_pitr_later (t timestamptz); insert into pgbak_pitr_later values (now())"
+            )
             try Self.archiveEverything()
             let restored = try Self.restored("failover", port: 5596, ["--to-time", beforeKill])
             #expect(restored.hash == hashBeforeKill)
@@ -166,7 +220,8 @@ extension ClusterTests {
 
             // A segment of the old timeline that no member has any more: a gap, with its range.
             let oldTimeline = try Shell.must(
-                "ls '\(wal)' | grep -E '^[0-9A-F]{8}$' | sort | tail -2 | head -1").trimmingCharacters(in: .whitespacesAndNewlines)
+                "ls '\(wal)' | grep -E '^[0-9A-F]{8}$' | sort | tail -2 | head -1"
+            ).trimmingCharacters(in: .whitespacesAndNewlines)
             let victim = try Shell.must(
                 "find '\(wal)/\(oldTimeline)' -name '\(oldTimeline)*' ! -name '*.partial-*' ! -name '*.backup-*' | sort | tail -2 | head -1"
             ).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -182,6 +237,50 @@ extension ClusterTests {
             let gapStatus = try TestCluster.pgbak(["status", "--config", Self.main.file])
             #expect(gapStatus.status == 2)
             #expect(gapStatus.stdout.contains("CRITICAL") && gapStatus.stdout.contains(name), "\(gapStatus)")
+        }
+
+        /// The whole cluster lost (every data directory and the DCS gone): Patroni bootstraps a new one with pgbak's
+        /// bootstrap method from a backup recovered to a target time, the other members become replicas of it, and
+        /// every member holds the data of that moment.
+        @Test func aLostClusterComesBackFromABackupToATargetTime() throws {
+            try Self.emptyTableAndBackup()
+            try TestCluster.psql("insert into \(Self.table) select generate_series(1, 100)")
+            let target = try TestCluster.psql("select clock_timestamp()")
+            let hashAtTarget = try Self.leaderHash()
+            usleep(1_100_000)
+            try TestCluster.psql("insert into \(Self.table) select generate_series(101, 200)")
+            try Self.archiveEverything()
+            let timelineBefore = try TestCluster.leader().timeline ?? 0
+
+            let lab = TestCluster.lab
+            try Shell.must(
+                "'\(TestCluster.scripts)/stop.sh' >/dev/null 2>&1; rm -rf '\(lab)/data' '\(lab)/etcd-data' '\(lab)/ts'")
+            let started = try Shell.bash(
+                "'\(TestCluster.scripts)/start.sh' 2>&1", environment: ["BOOTSTRAP_TO_TIME": target])
+            // Whatever happened, the next test gets a cluster that initdb can start when this one did not come up.
+            if started.status != 0 {
+                _ = try? Shell.bash(
+                    "'\(TestCluster.scripts)/stop.sh' >/dev/null 2>&1; '\(TestCluster.scripts)/start.sh' --fresh >/dev/null 2>&1"
+                )
+            }
+            try #require(started.status == 0, "\(started)")
+            let log = try Shell.must(
+                "grep -h 'pgbak bootstrap-method: filled' '\(lab)/run/'patroni.node*.log | tail -1")
+            #expect(log.contains("recovers it to time"), "\(log)")
+            let leader = try TestCluster.leader()
+            #expect((leader.timeline ?? 0) > timelineBefore)
+            #expect(try Self.leaderHash() == hashAtTarget)
+            for member in try TestCluster.members() where member.role != "leader" {
+                #expect(
+                    TestCluster.poll(seconds: 30) {
+                        (try? TestCluster.psql(Self.hashSQL, port: member.port)) == hashAtTarget
+                    }, "\(member.name) does not hold the data of \(target)")
+            }
+            // The new cluster archives its own timeline into the same archive, beside the old one's.
+            try TestCluster.psql("insert into \(Self.table) values (1000)")
+            try Self.archiveEverything()
+            let verify = try TestCluster.pgbak(["verify", "--config", Self.main.file])
+            #expect(verify.stdout.contains("wal archive  OK"), "\(verify)")
         }
     }
 }

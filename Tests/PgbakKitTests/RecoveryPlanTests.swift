@@ -36,8 +36,10 @@ import Testing
         backup("20260102T000000Z", start: "0/6000028", stop: "0/6000100", minute: 6),
     ]
 
-    func plan(_ target: RecoveryTarget, archive: [ArchivedWAL] = archive(1, 2...9), requested: String? = nil,
-              histories: [UInt32: TimelineHistory] = [:], backups: [StoredBackup] = backups) throws -> RecoveryPlan {
+    func plan(
+        _ target: RecoveryTarget, archive: [ArchivedWAL] = archive(1, 2...9), requested: String? = nil,
+        histories: [UInt32: TimelineHistory] = [:], backups: [StoredBackup] = backups
+    ) throws -> RecoveryPlan {
         try RecoveryPlan.make(
             target: target, backups: backups, archive: archive, histories: histories, info: Self.info,
             requested: requested)
@@ -64,7 +66,9 @@ import Testing
         #expect(throws: RestoreError.self) { try plan(.lsn(LSN("0/2000000")!)) }
         #expect(throws: RestoreError.self) { try plan(.lsn(LSN("0/A000000")!)) }
         #expect(throws: RestoreError.self) { try plan(.time(Self.t0.addingTimeInterval(60 * 60))) }
-        #expect(throws: RestoreError.self) { try plan(.time(Self.t0.addingTimeInterval(4 * 60)), requested: "20260102T000000Z") }
+        #expect(throws: RestoreError.self) {
+            try plan(.time(Self.t0.addingTimeInterval(4 * 60)), requested: "20260102T000000Z")
+        }
         #expect(throws: RestoreError.self) { try plan(.latest, backups: []) }
         do {
             _ = try plan(.lsn(LSN("0/A000000")!))
@@ -108,7 +112,8 @@ import Testing
 
     @Test func retentionKeepsWhatTheOldestKeptBackupNeedsAndEveryHistory() throws {
         let history = try #require(
-            ArchivedWAL(StoredObject(key: "wal/00000002/00000002.history-ab.zst", size: 10, modified: RecoveryPlanTests.t0)))
+            ArchivedWAL(
+                StoredObject(key: "wal/00000002/00000002.history-ab.zst", size: 10, modified: RecoveryPlanTests.t0)))
         let partial = try #require(
             ArchivedWAL(
                 StoredObject(
@@ -117,10 +122,11 @@ import Testing
         let contents = RecoveryPlanTests.archive(1, 1...9) + [history, partial]
         let gone = WALRetention.removable(
             contents, keptBackups: [RecoveryPlanTests.backups[1]], info: RecoveryPlanTests.info)
-        #expect(gone.map(\.file.description).sorted() == [
-            "000000010000000000000001", "000000010000000000000001.partial", "000000010000000000000002",
-            "000000010000000000000003", "000000010000000000000004", "000000010000000000000005",
-        ])
+        #expect(
+            gone.map(\.file.description).sorted() == [
+                "000000010000000000000001", "000000010000000000000001.partial", "000000010000000000000002",
+                "000000010000000000000003", "000000010000000000000004", "000000010000000000000005",
+            ])
         #expect(WALRetention.removable(contents, keptBackups: [], info: RecoveryPlanTests.info).isEmpty)
         // Another cluster's backup holds no WAL back.
         var foreign = RecoveryPlanTests.backups[0]
@@ -157,7 +163,8 @@ import Testing
                 lastFailedWAL: "00000001000000000000000A", lastFailedTime: RecoveryPlanTests.t0.addingTimeInterval(1),
                 readyFiles: 3, walBytes: 48 << 20))
         #expect(status.level == .critical)
-        #expect(status.messages.contains { $0.contains("archive_command fails") && $0.contains("3 finished file(s) wait") })
+        #expect(
+            status.messages.contains { $0.contains("archive_command fails") && $0.contains("3 finished file(s) wait") })
     }
 }
 

@@ -96,7 +96,8 @@ import Testing
         PatroniCluster(
             members: ["node1", "node2", "node3"].enumerated().map { i, name in
                 PatroniMember(
-                    name: name, role: name == leader ? "leader" : "replica", state: name == leader ? "running" : "streaming",
+                    name: name, role: name == leader ? "leader" : "replica",
+                    state: name == leader ? "running" : "streaming",
                     host: "127.0.0.1", port: 5432 + i, timeline: timeline)
             }, scope: "s")
     }
@@ -105,7 +106,8 @@ import Testing
         -> PushPermission
     {
         PushPermission.decide(
-            file: file, member: member, port: port, isLocal: { $0 == "127.0.0.1" }, cluster: Self.cluster(leader: leader),
+            file: file, member: member, port: port, isLocal: { $0 == "127.0.0.1" },
+            cluster: Self.cluster(leader: leader),
             scope: "s", leaderHistory: Self.history2, segmentSize: Self.size)
     }
 
@@ -140,7 +142,9 @@ import Testing
         for page in 0..<pages {
             let base = page * 8192
             func put<T: FixedWidthInteger>(_ value: T, _ at: Int) {
-                withUnsafeBytes(of: value.littleEndian) { data.replaceSubrange((base + at)..<(base + at + $0.count), with: $0) }
+                withUnsafeBytes(of: value.littleEndian) {
+                    data.replaceSubrange((base + at)..<(base + at + $0.count), with: $0)
+                }
             }
             put(UInt16(0xD10D), 0)
             put(UInt16(page == 0 ? 2 : 0), 2)

@@ -2,9 +2,11 @@
 
 as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
 elapsed() { echo "$(date +%s.%N) - $1" | bc; }
-leader_port() { api_get 1 /cluster | jq -r '.members[] | select(.role=="leader") | .port'; }
-leader_name() { api_get 1 /cluster | jq -r '.members[] | select(.role=="leader") | .name'; }
-replica_name() { api_get 1 /cluster | jq -r '[.members[] | select(.role!="leader")][0].name'; }
+# Patroni's view of the cluster from the first member that answers (one may be down: the WAL benchmark kills one).
+cluster_view() { local i; for i in 1 2 3; do api_get "$i" /cluster 2>/dev/null && return 0; done; return 1; }
+leader_port() { cluster_view | jq -r '.members[] | select(.role=="leader") | .port'; }
+leader_name() { cluster_view | jq -r '.members[] | select(.role=="leader") | .name'; }
+replica_name() { cluster_view | jq -r '[.members[] | select(.role!="leader")][0].name'; }
 psql_leader() { PGOPTIONS="-c client_min_messages=warning" PGPASSWORD=$SU_PASS psql -h 127.0.0.1 -p "$(leader_port)" -U postgres -qAtX -v ON_ERROR_STOP=1 "$@"; }
 
 # record DATASET OPERATION SECONDS RSS_KB BYTES: one measured run, appended to $OUT/results.tsv; after timed_pg or

@@ -8,10 +8,9 @@
 #     until the server has promoted, with the same server settings.
 # Writes $OUT/wal.tsv and $OUT/wal.md.
 
-PGBAK_PUSH="$LAB/bin/pgbak wal-push --config $CONFIG %p"
+PGBAK_PUSH="$LAB/bin/pgbak wal-push --config $LAB/pgbak/pgbak.yml %p"   # the configuration bench.sh writes
 PB_PUSH="pgbackrest --config=$PB/pgbackrest.conf --stanza=x --pg1-path=\"\$PWD\" archive-push %p"
 WAL_SECONDS=${WAL_SECONDS:-60}
-TICKS=$(getconf CLK_TCK)
 
 # set_archive COMMAND: through Patroni's dynamic configuration; returns once the leader uses it.
 set_archive() {
@@ -32,16 +31,16 @@ drain_archive() {
     sleep 0.1
   done; echo "bench: the archiver did not catch up within 10 minutes" >&2
 }
-archiver_pid() { psql_leader -c "select pid from pg_stat_activity where backend_type = 'archiver'"; }
-# CPU ticks of a process's finished children (the archive_command runs it waited for).
-child_ticks() { awk '{print $16 + $17}' "/proc/$1/stat"; }
-# CPU ticks of pgBackRest's detached async processes, kept per PID in ASYNC (they are nobody's children here).
-sample_async() {
-  local p t
-  for p in $(pgrep -f 'archive-push:async' || true); do
-    t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) && ASYNC[$p]=$t
-  done
+# pgBackRest's backups connect to pg1: after the data-loss run's failover, another member leads.
+pb_point_at_leader() {
+  local i; i=$(leader_name); i=${i#node}
+  sed -i -e "s#^pg1-path=.*#pg1-path=$DATA/node$i#" -e "s#^pg1-port=.*#pg1-port=$(pg_port "$i")#" "$PB/pgbackrest.conf"
 }
+archiver_pid() { psql_leader -c "select pid from pg_stat_activity where backend_type = 'archiver'"; }
+# The archiver's CPU with everything it starts, detached daemons and their workers included (pgBackRest's async
+# archive-push forks away from the archiver; cgroup membership follows every fork): a cpuacct cgroup it is moved into.
+ARCHIVER_CG=/sys/fs/cgroup/cpuacct/pgbak-bench-archiver
+cg_nanoseconds() { cat "$ARCHIVER_CG/cpuacct.usage"; }
 lsn_bytes() { psql_leader -c "select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint"; }
 # The position just past the newest archived segment (16 MB segments); $LAST_END when the newest is no segment.
 archived_end() {
@@ -53,23 +52,24 @@ percentile() { sort -n "$1" | awk -v p="$2" '{a[NR] = $1} END {i = int(NR * p / 
 
 # archive_run NAME COMMAND: pgbench for WAL_SECONDS with COMMAND archiving; one line of wal.tsv.
 archive_run() {
-  local name=$1 pid c0 c1 lsn0 lsn1 t0 tgen tall pg cur lag async=0 p
+  local name=$1 c0 c1 lsn0 lsn1 t0 tgen tall pg cur lag
   set_archive "$2"; drain_archive
-  declare -gA ASYNC=(); LAST_END=
-  pid=$(archiver_pid); c0=$(child_ticks "$pid"); lsn0=$(lsn_bytes); : > "$OUT/lag.$name"; t0=$(date +%s.%N)
+  # Both contenders start from a checkpoint: the first changes after one carry full-page images (more WAL).
+  psql_leader -c checkpoint >/dev/null
+  mkdir -p "$ARCHIVER_CG"; archiver_pid > "$ARCHIVER_CG/tasks"; LAST_END=
+  c0=$(cg_nanoseconds); lsn0=$(lsn_bytes); : > "$OUT/lag.$name"; t0=$(date +%s.%N)
   PGPASSWORD=$SU_PASS pgbench -h 127.0.0.1 -p "$(leader_port)" -U postgres -n -N -c 4 -j 2 -T "$WAL_SECONDS" bench \
     > "$OUT/pgbench.$name" 2>&1 &
   pg=$!
   while kill -0 "$pg" 2>/dev/null; do
-    sleep 1; sample_async; cur=$(lsn_bytes); lag=$((cur - $(archived_end)))
+    sleep 1; cur=$(lsn_bytes); lag=$((cur - $(archived_end)))
     echo $((lag < 0 ? 0 : lag / 1048576)) >> "$OUT/lag.$name"
   done
   wait "$pg" || true
   lsn1=$(lsn_bytes); tgen=$(elapsed "$t0")
-  drain_archive; tall=$(elapsed "$t0"); sample_async; c1=$(child_ticks "$pid")
-  for p in "${!ASYNC[@]}"; do async=$((async + ASYNC[$p])); done
+  drain_archive; tall=$(elapsed "$t0"); sleep 1; c1=$(cg_nanoseconds)   # a daemon's last workers end
   printf 'archive\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" $(((lsn1 - lsn0) / 1048576)) "$tgen" "$tall" \
-    "$(echo "scale=2; ($c1 - $c0 + $async) / $TICKS" | bc)" "$(percentile "$OUT/lag.$name" 50)" \
+    "$(echo "scale=2; ($c1 - $c0) / 1000000000" | bc)" "$(percentile "$OUT/lag.$name" 50)" \
     "$(percentile "$OUT/lag.$name" 99)" >> "$OUT/wal.tsv"
 }
 
@@ -145,7 +145,7 @@ wal_bench() {
   echo "WAL archive: data-loss window ..." >&2
   loss_run
   echo "WAL archive: point-in-time recovery after GBs of WAL ..." >&2
-  set_archive "$PGBAK_PUSH && $PB_PUSH"; drain_archive
+  set_archive "$PGBAK_PUSH && $PB_PUSH"; drain_archive; pb_point_at_leader
   timed_pgbak now --physical-only --config "$NOW_CONFIG"; PITR_BACKUP=$(newest)
   as_pg pgbackrest --config="$PB/pgbackrest.conf" --stanza=x backup --type=full >/dev/null
   local lsn0; lsn0=$(psql_leader -c "select pg_current_wal_lsn()")

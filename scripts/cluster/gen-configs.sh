@@ -15,6 +15,20 @@ if [ ! -s "$TLS/server.crt" ]; then
   chown postgres:postgres "$TLS"/server.key "$TLS"/ca.key; chmod 0600 "$TLS"/server.key "$TLS"/ca.key
   chmod 0644 "$TLS"/ca.crt "$TLS"/server.crt
 fi
+# BOOTSTRAP_TO_TIME='...': the cluster is bootstrapped by pgbak's bootstrap method from a backup recovered to that
+# moment (a lost cluster brought back), instead of initdb.
+BOOTSTRAP_METHOD=
+if [ -n "${BOOTSTRAP_TO_TIME:-}" ]; then
+  BOOTSTRAP_METHOD="  method: pgbak
+  pgbak:
+    command: $LAB/bin/pgbak bootstrap-method --config $LAB/pgbak/pgbak.yml
+    to-time: '$BOOTSTRAP_TO_TIME'
+    recovery_conf:
+      restore_command: $LAB/bin/pgbak wal-fetch --config $LAB/pgbak/pgbak.yml %f %p
+      recovery_target_time: '$BOOTSTRAP_TO_TIME'
+      recovery_target_action: promote
+      recovery_target_timeline: latest"
+fi
 for i in 1 2 3; do
   P=$(pg_port $i); A=$(api_port $i)
   cat > "$CONF/node$i.yml" <<YAML
@@ -38,6 +52,7 @@ etcd3:
   hosts: 127.0.0.1:$ETCD_CLIENT_PORT
 
 bootstrap:
+$BOOTSTRAP_METHOD
   dcs:
     ttl: 20            # Patroni 4.1.5 clamps ttl to >= 20 (config.py _validate_and_adjust_timeouts)
     loop_wait: 2

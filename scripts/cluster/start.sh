@@ -3,6 +3,7 @@
 # Usage: start.sh [--fresh]   (--fresh wipes data and etcd state first; refused while anything runs)
 set -euo pipefail
 D="$(cd "$(dirname "$0")" && pwd)"; . "$D/env.sh"; . "$D/lib.sh"
+close_inherited_fds   # the daemons it starts must not hold a caller's pipes (a test harness waits for their end)
 [ "$(id -u)" = 0 ] || { echo "start.sh: run as root (it drops to the postgres user)" >&2; exit 1; }
 [ -x "$VENV/bin/patroni" ] || { echo "start.sh: no Patroni at $VENV; run scripts/install-deps.sh first" >&2; exit 1; }
 mkdir -p "$LAB"; chmod 755 "$LAB"

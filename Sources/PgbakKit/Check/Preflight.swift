@@ -108,7 +108,8 @@ public struct Preflight: Sendable {
             do {
                 items.append(try ArchiverStats.read(connection).item(leader: leader.name))
             } catch {
-                items.append(CheckItem("archiving", .warn, "cannot read pg_stat_archiver: \(error.localizedDescription)"))
+                items.append(
+                    CheckItem("archiving", .warn, "cannot read pg_stat_archiver: \(error.localizedDescription)"))
             }
         }
         items.append(await toolsItem(serverMajor: identity.majorVersion, serverVersion: identity.version))

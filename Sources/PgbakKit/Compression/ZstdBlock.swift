@@ -28,7 +28,8 @@ public enum ZstdBlock {
     public static func decompress(_ data: Data, name: String, limit: Int = 1 << 30) throws -> Data {
         let size = data.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
         guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size <= UInt64(limit) else {
-            throw CompressionError(path: name, problem: "is not a whole zstd frame with its size (damaged or truncated)")
+            throw CompressionError(
+                path: name, problem: "is not a whole zstd frame with its size (damaged or truncated)")
         }
         var output = Data(count: Int(size))
         let written = output.withUnsafeMutableBytes { out in

@@ -65,7 +65,9 @@ public struct PosixStore: RepositoryStore {
                 ]
                 futimens(fd, &times)
             }
-            guard fsync(fd) == 0 else { throw RepositoryError(path: temporary, problem: "fsync failed: \(Errno.text())") }
+            guard fsync(fd) == 0 else {
+                throw RepositoryError(path: temporary, problem: "fsync failed: \(Errno.text())")
+            }
         }
         if link(temporary, path) != 0 {
             if errno == EEXIST { return false }

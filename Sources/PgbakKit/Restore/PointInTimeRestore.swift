@@ -37,7 +37,8 @@ public struct PointInTimeRestore: Sendable {
     ) async throws -> Report {
         let materialized = try DirectRestore(context: context).standalone(
             dataDirectory: dataDirectory, backupID: plan.backupID, wipe: wipe, port: port, force: force)
-        let version = (try? String(contentsOfFile: dataDirectory + "/PG_VERSION", encoding: .utf8))
+        let version =
+            (try? String(contentsOfFile: dataDirectory + "/PG_VERSION", encoding: .utf8))
             .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
         let tools = try await PostgresTools.locate(
             configured: context.config.postgres.binDir, serverMajor: version, configFile: context.config.file)
@@ -91,7 +92,8 @@ public struct PointInTimeRestore: Sendable {
     /// The settings recovery checks against the primary's, from the backup's pg_control (pg_controldata).
     static func primarySettings(_ dir: String, tools: PostgresTools) async throws -> [(String, String)] {
         let output = try await ChildProcess.capture(
-            ChildCommand(executable: tools.path("pg_controldata"), arguments: ["-D", dir], environment: ["LC_ALL": "C"]))
+            ChildCommand(
+                executable: tools.path("pg_controldata"), arguments: ["-D", dir], environment: ["LC_ALL": "C"]))
         let wanted = [
             "max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_xacts",
             "max_locks_per_xact",

@@ -23,7 +23,8 @@ public struct RecoveryPlan: Sendable, Equatable {
         let segmentSize = info.segmentSize
         let overall = WALContinuity.check(
             files: archive.map { ($0.file, $0.archived) }, histories: histories, segmentSize: segmentSize)
-        let history = TimelineHistory(timeline: overall.timeline, ancestors: histories[overall.timeline]?.ancestors ?? [])
+        let history = TimelineHistory(
+            timeline: overall.timeline, ancestors: histories[overall.timeline]?.ancestors ?? [])
         let usable = Candidate.all(backups, info: info).filter { history.contains(timeline: $0.timeline, at: $0.stop) }
         guard !usable.isEmpty else {
             throw RestoreError(
@@ -45,7 +46,8 @@ public struct RecoveryPlan: Sendable, Equatable {
                         + "part or is not on the path of timeline \(overall.timeline) (see pgbak list)")
             }
             guard eligible.contains(where: { $0.id == requested }) else {
-                throw RestoreError(problem: "backup \(requested) ends after \(target): choose an older one (pgbak list)")
+                throw RestoreError(
+                    problem: "backup \(requested) ends after \(target): choose an older one (pgbak list)")
             }
             chosen = found
         } else {
@@ -53,7 +55,8 @@ public struct RecoveryPlan: Sendable, Equatable {
                 let oldest = usable[0]
                 throw RestoreError(
                     problem: "\(target) is before the oldest usable backup (\(oldest.id), consistent at "
-                        + "\(RecoveryTarget.postgresTime(oldest.consistentBy)), LSN \(oldest.stop)): nothing older is kept")
+                        + "\(RecoveryTarget.postgresTime(oldest.consistentBy)), LSN \(oldest.stop)): nothing older is kept"
+                )
             }
             chosen = newest
         }

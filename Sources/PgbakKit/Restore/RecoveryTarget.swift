@@ -21,7 +21,9 @@ public enum RecoveryTarget: Sendable, Equatable, CustomStringConvertible {
         if s.hasSuffix("UTC") { s = s.dropLast(3).trimmingCharacters(in: .whitespaces) + "Z" }
         s = s.replacingOccurrences(of: " ", with: "T")
         // A zone like +01 (as psql prints it) becomes +01:00.
-        if let match = s.range(of: #"[+-]\d\d$"#, options: .regularExpression) { s.replaceSubrange(match, with: s[match] + ":00") }
+        if let match = s.range(of: #"[+-]\d\d$"#, options: .regularExpression) {
+            s.replaceSubrange(match, with: s[match] + ":00")
+        }
         let hasZone = s.hasSuffix("Z") || s.range(of: #"[+-]\d\d:?\d\d$"#, options: .regularExpression) != nil
         if !hasZone { s += "Z" }
         var fraction: Double = 0
@@ -43,7 +45,8 @@ public enum RecoveryTarget: Sendable, Equatable, CustomStringConvertible {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return formatter.string(from: Date(timeIntervalSince1970: seconds)) + String(format: ".%06d+00", min(micros, 999_999))
+        return formatter.string(from: Date(timeIntervalSince1970: seconds))
+            + String(format: ".%06d+00", min(micros, 999_999))
     }
 
     /// The recovery settings for postgresql.conf (besides restore_command).

@@ -22,7 +22,9 @@ public enum WALRetention {
 extension Pruner {
     /// Removes the archived WAL that the backups still in the repository, less `removing`, can no longer use (none
     /// without an archive); returns the files and bytes removed (or, with `dryRun`, that would be).
-    public func pruneWAL(_ archive: WALArchive, dryRun: Bool, removing: [String] = []) throws -> (files: Int, bytes: Int64) {
+    public func pruneWAL(_ archive: WALArchive, dryRun: Bool, removing: [String] = []) throws -> (
+        files: Int, bytes: Int64
+    ) {
         guard let info = try archive.info() else { return (0, 0) }
         let kept = try repository.backups(detail: .listing).backups.filter { !removing.contains($0.id) }
         let doomed = WALRetention.removable(try archive.contents(), keptBackups: kept, info: info)
@@ -30,7 +32,9 @@ extension Pruner {
             for item in doomed { try archive.store.delete(item.key) }
         }
         if !doomed.isEmpty {
-            logger.info("retention removed archived WAL older than the oldest kept backup", metadata: ["files": "\(doomed.count)"])
+            logger.info(
+                "retention removed archived WAL older than the oldest kept backup",
+                metadata: ["files": "\(doomed.count)"])
         }
         return (doomed.count, doomed.reduce(0) { $0 + $1.size })
     }

@@ -89,7 +89,8 @@ public enum Listing {
                 "point-in-time recoverable from \(ArchiverStats.format($0.earliest)) (backup \($0.backupID)) to "
                     + ArchiverStats.format($0.latest)
             } ?? "no backup the WAL archive continues from: no point in time is recoverable"
-        let size = "WAL archive: \(archive.files) files, \(ByteFormat.text(archive.bytes)), timeline \(archive.timeline); "
+        let size =
+            "WAL archive: \(archive.files) files, \(ByteFormat.text(archive.bytes)), timeline \(archive.timeline); "
         return size + window + archive.problems.map { "\nproblem: \($0)" }.joined()
     }
 

@@ -74,7 +74,8 @@ struct RestoreTest: Sendable {
             if let replay {
                 context.progress?("restore test: replaying the WAL archive to \(replay.name)")
                 try await steps.run("replay the WAL archive to \(replay.name)") {
-                    try await server.waitForPromotion(reaching: replay.segment.start(size: replay.segmentSize), timeout: 3600)
+                    try await server.waitForPromotion(
+                        reaching: replay.segment.start(size: replay.segmentSize), timeout: 3600)
                 }
             }
             try await steps.run("connect to every database") {

@@ -39,7 +39,8 @@ public struct WALArchiveSummary: Codable, Sendable, Equatable {
         let segmentSize = info.segmentSize
         let files = contents.map { ($0.file, $0.archived) }
         let overall = WALContinuity.check(files: files, histories: histories, segmentSize: segmentSize)
-        let history = TimelineHistory(timeline: overall.timeline, ancestors: histories[overall.timeline]?.ancestors ?? [])
+        let history = TimelineHistory(
+            timeline: overall.timeline, ancestors: histories[overall.timeline]?.ancestors ?? [])
         let candidates = RecoveryPlan.Candidate.all(backups, info: info).filter {
             history.contains(timeline: $0.timeline, at: $0.stop)
         }

@@ -40,7 +40,9 @@ public struct WALContinuity: Sendable, Equatable {
     ) -> WALContinuity {
         var segments: [UInt32: [UInt64: Date]] = [:]
         for (name, archived) in files {
-            if case .segment(let s) = name { segments[s.timeline, default: [:]][s.number(size: segmentSize)] = archived }
+            if case .segment(let s) = name {
+                segments[s.timeline, default: [:]][s.number(size: segmentSize)] = archived
+            }
         }
         let top = max(segments.keys.max() ?? 1, histories.keys.max() ?? 1)
         var missingHistories: [UInt32] = []
@@ -75,7 +77,8 @@ public struct WALContinuity: Sendable, Equatable {
                 let segment = WALSegment(timeline: timeline, number: number, size: segmentSize)
                 if let archived = segments[timeline]?[number] {
                     if let gap = open {
-                        gaps.append(WALGap(first: gap.first, last: gap.last, lostAfter: gap.before, lostBefore: archived))
+                        gaps.append(
+                            WALGap(first: gap.first, last: gap.last, lostAfter: gap.before, lostBefore: archived))
                         open = nil
                     }
                     newestArchived = archived
@@ -86,7 +89,9 @@ public struct WALContinuity: Sendable, Equatable {
                 }
             }
         }
-        if let gap = open { gaps.append(WALGap(first: gap.first, last: gap.last, lostAfter: gap.before, lostBefore: nil)) }
+        if let gap = open {
+            gaps.append(WALGap(first: gap.first, last: gap.last, lostAfter: gap.before, lostBefore: nil))
+        }
         return WALContinuity(
             timeline: top, path: path,
             first: WALSegment(

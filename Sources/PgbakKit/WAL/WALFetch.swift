@@ -25,7 +25,8 @@ public struct WALFetch: Sendable {
     /// Writes `name` to `destination`; false when the archive does not hold it (restore_command's "not found").
     public func fetch(_ name: String, to destination: String) throws -> Bool {
         guard let file = WALFileName(name) else {
-            throw WALArchiveError(problem: "'\(name)' is not a WAL file name; restore_command should be: pgbak wal-fetch %f %p")
+            throw WALArchiveError(
+                problem: "'\(name)' is not a WAL file name; restore_command should be: pgbak wal-fetch %f %p")
         }
         let target = destination.hasPrefix("/") ? destination : dataDirectory + "/" + destination
         let versions = try archive.versions(of: file).sorted { $0.archived < $1.archived }
@@ -44,9 +45,10 @@ public struct WALFetch: Sendable {
         guard case .segment(let segment) = WALFileName(name), let size = try? archive.info()?.segmentSize else {
             return []
         }
-        let staged = Set(((try? FileManager.default.contentsOfDirectory(atPath: stagingDirectory)) ?? []).map {
-            String($0.prefix(24))
-        })
+        let staged = Set(
+            ((try? FileManager.default.contentsOfDirectory(atPath: stagingDirectory)) ?? []).map {
+                String($0.prefix(24))
+            })
         let first = segment.number(size: size) + 1
         return (first..<(first + UInt64(ahead))).map {
             WALSegment(timeline: segment.timeline, number: $0, size: size).name
@@ -72,7 +74,8 @@ public struct WALFetch: Sendable {
         let hourAgo = Date().addingTimeInterval(-3600)
         for name in (try? fm.contentsOfDirectory(atPath: stagingDirectory)) ?? [] where !name.hasPrefix(".") {
             let path = stagingDirectory + "/" + name
-            if let modified = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date, modified < hourAgo {
+            if let modified = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date, modified < hourAgo
+            {
                 unlink(path)
             }
         }
@@ -81,7 +84,8 @@ public struct WALFetch: Sendable {
     /// Starts this executable with `arguments` as a detached helper (own session, no inherited output), so
     /// PostgreSQL does not wait for it.
     public static func spawnDetached(_ arguments: [String]) {
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -103,7 +107,8 @@ public struct WALFetch: Sendable {
     /// Writes through a temporary name and renames, so recovery never reads a half-written file.
     static func write(_ content: Data, to path: String) throws {
         let temporary = path + ".pgbak-tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: content, attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(atPath: temporary, contents: content, attributes: [.posixPermissions: 0o600])
         else {
             throw WALArchiveError(problem: "cannot write \(temporary): \(Errno.text())")
         }

@@ -49,7 +49,8 @@ extension WALPush {
             if case .segment(let segment) = incoming.file {
                 let start = segment.start(size: info.segmentSize)
                 let theirs = try push.archive.content(of: archived)
-                if WALPages(incoming.content, segmentStart: start).sameRecords(as: WALPages(theirs, segmentStart: start))
+                if WALPages(incoming.content, segmentStart: start).sameRecords(
+                    as: WALPages(theirs, segmentStart: start))
                 {
                     push.context.logger.notice(
                         "already archived with other bytes but the same WAL records; kept the archived copy",
@@ -79,7 +80,8 @@ extension WALPush {
                 if let timeline = (try? LeaderSelection.choose(from: cluster, scope: context.config.scope))?.timeline,
                     timeline > 1, let text = try push.archive.fetch(.history(timeline: UInt32(timeline)))
                 {
-                    history = try TimelineHistory(timeline: UInt32(timeline), text: String(decoding: text, as: UTF8.self))
+                    history = try TimelineHistory(
+                        timeline: UInt32(timeline), text: String(decoding: text, as: UTF8.self))
                 }
                 cached = (cluster, history)
             }

@@ -39,7 +39,8 @@ public struct WALPush: Sendable {
     public func push(path: String) async throws -> Report {
         let name = (path as NSString).lastPathComponent
         guard let file = WALFileName(name) else {
-            throw WALArchiveError(problem: "'\(path)' is not a WAL file name; archive_command should be: pgbak wal-push %p")
+            throw WALArchiveError(
+                problem: "'\(path)' is not a WAL file name; archive_command should be: pgbak wal-push %p")
         }
         let incoming = try read(path.hasPrefix("/") ? path : dataDirectory + "/" + path, as: file)
         let systemIdentifier = try WALPages.systemIdentifier(dataDirectory: dataDirectory)
