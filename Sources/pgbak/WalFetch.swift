@@ -31,15 +31,15 @@ struct WalFetch: ParsableCommand {
                 archive: WALArchive(store: PosixStore(root: config.repositoryPath)),
                 dataDirectory: FileManager.default.currentDirectoryPath, logger: logger)
             if prefetch {
-                fetch.prefetch(name.split(separator: ",").map(String.init))
+                fetch.prefetch()
                 return
             }
-            guard try fetch.fetch(name, to: destination) else {
+            let found = try fetch.fetch(name, to: destination)
+            if fetch.requested(name) { startPrefetch() }
+            guard found else {
                 logger.debug("not in the archive", metadata: ["wal": "\(name)"])
                 throw ExitCode(1)
             }
-            let wanted = fetch.wanted(after: name)
-            if !wanted.isEmpty { startPrefetch(wanted) }
         } catch let exit as ExitCode {
             throw exit
         } catch {
@@ -47,8 +47,9 @@ struct WalFetch: ParsableCommand {
         }
     }
 
-    func startPrefetch(_ names: [String]) {
-        var arguments = ["wal-fetch", "--prefetch", names.joined(separator: ","), "-"]
+    /// The helper that stages the next segments, in the data directory like this call.
+    func startPrefetch() {
+        var arguments = ["wal-fetch", "--prefetch", "-", "-"]
         if let config = options.config { arguments += ["--config", config] }
         WALFetch.spawnDetached(arguments)
     }

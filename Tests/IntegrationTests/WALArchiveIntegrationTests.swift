@@ -184,6 +184,9 @@ extension ClusterTests {
             #expect(check.status != 0)
             #expect(check.stdout.contains("archive_command fails"), "\(check)")
             #expect(check.stdout.contains("pg_wal holds"), "\(check)")
+            let blockedStatus = try TestCluster.pgbak(["status", "--config", Self.main.file])
+            #expect(blockedStatus.status == 2, "\(blockedStatus)")
+            #expect(blockedStatus.stdout.contains("archive_command fails"), "\(blockedStatus)")
             // Both replicas have replayed everything: the WAL the archive lacks lives on in their pg_wal.
             #expect(
                 TestCluster.poll(seconds: 30) {
@@ -194,11 +197,11 @@ extension ClusterTests {
                 try Shell.must("'\(TestCluster.scripts)/failover.sh' kill 2>&1")
                 .split(separator: "\n").last.map(String.init) ?? ""
             #expect(killed.hasPrefix("node"), "\(killed)")
-            defer {
-                _ = try? Shell.must(
-                    "'\(TestCluster.scripts)/node.sh' start \(killed.dropFirst(4)) >/dev/null 2>&1 && "
-                        + "'\(TestCluster.scripts)/failover.sh' healthy 180 >/dev/null 2>&1")
-            }
+            let restart =
+                "'\(TestCluster.scripts)/node.sh' start \(killed.dropFirst(4)) >/dev/null 2>&1 && "
+                + "'\(TestCluster.scripts)/failover.sh' healthy 180 >/dev/null 2>&1"
+            var down = true
+            defer { if down { _ = try? Shell.must(restart) } }
             try Shell.must("chmod -R u+w '\(wal)'")
             blocked = false
             // The new leader archives its history file, fills the gap from its pg_wal and goes on.
@@ -217,6 +220,18 @@ extension ClusterTests {
             let restored = try Self.restored("failover", port: 5596, ["--to-time", beforeKill])
             #expect(restored.hash == hashBeforeKill)
             #expect(restored.hash.hasPrefix("3100:"))
+
+            // The old leader comes back (Patroni pushes its .ready files before rewinding it): whatever it pushes is
+            // identical to what the archive holds, and nothing past the switch point gets in.
+            try Shell.must(restart)
+            down = false
+            try Self.archiveEverything()
+            let names = try Shell.must(
+                "cd '\(wal)' && find . -name '*.zst' | sed 's#.*/##; s#-[0-9a-f]*\\.zst$##' | sort"
+            ).split(separator: "\n")
+            #expect(Set(names).count == names.count, "a WAL file archived twice with different content")
+            let after = try TestCluster.pgbak(["verify", "--config", Self.main.file])
+            #expect(after.stdout.contains("wal archive  OK"), "\(after)")
 
             // A segment of the old timeline that no member has any more: a gap, with its range.
             let oldTimeline = try Shell.must(

@@ -190,3 +190,52 @@ import Testing
         #expect(settings.first?.1 == "0/5000060")
     }
 }
+
+@Suite struct PrefetchStateTests {
+    static let size: UInt64 = 16 << 20
+
+    static func seg(_ timeline: UInt32, _ number: UInt64) -> WALSegment {
+        WALSegment(timeline: timeline, number: number, size: size)
+    }
+
+    @Test func stagesAheadOfWhatRecoveryTookAndFollowsItsProgress() {
+        var state = PrefetchState(ahead: 3)
+        #expect(state.next(cursor: nil, staged: [], size: Self.size).isEmpty)
+        // Recovery asked for segment 5 of timeline 2: stage 6, 7, 8.
+        let first = state.next(cursor: Self.seg(2, 5), staged: [], size: Self.size)
+        #expect(first == [Self.seg(2, 6), Self.seg(2, 7), Self.seg(2, 8)])
+        #expect(state.progressed)
+        // 8 is not archived yet.
+        state.attempted(first, written: [Self.seg(2, 6), Self.seg(2, 7)], size: Self.size)
+        // Nothing moved: nothing to do, and 8 is not asked for again within a second.
+        let idle = state.next(cursor: Self.seg(2, 5), staged: [Self.seg(2, 6), Self.seg(2, 7)], size: Self.size)
+        #expect(idle.isEmpty)
+        #expect(!state.progressed)
+        // Recovery renamed 6 away (the restore_command's mv): the window moves to 7..9.
+        let moved = state.next(
+            cursor: Self.seg(2, 5), staged: [Self.seg(2, 7)], size: Self.size, now: Date().addingTimeInterval(2))
+        #expect(moved == [Self.seg(2, 8), Self.seg(2, 9)])
+        #expect(state.progressed)
+        #expect(state.consumed == 6)
+    }
+
+    @Test func aNewTimelineRestartsTheWindowAndPassedSegmentsAreDropped() {
+        var state = PrefetchState(ahead: 2)
+        let first = state.next(cursor: Self.seg(1, 10), staged: [], size: Self.size)
+        state.attempted(first, written: Set(first), size: Self.size)
+        // Recovery switched to timeline 2 at segment 11: what timeline 1 has staged is passed.
+        let switched = state.next(cursor: Self.seg(2, 11), staged: Set(first), size: Self.size)
+        #expect(switched == [Self.seg(2, 12), Self.seg(2, 13)])
+        #expect(state.passed == [Self.seg(1, 11), Self.seg(1, 12)])
+        #expect(state.timeline == 2)
+    }
+
+    @Test func theRestoreCommandTriesTheStagedSegmentFirst() {
+        let command = WALFetch.restoreCommand(
+            dataDirectory: "/srv/pitr/data", executable: "/usr/bin/pgbak", configFile: "/etc/pgbak/pgbak.yml")
+        #expect(
+            command
+                == "mv -f '/srv/pitr/.pgbak-wal-prefetch-data/%f' '%p' 2>/dev/null || '/usr/bin/pgbak' wal-fetch "
+                + "--config '/etc/pgbak/pgbak.yml' %f %p")
+    }
+}

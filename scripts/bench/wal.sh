@@ -134,16 +134,19 @@ pitr_pgbackrest() {
   printf 'pitr\tpgbackrest\t%s\t%s\n' "$t" "$rows" >> "$OUT/wal.tsv"
 }
 
+# WAL_PARTS="archive loss pitr" (the default): which of the three to run.
 wal_bench() {
+  local parts=" ${WAL_PARTS:-archive loss pitr} "
   : > "$OUT/wal.tsv"
   load_pgbench "$SCALE"
   for i in $(seq 1 "$RUNS"); do
+    [[ $parts == *" archive "* ]] || break
     echo "WAL archive: throughput under pgbench, run $i/$RUNS ..." >&2
     pb_async on
     in_order "$i" archive_pgbak archive_pgbackrest
   done
-  echo "WAL archive: data-loss window ..." >&2
-  loss_run
+  if [[ $parts == *" loss "* ]]; then echo "WAL archive: data-loss window ..." >&2; loss_run; fi
+  [[ $parts == *" pitr "* ]] || { wal_report; return 0; }
   echo "WAL archive: point-in-time recovery after GBs of WAL ..." >&2
   set_archive "$PGBAK_PUSH && $PB_PUSH"; drain_archive; pb_point_at_leader
   timed_pgbak now --physical-only --config "$NOW_CONFIG"; PITR_BACKUP=$(newest)
@@ -160,9 +163,12 @@ wal_bench() {
     echo "WAL archive: PITR over $PITR_WAL_GB GB of WAL, run $i/$RUNS ..." >&2
     in_order "$i" pitr_pgbak pitr_pgbackrest   # the first run is pgbak's: pgBackRest's server takes its settings
   done
+  wal_report
+}
+wal_report() {
   pb_async off
   set_archive "$PB_PUSH"
-  python3 scripts/bench/wal-report.py "$OUT/wal.tsv" "$PITR_WAL_GB" "$WAL_SECONDS" > "$OUT/wal.md"
+  python3 scripts/bench/wal-report.py "$OUT/wal.tsv" "${PITR_WAL_GB:-0}" "$WAL_SECONDS" > "$OUT/wal.md"
   cat "$OUT/wal.md"
 }
 archive_pgbak() { archive_run pgbak "$PGBAK_PUSH"; }

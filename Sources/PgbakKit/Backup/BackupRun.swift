@@ -135,7 +135,8 @@ public struct BackupRun: Sendable {
             guard manifest.status == .complete else { return .partial(manifest) }
             let pruner = Pruner(repository: context.repository, policy: context.config.retention, logger: log)
             let pruned = try pruner.prune(protecting: [id], dryRun: false).deletions
-            _ = try pruner.pruneWAL(context.walArchive, dryRun: false)
+            // The oldest kept backup moves only when one is removed: only then is there archived WAL to remove.
+            if !pruned.isEmpty { _ = try pruner.pruneWAL(context.walArchive, dryRun: false) }
             return .complete(manifest, pruned: pruned)
         } catch {
             await discard(run)

@@ -71,8 +71,12 @@ public struct PointInTimeRestore: Sendable {
         let configPath = URL(fileURLWithPath: configFile).standardizedFileURL.path
         var lines = [
             "# Written by pgbak: recovery to \(target).",
-            "restore_command = " + quote("\(executable) wal-fetch --config \(configPath) %f %p"),
+            "restore_command = "
+                + quote(
+                    WALFetch.restoreCommand(
+                        dataDirectory: dataDirectory, executable: executable, configFile: configPath)),
         ]
+        WALFetch.clearStaging(dataDirectory: dataDirectory)
         lines += target.settings(action: action).map { "\($0.0) = \(quote($0.1))" }
         // Replaying WAL as a hot standby needs these at least as high as the primary had them.
         lines += primary.map { "\($0.0) = \($0.1)" }

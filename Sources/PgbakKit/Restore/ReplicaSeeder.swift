@@ -18,15 +18,22 @@ public struct ReplicaSeeder: Sendable {
         let probe = LeaderProbe(config: context.config, logger: context.logger)
         let leader = try await probe.discover()
         var horizon = try probe.onLeader(leader) { try WALHorizonReader.read($0, identity: leader.identity) }
-        horizon.archivedSegments = archivedSegments(on: horizon)
         // Choosing and materializing need no per-database detail.
         let backups = try stored ?? context.repository.backups(detail: .listing).backups
         if let requested, !backups.contains(where: { $0.id == requested }) {
             throw RestoreError(problem: "backup \(requested) is not in \(context.repository.location); see pgbak list")
         }
-        let (chosen, rejected) = ReplicaPlanner.choose(
-            backups.map(\.manifest), requested: requested,
-            horizon: horizon)
+        var (chosen, rejected) = ReplicaPlanner.choose(
+            backups.map(\.manifest), requested: requested, horizon: horizon)
+        if chosen == nil, horizon.oldestSegment != nil {
+            // The leader may have recycled the WAL the backups need: the archive can serve it (read only then, as it
+            // is on Patroni's critical path; a backup whose WAL the leader still has needs no archive).
+            horizon.archivedSegments = archivedSegments(on: horizon)
+            if !horizon.archivedSegments.isEmpty {
+                (chosen, rejected) = ReplicaPlanner.choose(
+                    backups.map(\.manifest), requested: requested, horizon: horizon)
+            }
+        }
         guard let chosen, let backup = backups.first(where: { $0.id == chosen.backupID }) else {
             let reasons = rejected.map { "  - \($0.id): \($0.reason)" }.joined(separator: "\n")
             throw RestoreError(
