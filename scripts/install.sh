@@ -5,7 +5,7 @@
 #   /etc/pgbak/policies/*.yml       retention policy files (existing ones are kept)
 #   /etc/systemd/system/pgbak-{backup,verify}.{service,timer}
 #   /usr/local/share/pgbak/pgbak.cron, /usr/local/share/doc/pgbak/README.md
-# Timers are not enabled: edit /etc/pgbak/pgbak.yml, then `systemctl enable --now pgbak-backup.timer pgbak-verify.timer`
+# Timers are not enabled: edit /etc/pgbak/pgbak.yml, then `systemctl enable --now pgbak-backup.timer pgbak-verify.timer pgbak-status.timer`
 # (or copy pgbak.cron to /etc/cron.d/). DESTDIR=/some/dir stages the files there instead; PGBAK_BIN=path skips the build.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"; cd "$ROOT"

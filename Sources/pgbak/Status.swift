@@ -8,7 +8,8 @@ struct Status: AsyncParsableCommand {
         discussion: """
             Exit 0 (ok), 1 (warning) or 2 (critical) against status.warn_age_hours, status.crit_age_hours and
             status.warn_verify_age_days; usable as a Nagios/Icinga check. A gap in the WAL archive, or the leader's
-            archive_command failing, is critical; --json shows the recoverable window.
+            archive_command failing, is critical; --json shows the recoverable window. With metrics.textfile_dir
+            set it writes the metrics as well (pgbak-status.timer runs it every minute).
 
             Examples:
               pgbak status
@@ -21,6 +22,7 @@ struct Status: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
+        let started = Date()
         let report: StatusReport
         do {
             let (context, _) = try options.context(label: "status", progress: false)
@@ -29,6 +31,9 @@ struct Status: AsyncParsableCommand {
             report = StatusReport.evaluate(
                 backups, now: Date(), thresholds: context.config.status, archive: archive,
                 archiver: archive == nil ? nil : await context.leaderArchiver())
+            context.recordMetrics(
+                command: "status", success: report.level != .critical, started: started, backups: backups,
+                archive: archive)
         } catch {
             print("UNKNOWN: \(error.localizedDescription)")
             throw ExitCode(3)

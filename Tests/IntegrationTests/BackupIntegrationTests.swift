@@ -189,6 +189,9 @@ extension ClusterTests {
             let empty = try TestCluster.pgbak(["status", "--config", config.file])
             #expect(empty.status == 2, "\(empty)")
             #expect(empty.stdout.hasPrefix("CRITICAL"))
+            let statusMetrics = metrics + "/pgbak-\(TestCluster.scope)-status.prom"
+            let critical = try String(contentsOfFile: statusMetrics, encoding: .utf8)
+            #expect(critical.contains("pgbak_last_run_success{scope=\"\(TestCluster.scope)\",command=\"status\"} 0"))
             let taken = try config.now()
             try #require(taken.status == 0, "\(taken)")
             let unverified = try TestCluster.pgbak(["status", "--config", config.file])
@@ -204,6 +207,9 @@ extension ClusterTests {
             let json = try JSONSerialization.jsonObject(with: Data(ok.stdout.utf8)) as? [String: Any]
             #expect(json?["level"] as? String == "ok")
             #expect(json?["complete_backups"] as? Int == 1)
+            let fine = try String(contentsOfFile: statusMetrics, encoding: .utf8)
+            #expect(fine.contains("pgbak_last_run_success{scope=\"\(TestCluster.scope)\",command=\"status\"} 1"))
+            #expect(fine.contains("status=\"complete\"} 1"))
             let verify = try String(
                 contentsOfFile: metrics + "/pgbak-\(TestCluster.scope)-verify.prom", encoding: .utf8)
             #expect(verify.contains("pgbak_last_verify_ok{scope=\"\(TestCluster.scope)\",command=\"verify\"} 1"))

@@ -16,7 +16,7 @@ import Testing
             "rm -rf '\(dir)' && mkdir -p '\(dir)' && cp '\(cron)'/*.service '\(cron)'/*.timer '\(dir)'/ && "
                 + "sed -i 's#/usr/local/bin/pgbak#/bin/true#' '\(dir)'/*.service")
         defer { _ = try? Shell.bash("rm -rf '\(dir)'") }
-        let units = ["pgbak-backup.service", "pgbak-backup.timer", "pgbak-verify.service", "pgbak-verify.timer"]
+        let units = ["backup", "verify", "status"].flatMap { ["pgbak-\($0).service", "pgbak-\($0).timer"] }
         let result = try Shell.run(analyze, ["verify"] + units.map { "\(dir)/\($0)" })
         #expect(result.status == 0, "\(result)")
         #expect(result.stderr.isEmpty, "\(result)")
@@ -38,7 +38,7 @@ import Testing
     @Test func everyCrontabLineHasFiveFieldsAUserAndAnExistingCommandShape() throws {
         let text = try String(contentsOfFile: "\(cron)/pgbak.cron", encoding: .utf8)
         let jobs = text.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.contains("=") && !$0.isEmpty }
-        #expect(jobs.count == 2)
+        #expect(jobs.count == 3)
         for job in jobs {
             let fields = job.split(separator: " ", omittingEmptySubsequences: true)
             #expect(fields.count > 7, "\(job)")
@@ -76,6 +76,7 @@ import Testing
         #expect(removed.status == 0, "\(removed)")
         #expect(!FileManager.default.fileExists(atPath: dest + "/usr/local/bin/pgbak"))
         #expect(!FileManager.default.fileExists(atPath: dest + "/etc/systemd/system/pgbak-verify.service"))
+        #expect(!FileManager.default.fileExists(atPath: dest + "/etc/systemd/system/pgbak-status.timer"))
         #expect(FileManager.default.fileExists(atPath: dest + "/etc/pgbak/pgbak.yml"))
     }
 }

@@ -193,6 +193,7 @@ extension ClusterTests {
                     (try? TestCluster.psql(
                         "select count(*) from pg_stat_replication where replay_lsn >= pg_current_wal_lsn()")) == "2"
                 })
+            let timelineBeforeKill = try #require(try TestCluster.leader().timeline)
             let killed =
                 try Shell.must("'\(TestCluster.scripts)/failover.sh' kill 2>&1")
                 .split(separator: "\n").last.map(String.init) ?? ""
@@ -202,9 +203,20 @@ extension ClusterTests {
                 + "'\(TestCluster.scripts)/failover.sh' healthy 180 >/dev/null 2>&1"
             var down = true
             defer { if down { _ = try? Shell.must(restart) } }
+            // The new leader recycles the old timeline's segments it had streamed (a checkpoint, then they go, as
+            // they would with a smaller wal_keep_size): the segments the archive lacks are left in the other
+            // replica's pg_wal only.
+            let newLeader = try TestCluster.leader()
+            try TestCluster.psql("checkpoint")
+            let recycled = try Shell.must(
+                "find '\(TestCluster.lab)/data/\(newLeader.name)/pg_wal' -maxdepth 1 "
+                    + "-regex '.*/\(String(format: "%08X", UInt32(timelineBeforeKill)))[0-9A-F]\\{16\\}' -print -delete | wc -l"
+            )
+            #expect((Int(recycled.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 3, "\(recycled)")
             try Shell.must("chmod -R u+w '\(wal)'")
             blocked = false
-            // The new leader archives its history file, fills the gap from its pg_wal and goes on.
+            // The new leader archives its history file, fills the gap from the other replica's pg_wal (pg_receivewal)
+            // and goes on.
             var verify = CommandResult(status: 1, stdout: "", stderr: "")
             #expect(
                 TestCluster.poll(seconds: 90, every: 1) {

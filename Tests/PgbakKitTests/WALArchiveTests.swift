@@ -189,6 +189,31 @@ import Testing
         #expect(settings.map(\.0) == ["recovery_target_lsn", "recovery_target_action", "recovery_target_timeline"])
         #expect(settings.first?.1 == "0/5000060")
     }
+
+    @Test func theFailoverGapRunsFromTheNewestArchivedSegmentToTheSwitchPoint() {
+        let size: UInt64 = 16 << 20
+        // Timeline 2 began in segment 3; the switch to 3 happened inside segment 9 (0/9000100).
+        let parent = TimelineSpan(timeline: 2, begin: LSN(3 * size + 0x28), end: LSN(9 * size + 0x100))
+        let names = { (archived: Set<UInt64>) in
+            WALPush.missing(parent: parent, switchPoint: LSN(9 * size + 0x100), archived: archived, size: size)
+                .map(\.name)
+        }
+        #expect(
+            names([3, 4, 5]) == ["000000020000000000000006", "000000020000000000000007", "000000020000000000000008"])
+        // Only after the newest archived one: an older hole is retention's or an earlier gap's, not this switch's.
+        #expect(names([3, 5, 7]) == ["000000020000000000000008"])
+        #expect(names([3, 4, 5, 6, 7, 8]).isEmpty)
+        // Nothing of the parent archived: from the parent timeline's start.
+        #expect(names([]).first == "000000020000000000000003")
+        #expect(names([]).count == 6)
+        // A segment past the switch point (archived by mistake) does not move the start.
+        #expect(names([5, 12]).count == 3)
+        // Timeline 1 from LSN 0: segment 0 is never wanted.
+        let first = TimelineSpan(timeline: 1, begin: LSN(0), end: LSN(2 * size + 8))
+        #expect(
+            WALPush.missing(parent: first, switchPoint: LSN(2 * size + 8), archived: [], size: size).map(\.name)
+                == ["000000010000000000000001"])
+    }
 }
 
 @Suite struct PrefetchStateTests {

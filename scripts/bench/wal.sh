@@ -77,6 +77,8 @@ archive_run() {
 loss_run() {
   local port acked restored d="$OUT/loss-restore" killed
   set_archive "$PGBAK_PUSH"; drain_archive
+  # Recovery to the end of the archive starts from a backup on the current timeline.
+  as_pg "$LAB/bin/pgbak" now --physical-only --quiet --config "$NOW_CONFIG"
   psql_leader -c "drop table if exists loss" -c "create table loss (id bigint primary key)" >/dev/null
   port=$(leader_port)
   PGPASSWORD=$SU_PASS "$VENV/bin/python3" scripts/bench/loss-client.py 127.0.0.1 "$port" > "$OUT/loss.acked" \
@@ -93,7 +95,8 @@ loss_run() {
   restored=$(as_pg psql -h /tmp -p 5611 -U postgres -qAtX -c "select coalesce(max(id), 0) from loss")
   as_pg "$PGBIN/pg_ctl" -D "$d" stop -m immediate >/dev/null 2>&1 || true
   rm -rf "$d"
-  start_node "${killed#node}" >/dev/null 2>&1 && wait_healthy 180 >/dev/null
+  # The old leader, rewound, is consistent only once the new leader has written past the point pg_rewind copied.
+  start_node "${killed#node}" >/dev/null 2>&1 && psql_leader -c "drop table loss" >/dev/null && wait_healthy 180 >/dev/null
   printf 'loss\tpgbak\t%s\t%s\t%s\n' "$acked" "$restored" "$((acked - restored))" >> "$OUT/wal.tsv"
 }
 

@@ -12,7 +12,7 @@ public struct LocalAddresses: Sendable {
         var found: Set<String> = ["localhost", "::1"]
         var name = [CChar](repeating: 0, count: 256)
         if gethostname(&name, name.count) == 0 {
-            let host = String(cString: name)
+            let host = Self.text(name)
             found.insert(host)
             found.insert(String(host.prefix { $0 != "." }))
         }
@@ -28,9 +28,14 @@ public struct LocalAddresses: Sendable {
             var text = [CChar](repeating: 0, count: Int(NI_MAXHOST))
             let length = socklen_t(family == AF_INET ? MemoryLayout<sockaddr_in>.size : MemoryLayout<sockaddr_in6>.size)
             if getnameinfo(address, length, &text, socklen_t(text.count), nil, 0, NI_NUMERICHOST) == 0 {
-                found.insert(String(cString: text).split(separator: "%").first.map(String.init) ?? "")
+                found.insert(Self.text(text).split(separator: "%").first.map(String.init) ?? "")
             }
         }
         return LocalAddresses(addresses: found)
+    }
+
+    /// A NUL-terminated C string in a buffer.
+    static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

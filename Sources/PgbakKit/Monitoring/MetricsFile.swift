@@ -1,7 +1,7 @@
 import Foundation
 
 /// Prometheus metrics in node_exporter's textfile-collector format, written atomically (a temporary file renamed
-/// into place) as `pgbak-<scope>-<command>.prom` after every `now`, `verify` and `prune`.
+/// into place) as `pgbak-<scope>-<command>.prom` after every `now`, `verify`, `prune` and `status`.
 public struct MetricsFile: Sendable {
     public var directory: String
     public var scope: String
@@ -103,16 +103,17 @@ public struct MetricsFile: Sendable {
 extension RunContext {
     /// Writes this command's metrics file when `metrics.textfile_dir` is set; a failure to write is logged, never
     /// fatal (monitoring must not break backups).
+    /// `backups` and `archive`, when the command has them at hand, are not read again.
     public func recordMetrics(
         command: String, success: Bool, started: Date, bytes: Int64? = nil,
-        verifyOK: Bool? = nil
+        verifyOK: Bool? = nil, backups known: [StoredBackup]? = nil, archive: WALArchiveSummary? = nil
     ) {
         guard let directory = config.metricsDirectory else { return }
-        let backups = (try? repository.backups(detail: .listing).backups) ?? []
+        let backups = known ?? (try? repository.backups(detail: .listing).backups) ?? []
         let text = MetricsFile.render(
             scope: config.scope, command: command, success: success, finished: Date(),
             seconds: Date().timeIntervalSince(started), bytes: bytes, backups: backups,
-            verifyOK: verifyOK, archive: try? walArchiveSummary(backups: backups))
+            verifyOK: verifyOK, archive: archive ?? (try? walArchiveSummary(backups: backups)))
         do {
             try MetricsFile(directory: directory, scope: config.scope).write(command: command, text: text)
         } catch {

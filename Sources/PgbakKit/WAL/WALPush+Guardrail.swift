@@ -71,6 +71,21 @@ extension WALPush {
         private var cached: (cluster: PatroniCluster, history: TimelineHistory?)?
 
         func permission(for file: WALFileName, push: WALPush, segmentSize: UInt64) async throws -> PushPermission {
+            try await load(push)
+            let local = LocalAddresses.current()
+            return PushPermission.decide(
+                file: file, member: push.context.config.thisHost.member, port: Self.postmasterPort(push.dataDirectory),
+                isLocal: local.contains, cluster: cached!.cluster, scope: push.context.config.scope,
+                leaderHistory: cached!.history, segmentSize: segmentSize)
+        }
+
+        /// Patroni's view of the cluster, as the permissions of this call of wal-push use it.
+        func cluster(push: WALPush) async throws -> PatroniCluster {
+            try await load(push)
+            return cached!.cluster
+        }
+
+        private func load(_ push: WALPush) async throws {
             let context = push.context
             if cached == nil {
                 let client = PatroniClient(
@@ -85,11 +100,6 @@ extension WALPush {
                 }
                 cached = (cluster, history)
             }
-            let local = LocalAddresses.current()
-            return PushPermission.decide(
-                file: file, member: context.config.thisHost.member, port: Self.postmasterPort(push.dataDirectory),
-                isLocal: local.contains, cluster: cached!.cluster, scope: context.config.scope,
-                leaderHistory: cached!.history, segmentSize: segmentSize)
         }
 
         /// The port PostgreSQL listens on, line 4 of postmaster.pid.

@@ -4,8 +4,8 @@ import Logging
 /// `pgbak wal-push %p`, PostgreSQL's archive_command: stores one WAL file durably, after checking it belongs to
 /// this archive's cluster and that this member may write it, then pushes the next `.ready` files ahead in parallel
 /// (PostgreSQL's later calls for them find them archived and return at once). A new timeline's `.history` file
-/// also fills the archive from this member's `pg_wal` with the parent timeline's segments it lacks (the failover
-/// gap: WAL the old leader had not archived yet).
+/// also fills the archive with the parent timeline's segments it lacks, from this member's `pg_wal` or else the other
+/// members' (the failover gap: WAL the old leader had not archived yet).
 public struct WALPush: Sendable {
     public let context: RunContext
     public let archive: WALArchive
@@ -112,7 +112,8 @@ public struct WALPush: Sendable {
     }
 
     /// After a promotion: the parent timeline's segments below the switch point that the archive lacks, from this
-    /// member's pg_wal (it streamed them as a replica). What is nowhere here stays a gap that check and verify report.
+    /// member's pg_wal (it streamed them as a replica), then from the other members'. What no member has stays a
+    /// gap that check and verify report.
     func backfill(timeline: UInt32, historyText: Data, _ guardrail: Guardrail) async throws -> [String] {
         let history = try TimelineHistory(timeline: timeline, text: String(decoding: historyText, as: UTF8.self))
         guard let parent = history.ancestors.last else { return [] }
@@ -137,6 +138,8 @@ public struct WALPush: Sendable {
                 "filled the failover gap from this member's pg_wal",
                 metadata: ["timeline": "\(parent.timeline)", "segments": "\(filled.count)"])
         }
-        return filled
+        guard let span = history.path.first(where: { $0.timeline == parent.timeline }) else { return filled }
+        let missing = try stillMissing(parent: span, switchPoint: parent.switchPoint, size: size)
+        return filled + (await backfillFromMembers(missing, switchPoint: parent.switchPoint, guardrail))
     }
 }
