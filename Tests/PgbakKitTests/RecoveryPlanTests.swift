@@ -153,6 +153,14 @@ import Testing
         #expect(holed.window?.backupID == "20260102T000000Z")
         #expect(holed.gaps.map(\.first) == ["000000010000000000000004"])
         #expect(holed.problems.first?.contains("WAL archive gap 000000010000000000000004") == true)
+        // A gap after both backups: recoverable from the older one up to the gap's start, not to the newest WAL.
+        let cut = WALArchiveSummary.make(
+            contents: RecoveryPlanTests.archive(1, 1...7) + RecoveryPlanTests.archive(1, 9...9), histories: [:],
+            info: RecoveryPlanTests.info, backups: RecoveryPlanTests.backups)
+        #expect(cut.window?.backupID == "20260101T000000Z")
+        #expect(cut.window?.latest == cut.gaps.first?.lostAfter)
+        #expect(cut.window?.latest == RecoveryPlanTests.t0.addingTimeInterval(7 * 60))
+        #expect(cut.gaps.map(\.first) == ["000000010000000000000008"])
         let item = WALArchiveSummary.item(holed, location: "/repo")
         #expect(item.status == .fail)
         #expect(WALArchiveSummary.item(nil, location: "/repo").status == .warn)

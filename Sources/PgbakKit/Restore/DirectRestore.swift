@@ -37,9 +37,10 @@ public struct DirectRestore: Sendable {
             seconds: Date().timeIntervalSince(started))
     }
 
-    public func standalone(dataDirectory: String, backupID: String?, wipe: Bool, port: Int, force: Bool = false)
-        throws -> Report
-    {
+    /// `cached`: the files go through the page cache (see `Materializer.cached`).
+    public func standalone(
+        dataDirectory: String, backupID: String?, wipe: Bool, port: Int, force: Bool = false, cached: Bool = false
+    ) throws -> Report {
         let started = Date()
         try context.repository.prepare()
         try Self.checkTarget(dataDirectory, wipe: wipe)
@@ -56,7 +57,7 @@ public struct DirectRestore: Sendable {
         let done = try Self.emptiedOnFailure(dataDirectory) {
             try Materializer(
                 directory: context.repository.directory(of: backup.id), manifest: backup.manifest,
-                checkContent: !force
+                checkContent: !force, cached: cached
             )
             .materialize(into: dataDirectory, tablespaces: .remapped(under: dataDirectory + "/pgbak_tablespaces"))
         }

@@ -55,7 +55,12 @@ final class FileWriterPool: @unchecked Sendable {
     /// The worker the caller's current file went to.
     private var current: Worker?
 
-    init(workers count: Int = FileWriterPool.defaultWorkers) {
+    /// Every file through the page cache, none direct: the server replays WAL over them at once (recovery to a
+    /// point in time), and a cached data page is read without a disk read.
+    private let cached: Bool
+
+    init(workers count: Int = FileWriterPool.defaultWorkers, cached: Bool = false) {
+        self.cached = cached
         workers = (0..<max(count, 1)).map { _ in Worker() }
         running = workers.count
         for worker in workers {
@@ -158,7 +163,7 @@ final class FileWriterPool: @unchecked Sendable {
     private func perform(_ job: Job, on worker: Worker) throws {
         switch job {
         case .create(let path, let mode, let size):
-            worker.writesDirect = size >= DirectWriter.threshold
+            worker.writesDirect = !cached && size >= DirectWriter.threshold
             worker.fd =
                 worker.writesDirect
                 ? worker.direct.create(path: path, mode: mode, size: size)

@@ -23,11 +23,16 @@ public struct Materializer: Sendable {
     public var manifest: Manifest
     /// Check each archive against its checksum while reading it (off only for `restore --force`).
     public var checkContent: Bool
+    /// Write every file through the page cache: the server replays a long stretch of WAL over the files right
+    /// away (recovery to a point in time), so each data page it reads is then in memory. Otherwise large files go
+    /// to disk direct.
+    public var cached: Bool
 
-    public init(directory: String, manifest: Manifest, checkContent: Bool = true) {
+    public init(directory: String, manifest: Manifest, checkContent: Bool = true, cached: Bool = false) {
         self.directory = directory
         self.manifest = manifest
         self.checkContent = checkContent
+        self.cached = cached
     }
 
     /// The checksum to check `file` against while reading it, unless content checks are off.
@@ -52,7 +57,7 @@ public struct Materializer: Sendable {
         }
         var total = try TarExtractor.extract(
             archive: directory + "/" + base.path, expected: expected(base),
-            into: dataDirectory)
+            into: dataDirectory, cached: cached)
         if let wal = physical.first(where: { $0.path == "\(PhysicalPart.directory)/pg_wal.tar.zst" }) {
             // base.tar brings pg_wal/ with only archive_status/ in it.
             guard mkdir(dataDirectory + "/pg_wal", 0o700) == 0 || errno == EEXIST else {
@@ -60,7 +65,7 @@ public struct Materializer: Sendable {
             }
             let r = try TarExtractor.extract(
                 archive: directory + "/" + wal.path, expected: expected(wal),
-                into: dataDirectory + "/pg_wal")
+                into: dataDirectory + "/pg_wal", cached: cached)
             total.files += r.files
             total.bytes += r.bytes
         }
@@ -77,7 +82,8 @@ public struct Materializer: Sendable {
             case .remapped(let dir): target = dir + "/" + entry.oid
             }
             try Self.prepareEmpty(target, what: "tablespace directory", allowExisting: true)
-            let r = try TarExtractor.extract(archive: directory + "/" + archive, expected: expected, into: target)
+            let r = try TarExtractor.extract(
+                archive: directory + "/" + archive, expected: expected, into: target, cached: cached)
             total.files += r.files
             total.bytes += r.bytes
             let link = dataDirectory + "/pg_tblspc/" + entry.oid

@@ -36,7 +36,8 @@ public struct PointInTimeRestore: Sendable {
         force: Bool, start: Bool, timeout: Double
     ) async throws -> Report {
         let materialized = try DirectRestore(context: context).standalone(
-            dataDirectory: dataDirectory, backupID: plan.backupID, wipe: wipe, port: port, force: force)
+            dataDirectory: dataDirectory, backupID: plan.backupID, wipe: wipe, port: port, force: force,
+            cached: true)
         let version =
             (try? String(contentsOfFile: dataDirectory + "/PG_VERSION", encoding: .utf8))
             .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0

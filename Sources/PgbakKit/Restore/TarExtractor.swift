@@ -6,13 +6,15 @@ import Foundation
 /// before using what was written.
 final class TarExtractor {
     let root: String
-    private let pool = FileWriterPool()
+    private let pool: FileWriterPool
     private var inFile = false
     private(set) var files = 0
     private(set) var bytes: Int64 = 0
 
-    init(root: String) {
+    /// `cached`: every file through the page cache (see `FileWriterPool`).
+    init(root: String, cached: Bool = false) {
         self.root = root
+        pool = FileWriterPool(cached: cached)
     }
 
     func reader() -> TarReader {
@@ -83,10 +85,10 @@ final class TarExtractor {
     }
 
     /// Decompresses `archive` (zstd) into `root`, checking its checksum against `expected` on the way.
-    static func extract(archive: String, expected: FileChecksum?, into root: String) throws -> (
-        files: Int, bytes: Int64
-    ) {
-        let extractor = TarExtractor(root: root)
+    static func extract(archive: String, expected: FileChecksum?, into root: String, cached: Bool = false) throws
+        -> (files: Int, bytes: Int64)
+    {
+        let extractor = TarExtractor(root: root, cached: cached)
         let tar = extractor.reader()
         do {
             try ZstdReader.decompress(path: archive, expected: expected) { try tar.feed($0) }

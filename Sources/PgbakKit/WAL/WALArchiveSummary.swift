@@ -11,7 +11,8 @@ public struct WALArchiveSummary: Codable, Sendable, Equatable {
         public var text: String
     }
 
-    /// From the oldest backup after which the archive is continuous to the newest archived WAL.
+    /// From the oldest backup after which the archive is continuous to the newest archived WAL, or, when a gap
+    /// follows every backup, from the oldest backup to the last moment before its first gap.
     public struct Window: Codable, Sendable, Equatable {
         public var earliest: Date
         public var latest: Date
@@ -51,14 +52,23 @@ public struct WALArchiveSummary: Codable, Sendable, Equatable {
         let newest = overall.last.flatMap { last in
             contents.first { $0.file == .segment(last) }
         }
+        // The oldest backup the archive continues from to its newest WAL; failing that, the oldest backup with WAL
+        // up to a gap: recoverable until the last moment before the gap.
         var window: Window?
+        var untilGap: Window?
         if let newest {
-            for candidate in candidates
-            where WALContinuity.check(
-                files: files, histories: histories, segmentSize: segmentSize, from: (candidate.timeline, candidate.stop)
-            ).gaps.isEmpty {
-                window = Window(earliest: candidate.consistentBy, latest: newest.archived, backupID: candidate.id)
-                break
+            for candidate in candidates {
+                let gaps = WALContinuity.check(
+                    files: files, histories: histories, segmentSize: segmentSize,
+                    from: (candidate.timeline, candidate.stop)
+                ).gaps
+                guard let gap = gaps.first else {
+                    window = Window(earliest: candidate.consistentBy, latest: newest.archived, backupID: candidate.id)
+                    break
+                }
+                if untilGap == nil, let end = gap.lostAfter, end > candidate.consistentBy {
+                    untilGap = Window(earliest: candidate.consistentBy, latest: end, backupID: candidate.id)
+                }
             }
         }
         return WALArchiveSummary(
@@ -68,7 +78,7 @@ public struct WALArchiveSummary: Codable, Sendable, Equatable {
                 Gap(
                     first: $0.first.name, last: $0.last.name, lostAfter: $0.lostAfter, lostBefore: $0.lostBefore,
                     text: $0.description)
-            }, missingHistories: overall.missingHistories, window: window)
+            }, missingHistories: overall.missingHistories, window: window ?? untilGap)
     }
 
     /// Problems as `pgbak check` lists them (status maps fail to critical).
