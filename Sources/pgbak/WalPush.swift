@@ -7,7 +7,8 @@ struct WalPush: AsyncParsableCommand {
         commandName: "wal-push",
         abstract: "Archive one WAL file (PostgreSQL's archive_command): pgbak wal-push %p",
         discussion: """
-            Runs as the PostgreSQL OS user in the data directory. Stores the file zstd-compressed with its SHA-256
+            Runs as the PostgreSQL OS user in the data directory (or is given <data directory>/pg_wal/<file>, as
+            Patroni does when it archives a former leader's finished files before rewinding it). Stores the file zstd-compressed with its SHA-256
             in the repository's WAL archive, durably, and exits 0 only then. A file archived with the same content is
             success; other content is an error that names both checksums, never an overwrite. Refuses a server of
             another cluster (system identifier) and a member that is not Patroni's leader, except for finished
@@ -24,7 +25,7 @@ struct WalPush: AsyncParsableCommand {
 
     @OptionGroup var options: GlobalOptions
 
-    @Argument(help: "The WAL file's path relative to the data directory (%p).")
+    @Argument(help: "The WAL file's path relative to the data directory (%p), or its absolute path in pg_wal.")
     var path: String
 
     func run() async throws {
@@ -33,7 +34,8 @@ struct WalPush: AsyncParsableCommand {
             try context.repository.prepare()
             let push = WALPush(
                 context: context, archive: context.walArchive,
-                dataDirectory: FileManager.default.currentDirectoryPath)
+                dataDirectory: WALPush.dataDirectory(
+                    for: path, workingDirectory: FileManager.default.currentDirectoryPath))
             let report = try await push.push(path: path)
             context.logger.info(
                 "archived",

@@ -190,6 +190,14 @@ import Testing
         #expect(settings.first?.1 == "0/5000060")
     }
 
+    @Test func thePushFindsItsDataDirectoryFromAnAbsolutePathInPgWal() {
+        #expect(WALPush.dataDirectory(for: "pg_wal/000000010000000000000006", workingDirectory: "/d") == "/d")
+        #expect(
+            WALPush.dataDirectory(for: "/srv/pg/data/pg_wal/000000010000000000000006", workingDirectory: "/")
+                == "/srv/pg/data")
+        #expect(WALPush.dataDirectory(for: "/tmp/000000010000000000000006", workingDirectory: "/d") == "/d")
+    }
+
     @Test func theFailoverGapRunsFromTheNewestArchivedSegmentToTheSwitchPoint() {
         let size: UInt64 = 16 << 20
         // Timeline 2 began in segment 3; the switch to 3 happened inside segment 9 (0/9000100).

@@ -45,10 +45,9 @@ extension WALPush {
         }
         var wanted = Set(missing)
         var filled: [String] = []
-        let donors = cluster.members.filter {
-            $0.name != leader.name && $0.host != nil && $0.port != nil
-                && ["running", "streaming"].contains($0.state ?? "")
-        }
+        // Every other member Patroni lists: a replica may be streaming or still in archive recovery (it cannot
+        // fetch the new timeline from an archive that failed); one that is down refuses the connection at once.
+        let donors = cluster.members.filter { $0.name != leader.name && $0.host != nil && $0.port != nil }
         let before = WALSegment(timeline: first.timeline, number: first.number(size: size) - 1, size: size)
         for (index, member) in donors.enumerated() where !wanted.isEmpty {
             let directory = run + "/member-\(index)"

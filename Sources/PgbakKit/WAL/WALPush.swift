@@ -56,6 +56,15 @@ public struct WALPush: Sendable {
         return report
     }
 
+    /// The data directory of a push: PostgreSQL runs archive_command in it with a relative `%p`; Patroni, archiving
+    /// a former leader's finished files before pg_rewind, passes `<data directory>/pg_wal/<file>` from elsewhere.
+    public static func dataDirectory(for path: String, workingDirectory: String) -> String {
+        guard path.hasPrefix("/") else { return workingDirectory }
+        let walDirectory = (path as NSString).deletingLastPathComponent
+        guard (walDirectory as NSString).lastPathComponent == "pg_wal" else { return workingDirectory }
+        return (walDirectory as NSString).deletingLastPathComponent
+    }
+
     func read(_ path: String, as file: WALFileName) throws -> Incoming {
         guard let content = FileManager.default.contents(atPath: path) else {
             throw WALArchiveError(problem: "cannot read \(path): \(Errno.text())")
