@@ -103,9 +103,13 @@ extension ClusterTests {
         @Test func aReplicaMayNotArchiveAndTheLeadersArchiveVerifies() throws {
             let replica = try #require(try TestCluster.members().first { $0.role != "leader" })
             let dir = "\(TestCluster.lab)/data/\(replica.name)"
-            // The replica's newest segment: not archived, and it is no leader.
-            let newest = try Shell.must("ls '\(dir)/pg_wal' | grep -E '^[0-9A-F]{24}$' | sort | tail -1")
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+            // The segment the replica is receiving into: the leader has not finished it, so it is not archived (an
+            // identical copy would be success), and the replica is no leader.
+            let received = try TestCluster.psql("select pg_last_wal_receive_lsn()", port: replica.port)
+                .split(separator: "/").compactMap { UInt32($0, radix: 16) }
+            try #require(received.count == 2, "\(received)")
+            let newest = String(
+                format: "%08X%08X%08X", UInt32(replica.timeline ?? 1), received[0], received[1] >> 24)
             let push = try Shell.run(
                 "/bin/bash",
                 [

@@ -51,11 +51,16 @@ extension WALPush {
         let before = WALSegment(timeline: first.timeline, number: first.number(size: size) - 1, size: size)
         for (index, member) in donors.enumerated() where !wanted.isEmpty {
             let directory = run + "/member-\(index)"
-            guard
-                let received = try? await receive(
+            let received: [WALSegment]
+            do {
+                received = try await receive(
                     from: member, after: before, until: switchPoint, into: directory, tools: tools,
                     credentials: credentials)
-            else { continue }
+            } catch {
+                context.logger.info(
+                    "no WAL received from a member", metadata: ["member": "\(member.name)", "error": "\(error)"])
+                continue
+            }
             for segment in received.sorted() where wanted.contains(segment) {
                 guard let incoming = try? read(directory + "/" + segment.name, as: .segment(segment)),
                     (try? await guardrail.store(incoming)) != nil
@@ -75,6 +80,8 @@ extension WALPush {
     /// Streams the WAL after segment `before` up to `switchPoint` from `member` into `directory` (pg_receivewal
     /// starts after the newest complete segment it finds there, so a sparse placeholder of `before` sets the start)
     /// and returns the complete segments it received. pg_receivewal stops at the first segment the member lacks.
+    static let receiveSeconds = 60.0
+
     func receive(
         from member: PatroniMember, after before: WALSegment, until switchPoint: LSN, into directory: String,
         tools: PostgresTools, credentials: RunCredentials
@@ -92,14 +99,15 @@ extension WALPush {
         let target = ConnectionTarget(
             host: member.host ?? "", port: member.port ?? 5432, user: login.user,
             connectTimeout: context.config.postgres.connectTimeoutSeconds)
-        let outcome = try await ChildProcess.run(
-            ChildCommand(
-                executable: tools.path("pg_receivewal"),
-                arguments: [
-                    "--directory", directory, "--dbname", target.conninfo(), "--no-loop", "--no-password",
-                    "--endpos", switchPoint.description, "--no-sync",
-                ],
-                environment: try credentials.environment(for: login)))
+        let command = ChildCommand(
+            executable: tools.path("pg_receivewal"),
+            arguments: [
+                "--directory", directory, "--dbname", target.conninfo(), "--no-loop", "--no-password",
+                "--endpos", switchPoint.description, "--no-sync",
+            ],
+            environment: try credentials.environment(for: login))
+        // A member that lags behind the switch point would keep pg_receivewal waiting, and archiving with it.
+        let outcome = try await withTimeout(seconds: Self.receiveSeconds) { try await ChildProcess.run(command) }
         if !outcome.succeeded {
             context.logger.info(
                 "pg_receivewal from a member ended early",
