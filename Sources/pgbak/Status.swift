@@ -33,7 +33,7 @@ struct Status: AsyncParsableCommand {
                 archiver: archive == nil ? nil : await context.leaderArchiver())
             context.recordMetrics(
                 command: "status", success: report.level != .critical, started: started, backups: backups,
-                archive: archive)
+                archive: .some(archive))
         } catch {
             print("UNKNOWN: \(error.localizedDescription)")
             throw ExitCode(3)

@@ -8,8 +8,8 @@ struct WalPush: AsyncParsableCommand {
         abstract: "Archive one WAL file (PostgreSQL's archive_command): pgbak wal-push %p",
         discussion: """
             Runs as the PostgreSQL OS user in the data directory (or is given <data directory>/pg_wal/<file>, as
-            Patroni does when it archives a former leader's finished files before rewinding it). Stores the file zstd-compressed with its SHA-256
-            in the repository's WAL archive, durably, and exits 0 only then. A file archived with the same content is
+            Patroni does when it archives a former leader's finished files before rewinding it). Stores the file
+            zstd-compressed with its SHA-256 in the repository's WAL archive, durably, and exits 0 only then. A file archived with the same content is
             success; other content is an error that names both checksums, never an overwrite. Refuses a server of
             another cluster (system identifier) and a member that is not Patroni's leader, except for finished
             segments of an earlier timeline that the leader's history shows the archive lacks (the failover gap).

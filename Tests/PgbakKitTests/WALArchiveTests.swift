@@ -203,7 +203,7 @@ import Testing
         // Timeline 2 began in segment 3; the switch to 3 happened inside segment 9 (0/9000100).
         let parent = TimelineSpan(timeline: 2, begin: LSN(3 * size + 0x28), end: LSN(9 * size + 0x100))
         let names = { (archived: Set<UInt64>) in
-            WALPush.missing(parent: parent, switchPoint: LSN(9 * size + 0x100), archived: archived, size: size)
+            WALPush.missing(parent: parent, archived: archived, size: size)
                 .map(\.name)
         }
         #expect(
@@ -219,7 +219,7 @@ import Testing
         // Timeline 1 from LSN 0: segment 0 is never wanted.
         let first = TimelineSpan(timeline: 1, begin: LSN(0), end: LSN(2 * size + 8))
         #expect(
-            WALPush.missing(parent: first, switchPoint: LSN(2 * size + 8), archived: [], size: size).map(\.name)
+            WALPush.missing(parent: first, archived: [], size: size).map(\.name)
                 == ["000000010000000000000001"])
     }
 }

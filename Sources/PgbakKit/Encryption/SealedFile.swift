@@ -19,14 +19,10 @@ public struct SealedFile: Sendable {
 
     public enum Scheme: UInt8, Sendable {
         case aes256GCM = 1
-
-        /// As a manifest records it.
-        public var name: String { "aes-256-gcm" }
     }
 
     public let scheme: Scheme
     public let chunkSize: Int
-    public let salt: Data
     /// The header bytes as written (authenticated with every chunk).
     public let header: Data
     /// The file's key (SymmetricKey is not Sendable: made for each chunk, which costs a copy of 32 bytes).
@@ -62,7 +58,6 @@ public struct SealedFile: Sendable {
     private init(key: RepositoryKey, scheme: Scheme, chunkSize: Int, salt: Data) {
         self.scheme = scheme
         self.chunkSize = chunkSize
-        self.salt = salt
         var header = Self.magic
         header.append(contentsOf: [Self.version, scheme.rawValue, 0, 0])
         header.append(contentsOf: (0..<4).map { UInt8(truncatingIfNeeded: UInt32(chunkSize) >> (24 - 8 * $0)) })

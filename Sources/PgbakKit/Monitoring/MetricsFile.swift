@@ -103,10 +103,11 @@ public struct MetricsFile: Sendable {
 extension RunContext {
     /// Writes this command's metrics file when `metrics.textfile_dir` is set; a failure to write is logged, never
     /// fatal (monitoring must not break backups).
-    /// `backups` and `archive`, when the command has them at hand, are not read again.
+    /// `backups` and `archive` (a summary, or nil for no archive), when the command has them at hand, are not read
+    /// again.
     public func recordMetrics(
         command: String, success: Bool, started: Date, bytes: Int64? = nil,
-        verifyOK: Bool? = nil, backups known: [StoredBackup]? = nil, archive: WALArchiveSummary? = nil
+        verifyOK: Bool? = nil, backups known: [StoredBackup]? = nil, archive: WALArchiveSummary?? = nil
     ) {
         guard let directory = config.metricsDirectory else { return }
         let backups = known ?? (try? repository.backups(detail: .listing).backups) ?? []

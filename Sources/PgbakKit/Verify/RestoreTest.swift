@@ -18,7 +18,9 @@ struct RestoreTest: Sendable {
         let scratch = "\(context.config.scratchDirectory)/\(getpid())-\(backup.id)"
         let steps = StepLog()
         do {
-            try await withTimeout(seconds: Double(context.config.restoreTestTimeoutSeconds)) {
+            try await withTimeout(
+                seconds: Double(context.config.restoreTestTimeoutSeconds), limit: "verify.restore_test_timeout_seconds"
+            ) {
                 try await exercise(backup, scratch: scratch, steps: steps)
             }
         } catch  where !(error is StepFailed) {
@@ -216,8 +218,10 @@ struct StepFailed: LocalizedError {
     var errorDescription: String? { "step failed" }
 }
 
-/// Runs `body`, cancelling it after `seconds`.
-func withTimeout<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+/// Runs `body`, cancelling it after `seconds`; `limit` names what was limited (the setting, or the work) in the error.
+func withTimeout<T: Sendable>(
+    seconds: Double, limit: String, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await body() }
         group.addTask {
@@ -226,7 +230,7 @@ func withTimeout<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () as
         }
         defer { group.cancelAll() }
         guard let first = try await group.next(), let value = first else {
-            throw RestoreError(problem: "gave up after \(Int(seconds)) s (verify.restore_test_timeout_seconds)")
+            throw RestoreError(problem: "gave up after \(Int(seconds)) s (\(limit))")
         }
         return value
     }

@@ -71,35 +71,34 @@ extension WALPush {
         private var cached: (cluster: PatroniCluster, history: TimelineHistory?)?
 
         func permission(for file: WALFileName, push: WALPush, segmentSize: UInt64) async throws -> PushPermission {
-            try await load(push)
+            let view = try await load(push)
             let local = LocalAddresses.current()
             return PushPermission.decide(
                 file: file, member: push.context.config.thisHost.member, port: Self.postmasterPort(push.dataDirectory),
-                isLocal: local.contains, cluster: cached!.cluster, scope: push.context.config.scope,
-                leaderHistory: cached!.history, segmentSize: segmentSize)
+                isLocal: local.contains, cluster: view.cluster, scope: push.context.config.scope,
+                leaderHistory: view.history, segmentSize: segmentSize)
         }
 
         /// Patroni's view of the cluster, as the permissions of this call of wal-push use it.
         func cluster(push: WALPush) async throws -> PatroniCluster {
-            try await load(push)
-            return cached!.cluster
+            try await load(push).cluster
         }
 
-        private func load(_ push: WALPush) async throws {
+        private func load(_ push: WALPush) async throws -> (cluster: PatroniCluster, history: TimelineHistory?) {
+            if let cached { return cached }
             let context = push.context
-            if cached == nil {
-                let client = PatroniClient(
-                    config: context.config.patroni, configFile: context.config.file, logger: context.logger)
-                let cluster = try await client.cluster().cluster
-                var history: TimelineHistory?
-                if let timeline = (try? LeaderSelection.choose(from: cluster, scope: context.config.scope))?.timeline,
-                    timeline > 1, let text = try push.archive.fetch(.history(timeline: UInt32(timeline)))
-                {
-                    history = try TimelineHistory(
-                        timeline: UInt32(timeline), text: String(decoding: text, as: UTF8.self))
-                }
-                cached = (cluster, history)
+            let client = PatroniClient(
+                config: context.config.patroni, configFile: context.config.file, logger: context.logger)
+            let cluster = try await client.cluster().cluster
+            var history: TimelineHistory?
+            if let timeline = (try? LeaderSelection.choose(from: cluster, scope: context.config.scope))?.timeline,
+                timeline > 1, let text = try push.archive.fetch(.history(timeline: UInt32(timeline)))
+            {
+                history = try TimelineHistory(
+                    timeline: UInt32(timeline), text: String(decoding: text, as: UTF8.self))
             }
+            cached = (cluster, history)
+            return (cluster, history)
         }
 
         /// The port PostgreSQL listens on, line 4 of postmaster.pid.

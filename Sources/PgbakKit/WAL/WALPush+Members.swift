@@ -1,21 +1,11 @@
 import Foundation
 
 extension WALPush {
-    /// The parent timeline's segments below the switch point that the archive still lacks after this member's pg_wal
-    /// was searched.
-    func stillMissing(parent: TimelineSpan, switchPoint: LSN, size: UInt64) throws -> [WALSegment] {
-        let archived = Set(
-            try archive.contents().compactMap { item -> UInt64? in
-                guard case .segment(let s) = item.file, s.timeline == parent.timeline else { return nil }
-                return s.number(size: size)
-            })
-        return Self.missing(parent: parent, switchPoint: switchPoint, archived: archived, size: size)
-    }
-
     /// From the first segment after the newest archived one of the parent timeline (or the parent timeline's start,
-    /// when none is) up to the switch point's segment, which the new timeline holds: those not in `archived`.
-    static func missing(parent: TimelineSpan, switchPoint: LSN, archived: Set<UInt64>, size: UInt64) -> [WALSegment] {
-        let end = switchPoint.segment(size: size)
+    /// when none is) up to the segment of its end, the switch point, which the new timeline holds: those not in
+    /// `archived`.
+    static func missing(parent: TimelineSpan, archived: Set<UInt64>, size: UInt64) -> [WALSegment] {
+        guard let end = parent.end?.segment(size: size) else { return [] }
         // Segment 0 holds no WAL: a placeholder before the first one wanted must be a segment.
         let from = max(1, archived.filter { $0 < end }.max().map { $0 + 1 } ?? parent.begin.segment(size: size))
         guard from < end else { return [] }
@@ -54,7 +44,7 @@ extension WALPush {
             let received: [WALSegment]
             do {
                 received = try await receive(
-                    from: member, after: before, until: switchPoint, into: directory, tools: tools,
+                    from: member, after: before, until: switchPoint, size: size, into: directory, tools: tools,
                     credentials: credentials)
             } catch {
                 context.logger.info(
@@ -77,16 +67,18 @@ extension WALPush {
         return filled
     }
 
-    /// Streams the WAL after segment `before` up to `switchPoint` from `member` into `directory` (pg_receivewal
-    /// starts after the newest complete segment it finds there, so a sparse placeholder of `before` sets the start)
-    /// and returns the complete segments it received. pg_receivewal stops at the first segment the member lacks.
+    /// How long pg_receivewal may take for one member: one that lags behind the switch point would keep it
+    /// waiting, and archiving with it.
     static let receiveSeconds = 60.0
 
+    /// Streams the WAL after segment `before` up to `switchPoint` from `member` into `directory` (pg_receivewal
+    /// starts after the newest complete segment it finds there, so a sparse placeholder of `before` sets the start)
+    /// and returns the complete segments (of `size` bytes) it received. pg_receivewal stops at the first segment
+    /// the member lacks.
     func receive(
-        from member: PatroniMember, after before: WALSegment, until switchPoint: LSN, into directory: String,
-        tools: PostgresTools, credentials: RunCredentials
+        from member: PatroniMember, after before: WALSegment, until switchPoint: LSN, size: UInt64,
+        into directory: String, tools: PostgresTools, credentials: RunCredentials
     ) async throws -> [WALSegment] {
-        let size = try archive.info()?.segmentSize ?? 16 << 20
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let placeholder = directory + "/" + before.name
         let fd = open(placeholder, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
@@ -106,8 +98,9 @@ extension WALPush {
                 "--endpos", switchPoint.description, "--no-sync",
             ],
             environment: try credentials.environment(for: login))
-        // A member that lags behind the switch point would keep pg_receivewal waiting, and archiving with it.
-        let outcome = try await withTimeout(seconds: Self.receiveSeconds) { try await ChildProcess.run(command) }
+        let outcome = try await withTimeout(seconds: Self.receiveSeconds, limit: "pg_receivewal from \(member.name)") {
+            try await ChildProcess.run(command)
+        }
         if !outcome.succeeded {
             context.logger.info(
                 "pg_receivewal from a member ended early",

@@ -128,7 +128,7 @@ public struct WALPush: Sendable {
         guard let parent = history.ancestors.last else { return [] }
         let size = guardrail.info.segmentSize
         let end = parent.switchPoint.segment(size: size)
-        let archived = Set(
+        var archived = Set(
             try archive.contents().compactMap { item -> UInt64? in
                 guard case .segment(let s) = item.file, s.timeline == parent.timeline else { return nil }
                 return s.number(size: size)
@@ -141,6 +141,7 @@ public struct WALPush: Sendable {
             else { continue }
             let incoming = try read(walDirectory + "/" + name, as: .segment(segment))
             if try await guardrail.store(incoming) == .stored { filled.append(name) }
+            archived.insert(segment.number(size: size))
         }
         if !filled.isEmpty {
             context.logger.notice(
@@ -148,7 +149,7 @@ public struct WALPush: Sendable {
                 metadata: ["timeline": "\(parent.timeline)", "segments": "\(filled.count)"])
         }
         guard let span = history.path.first(where: { $0.timeline == parent.timeline }) else { return filled }
-        let missing = try stillMissing(parent: span, switchPoint: parent.switchPoint, size: size)
+        let missing = Self.missing(parent: span, archived: archived, size: size)
         return filled + (await backfillFromMembers(missing, switchPoint: parent.switchPoint, guardrail))
     }
 }
