@@ -28,6 +28,7 @@ let package = Package(
         ),
         .target(name: "CChecksum"),
         .target(name: "CWriteback"),
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(
             name: "PgbakKit",
             dependencies: [
@@ -35,6 +36,7 @@ let package = Package(
                 "CZstd",
                 "CChecksum",
                 "CWriteback",
+                "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Subprocess", package: "swift-subprocess"),

