@@ -14,8 +14,8 @@ public protocol BackupRepository: Sendable {
     var location: String { get }
     /// Checks ownership and permissions and creates the layout.
     func prepare() throws
-    /// Takes the repository's run lock.
-    func lock() throws -> RepositoryLock
+    /// Takes the repository's run lock: one writer at a time.
+    func lock() throws -> any RunLock
     /// Complete (published) backups, oldest first; unreadable ones are reported in `problems`. With `.listing`,
     /// the manifests carry no per-database detail (see `Manifest.Detail`): enough to list, prune and report.
     func backups(detail: Manifest.Detail) throws -> (backups: [StoredBackup], problems: [String])

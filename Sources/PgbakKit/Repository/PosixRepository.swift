@@ -52,7 +52,7 @@ public struct PosixRepository: BackupRepository {
         }
     }
 
-    public func lock() throws -> RepositoryLock {
+    public func lock() throws -> any RunLock {
         try RepositoryLock(path: root + "/pgbak.lock")
     }
 

@@ -11,9 +11,17 @@ public struct RepositoryError: LocalizedError, Sendable {
 public struct RepositoryLocked: LocalizedError, Sendable {
     public var lockFile: String
     public var holderPID: Int32?
+    /// Who holds it, when more is known than a PID on this host (a lease's host, PID and expiry).
+    public var holder: String?
+
+    public init(lockFile: String, holderPID: Int32? = nil, holder: String? = nil) {
+        self.lockFile = lockFile
+        self.holderPID = holderPID
+        self.holder = holder
+    }
 
     public var errorDescription: String? {
-        let holder = holderPID.map { "PID \($0)" } ?? "a process whose PID is unknown"
+        let holder = holder ?? holderPID.map { "PID \($0)" } ?? "a process whose PID is unknown"
         return "another pgbak run (\(holder)) holds \(lockFile); wait for it to finish"
     }
 }

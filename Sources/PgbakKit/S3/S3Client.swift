@@ -121,6 +121,18 @@ public final class S3Client: Sendable {
         }
     }
 
+    /// A whole small object with its ETag and Last-Modified, and the store's clock at the answer (its Date header);
+    /// nil when it does not exist.
+    public func fetch(_ key: String) throws -> (data: Data, etag: String, modified: Date, storeNow: Date)? {
+        var retried = false
+        let response = try send("GET", key, retried: &retried)
+        if response.status == 404, Self.errorCode(response) != "NoSuchBucket" { return nil }
+        guard (200..<300).contains(response.status) else { throw failure(response, "GET", key) }
+        let modified = response.headers["last-modified"].flatMap(Self.httpDate) ?? Date()
+        let now = response.headers["date"].flatMap(Self.httpDate) ?? Date()
+        return (response.body, Self.etag(response) ?? "", modified, now)
+    }
+
     /// Size, time and ETag of an object; nil when it does not exist.
     public func head(_ key: String) throws -> S3Object? {
         var retried = false
