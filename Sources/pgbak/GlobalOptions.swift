@@ -19,7 +19,7 @@ struct GlobalOptions: ParsableArguments {
     func context(label: String, progress: Bool = true) throws -> (RunContext, ProgressLine) {
         let (config, logger) = try start(label: label)
         let line = ProgressLine(enabled: progress && !quiet && isatty(STDERR_FILENO) == 1)
-        let repository = PosixRepository(root: config.repositoryPath, owner: config.repositoryOwner)
+        let repository = try Repositories.open(config)
         return (
             RunContext(
                 config: config, repository: repository, logger: logger, progress: line.enabled ? line.show : nil),

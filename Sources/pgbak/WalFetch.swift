@@ -28,7 +28,7 @@ struct WalFetch: ParsableCommand {
         do {
             let (config, logger) = try options.start(label: "wal-fetch")
             let fetch = WALFetch(
-                archive: WALArchive(store: PosixStore(root: config.repositoryPath)),
+                archive: WALArchive(store: try Repositories.open(config).store),
                 dataDirectory: FileManager.default.currentDirectoryPath, logger: logger)
             if prefetch {
                 fetch.prefetch()

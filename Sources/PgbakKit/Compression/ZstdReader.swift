@@ -67,9 +67,18 @@ public enum ZstdReader {
         path: String, expected: FileChecksum? = nil,
         consume: (UnsafeRawBufferPointer) throws -> Void = { _ in }
     ) throws -> Int64 {
+        try decompress(try FileByteSource(path: path), name: path, expected: expected, consume: consume)
+    }
+
+    /// `decompress(path:)` from any source; `name` names it in errors.
+    @discardableResult
+    public static func decompress(
+        _ source: any ByteSource, name path: String, expected: FileChecksum? = nil,
+        consume: (UnsafeRawBufferPointer) throws -> Void = { _ in }
+    ) throws -> Int64 {
         let decoder = try ZstdStreamDecoder(source: path)
         var hasher = expected.map { ContentHasher($0.algorithm) }
-        try FileChunks.read(path: path) { chunk in
+        try source.forEachChunk { chunk in
             hasher?.update(chunk)
             try decoder.feed(chunk, consume: consume)
         }

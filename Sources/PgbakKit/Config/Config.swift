@@ -56,6 +56,9 @@ public struct PgbakConfig: Sendable, Equatable {
     public var postgres: Postgres
     public var repositoryPath: String
     public var repositoryOwner: String
+    /// The repository's bucket when it lives on S3; `repositoryPath` is then this host's local working directory
+    /// (spool, run files), holding no backup.
+    public var repositoryS3: S3Settings?
     public var retention: RetentionPolicy
     public var zstdLevel: Int
     public var zstdThreads: Int

@@ -85,6 +85,9 @@ public enum ConfigLoader {
             throw repoSection.error("path", "'\(repoPath)' must be an absolute path")
         }
         let owner = try repoSection.string("owner") ?? "postgres"
+        var s3Section = try repoSection.section("s3")
+        let s3 = try S3SettingsLoader.read(&s3Section)
+        try s3Section.finish()
         try repoSection.finish()
 
         var retentionSection = try root.section("retention")
@@ -153,7 +156,7 @@ public enum ConfigLoader {
                 binDir: binDir, connectTimeoutSeconds: connectTimeout, replication: replication, dump: dump,
                 includeDatabases: include, excludeDatabases: exclude),
             repositoryPath: repoPath.count > 1 && repoPath.hasSuffix("/") ? String(repoPath.dropLast()) : repoPath,
-            repositoryOwner: owner, retention: retention, zstdLevel: level, zstdThreads: threads,
+            repositoryOwner: owner, repositoryS3: s3, retention: retention, zstdLevel: level, zstdThreads: threads,
             checkpoint: checkpoint, maxRate: maxRate, lockWaitTimeoutSeconds: lockWait,
             countRowsMaxTableMB: countLimit, scratchDirectory: scratch, restoreTestTimeoutSeconds: restoreTimeout,
             thisHost: thisHost, status: status, metricsDirectory: metricsDirectory, check: check,

@@ -155,6 +155,9 @@ struct YAMLReader {
         }
     }
 
+    /// Whether this section was given at all (an empty or null one counts as absent).
+    var isPresent: Bool { mapping != nil }
+
     mutating func section(_ key: String) throws -> YAMLReader {
         try YAMLReader(file: file, path: keyPath(key), node: node(key))
     }

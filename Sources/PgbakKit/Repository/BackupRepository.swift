@@ -14,6 +14,8 @@ public protocol BackupRepository: Sendable {
     var location: String { get }
     /// Checks ownership and permissions and creates the layout.
     func prepare() throws
+    /// The repository's objects outside backups: the WAL archive, restore requests and results.
+    var store: any RepositoryStore { get }
     /// Takes the repository's run lock: one writer at a time.
     func lock() throws -> any RunLock
     /// Complete (published) backups, oldest first; unreadable ones are reported in `problems`. With `.listing`,
@@ -38,8 +40,8 @@ public protocol BackupRepository: Sendable {
     func freeBytes() throws -> Int64
     /// A directory private to this run, for secrets; removed by the caller.
     func runDirectory() -> String
-    /// The local directory of a published backup (read-only use: verification, restore).
-    func directory(of id: String) -> String
+    /// The files of a published backup (read-only use: verification, restore).
+    func files(of id: String) -> BackupFiles
     /// Every file of a published backup (relative path → size), except the manifest, its checksum and
     /// `verification/`.
     func listFiles(id: String) throws -> [String: Int64]

@@ -12,6 +12,7 @@ public struct PosixRepository: BackupRepository {
     }
 
     public var location: String { root }
+    public var store: any RepositoryStore { PosixStore(root: root) }
     var backupsDir: String { root + "/backups" }
     var stagingDir: String { root + "/staging" }
 
@@ -164,6 +165,8 @@ public struct PosixRepository: BackupRepository {
     public func runDirectory() -> String { "\(root)/run/\(getpid())" }
 
     public func directory(of id: String) -> String { "\(backupsDir)/\(id)" }
+
+    public func files(of id: String) -> BackupFiles { BackupFiles(directory: directory(of: id)) }
 
     public func listFiles(id: String) throws -> [String: Int64] {
         let base = directory(of: id)

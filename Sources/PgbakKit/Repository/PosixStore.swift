@@ -77,6 +77,26 @@ public struct PosixStore: RepositoryStore {
         return true
     }
 
+    public func replace(_ key: String, data: Data) throws {
+        let path = root + "/" + key
+        let directory = (path as NSString).deletingLastPathComponent
+        try makeDirectories(directory)
+        let temporary = directory + "/." + (path as NSString).lastPathComponent + ".\(getpid()).tmp"
+        do {
+            try data.write(to: URL(fileURLWithPath: temporary))
+            chmod(temporary, 0o600)
+            try Durability.syncFile(temporary)
+        } catch {
+            unlink(temporary)
+            throw RepositoryError(path: temporary, problem: "cannot write: \(error.localizedDescription)")
+        }
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw RepositoryError(path: path, problem: "cannot be renamed into place: \(Errno.text())")
+        }
+        try Durability.syncDirectory(directory)
+    }
+
     public func delete(_ key: String) throws {
         let path = root + "/" + key
         guard unlink(path) == 0 || errno == ENOENT else {

@@ -21,6 +21,8 @@ public protocol RepositoryStore: Sendable {
     /// Stores `data` under `key` durably and atomically (a reader sees all of it or nothing), with `modified` as its
     /// time when given. Returns false, changing nothing, when `key` exists already.
     func create(_ key: String, data: Data, modified: Date?) throws -> Bool
+    /// Stores `data` under `key` durably and atomically, replacing what is there (small records: requests, results).
+    func replace(_ key: String, data: Data) throws
     /// Removes an object; one that does not exist is no error.
     func delete(_ key: String) throws
 }

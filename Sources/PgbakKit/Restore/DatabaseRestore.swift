@@ -68,10 +68,11 @@ public struct DatabaseRestore: Sendable {
         }
         var rolesCreated: [String] = []
         if request.globals, let globals = backup.manifest.logical.globalsFile {
+            guard let record = backup.manifest.files.first(where: { $0.path == globals }) else {
+                throw RestoreError(problem: "backup \(backup.id) lists \(globals) but has no record of it")
+            }
             rolesCreated = try createMissingRoles(
-                globalsFile: context.repository.directory(of: backup.id) + "/" + globals,
-                expected: request.force ? nil : backup.manifest.files.first { $0.path == globals }?.checksum,
-                admin: admin)
+                context.repository.files(of: backup.id), record, checkContent: !request.force, admin: admin)
         }
         guard try !admin.query("select 1 from pg_roles where rolname = $1", [entry.owner]).isEmpty else {
             throw RestoreError(
@@ -151,8 +152,7 @@ public struct DatabaseRestore: Sendable {
         defer { unlink(dumpPath) }
         context.progress?("decompressing the dump of \(entry.name)")
         try DumpFile.decompress(
-            context.repository.directory(of: backup.id) + "/" + file,
-            expected: checkContent ? record.checksum : nil, to: dumpPath)
+            context.repository.files(of: backup.id), record, checkContent: checkContent, to: dumpPath)
         let tools = try await PostgresTools.locate(
             configured: context.config.postgres.binDir,
             serverMajor: leader.identity.majorVersion, configFile: context.config.file)
@@ -174,10 +174,13 @@ public struct DatabaseRestore: Sendable {
     }
 
     private func createMissingRoles(
-        globalsFile: String, expected: FileChecksum?, admin: PGConnection
+        _ files: BackupFiles, _ record: FileRecord, checkContent: Bool, admin: PGConnection
     ) throws -> [String] {
         var script: [UInt8] = []
-        try ZstdReader.decompress(path: globalsFile, expected: expected) { script.append(contentsOf: $0) }
+        try ZstdReader.decompress(
+            try files.open(record.path, size: record.bytes), name: files.describe(record.path),
+            expected: checkContent ? record.checksum : nil
+        ) { script.append(contentsOf: $0) }
         let existing = Set(try admin.query("select rolname from pg_roles").compactMap { $0.first ?? nil })
         let plan = GlobalsPlan.statements(script: String(decoding: script, as: UTF8.self), existing: existing)
         for statement in plan.statements { try admin.query(statement) }

@@ -19,7 +19,7 @@ public struct TablespaceMapping: Sendable, Equatable {
 /// Turns a physical backup into a stopped, complete PGDATA: base archive into the data directory, WAL into
 /// `pg_wal/`, each tablespace where the placement says, every file owned by the user running pgbak.
 public struct Materializer: Sendable {
-    public var directory: String
+    public var files: BackupFiles
     public var manifest: Manifest
     /// Check each archive against its checksum while reading it (off only for `restore --force`).
     public var checkContent: Bool
@@ -28,15 +28,12 @@ public struct Materializer: Sendable {
     /// to disk direct.
     public var cached: Bool
 
-    public init(directory: String, manifest: Manifest, checkContent: Bool = true, cached: Bool = false) {
-        self.directory = directory
+    public init(files: BackupFiles, manifest: Manifest, checkContent: Bool = true, cached: Bool = false) {
+        self.files = files
         self.manifest = manifest
         self.checkContent = checkContent
         self.cached = cached
     }
-
-    /// The checksum to check `file` against while reading it, unless content checks are off.
-    private func expected(_ file: FileRecord) -> FileChecksum? { checkContent ? file.checksum : nil }
 
     public struct Result: Sendable {
         public var files: Int
@@ -51,28 +48,26 @@ public struct Materializer: Sendable {
         let started = Date()
         try Self.prepareEmpty(dataDirectory, what: "data directory")
         let physical = manifest.files.filter { $0.path.hasPrefix(PhysicalPart.directory + "/") }
-        let checksums = Dictionary(physical.map { ($0.path, expected($0)) }, uniquingKeysWith: { a, _ in a })
+        let records = Dictionary(physical.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         guard let base = physical.first(where: { $0.path == "\(PhysicalPart.directory)/base.tar.zst" }) else {
             throw RestoreError(problem: "backup \(manifest.backupID) has no physical/base.tar.zst")
         }
         var total = try TarExtractor.extract(
-            archive: directory + "/" + base.path, expected: expected(base),
-            into: dataDirectory, cached: cached)
+            files, archive: base, checkContent: checkContent, into: dataDirectory, cached: cached)
         if let wal = physical.first(where: { $0.path == "\(PhysicalPart.directory)/pg_wal.tar.zst" }) {
             // base.tar brings pg_wal/ with only archive_status/ in it.
             guard mkdir(dataDirectory + "/pg_wal", 0o700) == 0 || errno == EEXIST else {
                 throw RestoreError(problem: "cannot create \(dataDirectory)/pg_wal: \(Errno.text())")
             }
             let r = try TarExtractor.extract(
-                archive: directory + "/" + wal.path, expected: expected(wal),
-                into: dataDirectory + "/pg_wal", cached: cached)
+                files, archive: wal, checkContent: checkContent, into: dataDirectory + "/pg_wal", cached: cached)
             total.files += r.files
             total.bytes += r.bytes
         }
         var mappings: [TablespaceMapping] = []
         for entry in try Self.readTablespaceMap(dataDirectory) {
             let archive = "\(PhysicalPart.directory)/\(entry.oid).tar.zst"
-            guard let expected = checksums[archive] else {
+            guard let record = records[archive] else {
                 throw RestoreError(
                     problem: "tablespace_map names tablespace \(entry.oid), but the backup has no \(archive)")
             }
@@ -83,7 +78,7 @@ public struct Materializer: Sendable {
             }
             try Self.prepareEmpty(target, what: "tablespace directory", allowExisting: true)
             let r = try TarExtractor.extract(
-                archive: directory + "/" + archive, expected: expected, into: target, cached: cached)
+                files, archive: record, checkContent: checkContent, into: target, cached: cached)
             total.files += r.files
             total.bytes += r.bytes
             let link = dataDirectory + "/pg_tblspc/" + entry.oid

@@ -56,7 +56,7 @@ public struct NodeRestore: Sendable {
         }
         defer { writer?.finish() }
 
-        let store = RequestStore(repositoryRoot: context.repository.location)
+        let store = RequestStore(store: context.repository.store)
         let request = RestoreRequest(
             requestID: UUID().uuidString.lowercased(), member: name, backupID: backup.id,
             requestedAt: Date(), force: force ? true : nil, seedDirectory: writer?.seed.path)

@@ -19,7 +19,7 @@ public struct ReplicaMethod: Sendable {
                 problem:
                     "Patroni asks for scope \(scope), but \(context.config.file) is for scope \(context.config.scope)")
         }
-        let store = RequestStore(repositoryRoot: context.repository.location)
+        let store = RequestStore(store: context.repository.store)
         let request = store.pending(member: member)
         var result = RestoreResult(
             requestID: request?.requestID, member: member ?? request?.member,

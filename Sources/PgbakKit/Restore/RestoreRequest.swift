@@ -38,30 +38,24 @@ public struct RestoreResult: Codable, Sendable, Equatable {
     }
 }
 
-/// Reads and writes requests and results (JSON files written atomically).
+/// Reads and writes requests and results (JSON objects in the repository's `requests/`, each replaced whole).
 public struct RequestStore: Sendable {
-    public let directory: String
+    public let store: any RepositoryStore
+    static let folder = "requests"
 
-    public init(repositoryRoot: String) {
-        directory = repositoryRoot + "/requests"
+    public init(store: any RepositoryStore) {
+        self.store = store
     }
 
     static var encoder: JSONEncoder { PgbakJSON.encoder() }
     static var decoder: JSONDecoder { PgbakJSON.decoder() }
 
     func write<T: Encodable>(_ value: T, name: String) throws {
-        if !FileManager.default.fileExists(atPath: directory), mkdir(directory, 0o700) != 0, errno != EEXIST {
-            throw RestoreError(problem: "cannot create \(directory): \(Errno.text())")
-        }
-        let temporary = "\(directory)/.\(name).\(getpid())"
         do {
-            try Self.encoder.encode(value).write(to: URL(fileURLWithPath: temporary))
-            chmod(temporary, 0o600)
+            try store.replace("\(Self.folder)/\(name)", data: try Self.encoder.encode(value))
         } catch {
-            throw RestoreError(problem: "cannot write \(temporary): \(error.localizedDescription)")
-        }
-        guard rename(temporary, "\(directory)/\(name)") == 0 else {
-            throw RestoreError(problem: "cannot write \(directory)/\(name): \(Errno.text())")
+            throw RestoreError(
+                problem: "cannot write \(store.location)/\(Self.folder)/\(name): \(error.localizedDescription)")
         }
     }
 
@@ -72,37 +66,32 @@ public struct RequestStore: Sendable {
 
     /// Results are kept a month for the record, then removed.
     func removeResults(olderThan age: TimeInterval) {
-        let fm = FileManager.default
-        for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix(".result.json") {
-            let path = "\(directory)/\(name)"
-            if let modified = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
-                Date().timeIntervalSince(modified) > age
-            {
-                unlink(path)
-            }
+        for object in (try? store.listFolder(Self.folder)) ?? []
+        where object.key.hasSuffix(".result.json") && Date().timeIntervalSince(object.modified) > age {
+            try? store.delete(object.key)
         }
     }
 
     /// The pending request for `member`, or (when the member is not known) the only pending one, if recent.
     public func pending(member: String?, maxAge: TimeInterval = 3600) -> RestoreRequest? {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-            .filter { $0.hasSuffix(".request.json") && !$0.hasPrefix(".") }
-        let requests = names.compactMap { name in
-            FileManager.default.contents(atPath: "\(directory)/\(name)")
-                .flatMap { try? Self.decoder.decode(RestoreRequest.self, from: $0) }
-        }.filter { Date().timeIntervalSince($0.requestedAt) < maxAge }
+        let requests = ((try? store.listFolder(Self.folder)) ?? []).filter { $0.key.hasSuffix(".request.json") }
+            .compactMap { object in
+                (try? store.read(object.key)).flatMap { $0 }.flatMap {
+                    try? Self.decoder.decode(RestoreRequest.self, from: $0)
+                }
+            }.filter { Date().timeIntervalSince($0.requestedAt) < maxAge }
         if let member { return requests.first { $0.member == member } }
         return requests.count == 1 ? requests[0] : nil
     }
 
-    public func withdraw(_ request: RestoreRequest) { unlink("\(directory)/\(request.member).request.json") }
+    public func withdraw(_ request: RestoreRequest) { try? store.delete("\(Self.folder)/\(request.member).request.json") }
 
     public func report(_ result: RestoreResult) throws {
         try write(result, name: "\(result.requestID ?? "unrequested-\(BackupID.make(result.startedAt))").result.json")
     }
 
     public func result(for requestID: String) -> RestoreResult? {
-        FileManager.default.contents(atPath: "\(directory)/\(requestID).result.json")
+        (try? store.read("\(Self.folder)/\(requestID).result.json")).flatMap { $0 }
             .flatMap { try? Self.decoder.decode(RestoreResult.self, from: $0) }
     }
 }

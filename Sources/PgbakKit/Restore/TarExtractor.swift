@@ -84,14 +84,19 @@ final class TarExtractor {
         }
     }
 
-    /// Decompresses `archive` (zstd) into `root`, checking its checksum against `expected` on the way.
-    static func extract(archive: String, expected: FileChecksum?, into root: String, cached: Bool = false) throws
-        -> (files: Int, bytes: Int64)
-    {
+    /// Decompresses the backup's `archive` (zstd) into `root`, checking its checksum against `record`'s on the way
+    /// (unless `checkContent` is off).
+    static func extract(
+        _ files: BackupFiles, archive record: FileRecord, checkContent: Bool = true, into root: String,
+        cached: Bool = false
+    ) throws -> (files: Int, bytes: Int64) {
         let extractor = TarExtractor(root: root, cached: cached)
         let tar = extractor.reader()
         do {
-            try ZstdReader.decompress(path: archive, expected: expected) { try tar.feed($0) }
+            try ZstdReader.decompress(
+                try files.open(record.path, size: record.bytes), name: files.describe(record.path),
+                expected: checkContent ? record.checksum : nil
+            ) { try tar.feed($0) }
             try tar.finish()
         } catch {
             try? extractor.finish()

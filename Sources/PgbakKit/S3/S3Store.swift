@@ -27,6 +27,10 @@ public struct S3Store: RepositoryStore {
         try client.put(key, data: data, ifNoneMatch: true) != .preconditionFailed
     }
 
+    public func replace(_ key: String, data: Data) throws {
+        _ = try client.put(key, data: data)
+    }
+
     public func delete(_ key: String) throws {
         try client.delete(key)
     }

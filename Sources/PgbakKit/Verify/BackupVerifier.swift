@@ -27,7 +27,7 @@ public struct BackupVerifier: Sendable {
             steps.append(.init(name: name, seconds: Date().timeIntervalSince(t0), ok: found.isEmpty))
         }
         let manifest = backup.manifest
-        let dir = repository.directory(of: backup.id)
+        let stored = repository.files(of: backup.id)
         var actual: [String: Int64] = [:]
         await step("file list") {
             let list = try Self.fileList(backup, repository: repository)
@@ -38,9 +38,9 @@ public struct BackupVerifier: Sendable {
         // The physical archives (CPU in this process) and the dumps (mostly pg_restore's CPU) run side by side.
         let physicalFiles = present.filter { $0.path.hasPrefix(PhysicalPart.directory + "/") }
         let t0 = Date()
-        let physical = Task { try await Blocking.run { try Self.checkPhysical(physicalFiles, dir: dir) } }
+        let physical = Task { try await Blocking.run { try Self.checkPhysical(physicalFiles, stored: stored) } }
         let logicalFiles = present.filter { $0.path.hasPrefix(LogicalPart.directory + "/") }
-        await step("dumps and globals") { try await Blocking.run { Self.checkLogical(logicalFiles, dir: dir) } }
+        await step("dumps and globals") { try await Blocking.run { Self.checkLogical(logicalFiles, stored: stored) } }
         await step("physical archives") { try await physical.value }
         steps[steps.count - 1].seconds = Date().timeIntervalSince(t0)
         return VerificationRecord(
@@ -55,19 +55,19 @@ public struct BackupVerifier: Sendable {
     ) {
         let actual = try repository.listFiles(id: backup.id)
         let problems =
-            try checkManifestChecksum(dir: repository.directory(of: backup.id))
+            try checkManifestChecksum(stored: repository.files(of: backup.id))
             + ManifestConsistency.check(backup.manifest, actual: actual)
         return (actual, problems)
     }
 
     /// backup_manifest first (its checksum, then the archive members against it), then every archive.
-    static func checkPhysical(_ files: [FileRecord], dir: String) throws -> [String] {
+    static func checkPhysical(_ files: [FileRecord], stored: BackupFiles) throws -> [String] {
         var problems: [String] = []
         var checker: ArchiveChecker?
         var prefixes: [String] = []
         if let pgManifest = files.first(where: { $0.path.hasSuffix("/backup_manifest") }) {
-            problems += try Self.hashOnly(pgManifest, dir: dir)
-            if let data = FileManager.default.contents(atPath: dir + "/" + pgManifest.path) {
+            problems += try Self.hashOnly(pgManifest, stored: stored)
+            if let data = try stored.contents(pgManifest.path) {
                 do {
                     checker = ArchiveChecker(manifest: try PostgresBackupManifest.parse(data))
                 } catch {
@@ -78,13 +78,13 @@ public struct BackupVerifier: Sendable {
         for file in files where !file.path.hasSuffix("/backup_manifest") {
             let name = URL(fileURLWithPath: file.path).lastPathComponent
             guard name.hasSuffix(".tar.zst") else {
-                problems += try Self.hashOnly(file, dir: dir)
+                problems += try Self.hashOnly(file, stored: stored)
                 continue
             }
             let archive = String(name.dropLast(".tar.zst".count))
             let prefix = archive == "base" ? "" : archive == "pg_wal" ? "pg_wal/" : "pg_tblspc/\(archive)/"
             if archive != "pg_wal" { prefixes.append(prefix) }
-            problems += try Self.streamArchive(file, dir: dir, checker: checker, prefix: prefix)
+            problems += try Self.streamArchive(file, stored: stored, checker: checker, prefix: prefix)
         }
         if let checker {
             problems += checker.problems
@@ -94,14 +94,13 @@ public struct BackupVerifier: Sendable {
     }
 
     /// `manifest.json` must hash to what `manifest.sha256` says.
-    static func checkManifestChecksum(dir: String) throws -> [String] {
-        guard let expected = FileManager.default.contents(atPath: dir + "/" + Manifest.checksumFileName) else {
+    static func checkManifestChecksum(stored: BackupFiles) throws -> [String] {
+        guard let expected = try stored.contents(Manifest.checksumFileName) else {
             return ["\(Manifest.checksumFileName): missing (it holds the manifest's own checksum)"]
         }
-        let actual = try FileDigest.record(
-            path: dir + "/" + Manifest.fileName, relativePath: Manifest.fileName, algorithm: .sha256)
+        guard let manifest = try stored.contents(Manifest.fileName) else { return ["\(Manifest.fileName): missing"] }
         let want = String(decoding: expected, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return actual.checksum.hex == want
+        return WALArchive.sha256(manifest) == want
             ? []
             : [
                 "\(Manifest.fileName): edited or corrupt (its SHA-256 differs from "
@@ -110,10 +109,10 @@ public struct BackupVerifier: Sendable {
     }
 
     /// One pass over a file: checksum and size.
-    static func hashOnly(_ file: FileRecord, dir: String) throws -> [String] {
-        let record = try FileDigest.record(
-            path: dir + "/" + file.path, relativePath: file.path, algorithm: file.checksum.algorithm)
-        return checksumProblem(file, actual: record.checksum)
+    static func hashOnly(_ file: FileRecord, stored: BackupFiles) throws -> [String] {
+        var hasher = ContentHasher(file.checksum.algorithm)
+        try stored.read(file.path, size: file.bytes) { hasher.update($0) }
+        return checksumProblem(file, actual: hasher.finalize())
     }
 
     /// Nothing when `actual` is the checksum the manifest recorded for `file`; else the problem.
@@ -124,16 +123,15 @@ public struct BackupVerifier: Sendable {
 
     /// One pass over a compressed tar: checksum of the file, zstd to the end, each member against backup_manifest.
     static func streamArchive(
-        _ file: FileRecord, dir: String, checker: ArchiveChecker?,
+        _ file: FileRecord, stored: BackupFiles, checker: ArchiveChecker?,
         prefix: String
     ) throws -> [String] {
-        let path = dir + "/" + file.path
         var hasher = ContentHasher(file.checksum.algorithm)
         let decoder = try ZstdStreamDecoder(source: file.path)
         let tar = checker?.reader(prefix: prefix) ?? TarReader(onMember: { _ in }, onData: { _ in }, onMemberEnd: {})
         var problems: [String] = []
         do {
-            try FileChunks.read(path: path) { chunk in
+            try stored.read(file.path, size: file.bytes) { chunk in
                 hasher.update(chunk)
                 try decoder.feed(chunk) { try tar.feed($0) }
             }
@@ -146,22 +144,22 @@ public struct BackupVerifier: Sendable {
     }
 
     /// Dumps read to their end by the archive reader; the globals decompressed.
-    static func checkLogical(_ files: [FileRecord], dir: String) -> [String] {
+    static func checkLogical(_ files: [FileRecord], stored: BackupFiles) -> [String] {
         files.sorted { $0.bytes > $1.bytes }.flatMap { file in
             file.path.hasSuffix(".dump.zst")
-                ? readDump(file, dir: dir)
-                : (try? streamPlain(file, dir: dir))
+                ? readDump(file, stored: stored)
+                : (try? streamPlain(file, stored: stored))
                     ?? ["\(file.path): cannot be read"]
         }
     }
 
     /// Checksum and zstd to the end, nothing else (the globals).
-    static func streamPlain(_ file: FileRecord, dir: String) throws -> [String] {
+    static func streamPlain(_ file: FileRecord, stored: BackupFiles) throws -> [String] {
         var hasher = ContentHasher(file.checksum.algorithm)
         var problems: [String] = []
         do {
             let decoder = try ZstdStreamDecoder(source: file.path)
-            try FileChunks.read(path: dir + "/" + file.path) { chunk in
+            try stored.read(file.path, size: file.bytes) { chunk in
                 hasher.update(chunk)
                 try decoder.feed(chunk) { _ in }
             }
@@ -173,15 +171,14 @@ public struct BackupVerifier: Sendable {
     }
 
     /// Checksum, zstd, and the custom-format archive read to its end.
-    static func readDump(_ file: FileRecord, dir: String) -> [String] {
-        let path = dir + "/" + file.path
-        let algorithm = file.checksum.algorithm
+    static func readDump(_ file: FileRecord, stored: BackupFiles) -> [String] {
         do {
-            let (_, checksum) = try DumpArchiveReader.read(path: path, relativePath: file.path, checksum: algorithm)
+            let (_, checksum) = try DumpArchiveReader.read(
+                try stored.open(file.path, size: file.bytes), relativePath: file.path, checksum: file.checksum.algorithm)
             return checksumProblem(file, actual: checksum)
         } catch {
-            let digest = try? FileDigest.record(path: path, relativePath: file.path, algorithm: algorithm)
-            return checksumProblem(file, actual: digest?.checksum) + ["\(file.path): \(error.localizedDescription)"]
+            let digest = try? hashOnly(file, stored: stored)
+            return (digest ?? []) + ["\(file.path): \(error.localizedDescription)"]
         }
     }
 }

@@ -145,7 +145,14 @@ public struct DumpArchiveReader {
     public static func read(
         path: String, relativePath: String, checksum: FileChecksum.Algorithm = .crc32c
     ) throws -> (Summary, checksum: FileChecksum) {
-        let stream = try ZstdPullStream(path: path, relativePath: relativePath, checksum: checksum)
+        try read(try FileByteSource(path: path), relativePath: relativePath, checksum: checksum)
+    }
+
+    /// Reads the archive from `source` to its end; returns the summary and the compressed file's checksum.
+    public static func read(
+        _ source: any ByteSource, relativePath: String, checksum: FileChecksum.Algorithm = .crc32c
+    ) throws -> (Summary, checksum: FileChecksum) {
+        let stream = try ZstdPullStream(source: source, relativePath: relativePath, checksum: checksum)
         var reader = DumpArchiveReader(stream: stream)
         let summary = try reader.read()
         guard try stream.atEnd() else { throw reader.fail("unexpected bytes after the last data block") }

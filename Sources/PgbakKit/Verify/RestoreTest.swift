@@ -47,17 +47,23 @@ struct RestoreTest: Sendable {
             configFile: context.config.file)
         context.progress?("restore test: materializing \(backup.id)")
         let materialized = try await steps.run("materialize") {
-            try Materializer(directory: context.repository.directory(of: backup.id), manifest: manifest)
+            try Materializer(files: context.repository.files(of: backup.id), manifest: manifest)
                 .materialize(into: data, tablespaces: .remapped(under: scratch + "/tablespaces"))
         }
         context.progress?("restore test: pg_verifybackup")
+        let pgManifest = "\(PhysicalPart.directory)/backup_manifest"
+        let pgManifestCopy = scratch + "/backup_manifest"
+        guard let pgManifestData = try context.repository.files(of: backup.id).contents(pgManifest) else {
+            throw RestoreError(problem: "backup \(backup.id) has no \(pgManifest)")
+        }
+        try pgManifestData.write(to: URL(fileURLWithPath: pgManifestCopy))
         try await steps.run("pg_verifybackup") {
             let outcome = try await ChildProcess.run(
                 ChildCommand(
                     executable: tools.path("pg_verifybackup"),
                     arguments: [
                         "--quiet",
-                        "--manifest-path=\(context.repository.directory(of: backup.id))/physical/backup_manifest",
+                        "--manifest-path=\(pgManifestCopy)",
                         data,
                     ]))
             guard outcome.succeeded else {
@@ -140,8 +146,7 @@ struct RestoreTest: Sendable {
     ) async throws {
         guard let file = db.file, let record = backup.manifest.files.first(where: { $0.path == file }) else { return }
         let dumpPath = "\(scratch)/\(db.oid).dump"
-        try DumpFile.decompress(
-            context.repository.directory(of: backup.id) + "/" + file, expected: record.checksum, to: dumpPath)
+        try DumpFile.decompress(context.repository.files(of: backup.id), record, to: dumpPath)
         defer { unlink(dumpPath) }
         let target = "pgbak_restore_test_\(db.oid)"
         try server.connect(database: "postgres").query(DatabaseCreation.sql(name: target, like: db))

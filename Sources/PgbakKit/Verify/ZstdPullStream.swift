@@ -3,7 +3,7 @@ import Foundation
 /// Pulls decompressed bytes from a zstd file on demand, checksumming the compressed file as it goes. For parsers that
 /// want `readByte()` / `read(n)` / `skip(n)` rather than callbacks.
 final class ZstdPullStream {
-    private let fd: Int32
+    private let source: any ByteSource
     private let decoder: ZstdStreamDecoder
     private let input: UnsafeMutableRawBufferPointer
     private var buffer: [UInt8] = []
@@ -14,18 +14,16 @@ final class ZstdPullStream {
     /// Decompressed bytes consumed so far (for error messages).
     private(set) var offset: Int64 = 0
 
-    init(path: String, relativePath: String, checksum: FileChecksum.Algorithm) throws {
+    init(source: any ByteSource, relativePath: String, checksum: FileChecksum.Algorithm) throws {
         self.path = relativePath
         hasher = ContentHasher(checksum)
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CompressionError(path: relativePath, problem: "cannot open: \(Errno.text())") }
+        self.source = source
         decoder = try ZstdStreamDecoder(source: relativePath)
         input = .allocate(byteCount: 64 << 10, alignment: 16)
         buffer.reserveCapacity(1 << 20)
     }
 
     deinit {
-        close(fd)
         input.deallocate()
     }
 
@@ -37,11 +35,7 @@ final class ZstdPullStream {
                 buffer.removeSubrange(0..<position)
                 position = 0
             }
-            let n = Glibc.read(fd, input.baseAddress, input.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CompressionError(path: path, problem: "read failed: \(Errno.text())")
-            }
+            let n = try source.read(into: input)
             if n == 0 {
                 fileEnded = true
                 try decoder.finish()

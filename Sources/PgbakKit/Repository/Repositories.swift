@@ -1,0 +1,13 @@
+import Foundation
+
+/// Opens the repository the configuration names: the bucket when `repository.s3` is set, else the directory.
+public enum Repositories {
+    public static func open(_ config: PgbakConfig) throws -> any BackupRepository {
+        guard let s3 = config.repositoryS3 else {
+            return PosixRepository(root: config.repositoryPath, owner: config.repositoryOwner)
+        }
+        return S3Repository(
+            client: try S3Client(settings: s3), localRoot: config.repositoryPath, owner: config.repositoryOwner,
+            scope: config.scope)
+    }
+}
