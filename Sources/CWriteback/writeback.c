@@ -30,3 +30,7 @@ int pgbak_end_direct(int fd) {
     if (flags < 0) return -1;
     return fcntl(fd, F_SETFL, flags & ~O_DIRECT);
 }
+
+int pgbak_punch_hole(int fd, long long offset, long long length) {
+    return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length);
+}

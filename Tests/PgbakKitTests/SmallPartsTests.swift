@@ -63,7 +63,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var input = [UInt8]()
         for i in 0..<3_000_000 { input.append(UInt8(truncatingIfNeeded: i &* 2_654_435_761 >> 13)) }
-        let writer = try ZstdWriter(path: dir + "/x.zst", relativePath: "x.zst", level: 3, threads: 2)
+        let writer = try ZstdWriter(
+            sink: try FileSink(path: dir + "/x.zst"), relativePath: "x.zst", level: 3, threads: 2)
         for start in stride(from: 0, to: input.count, by: 100_000) {
             try input[start..<min(start + 100_000, input.count)].withUnsafeBytes { try writer.write($0) }
         }

@@ -21,4 +21,9 @@ int pgbak_create_direct(const char *path, unsigned int mode, long long size);
 /// Turns O_DIRECT off on `fd`, so that an unaligned tail can be written through the page cache. 0, or -1 with errno.
 int pgbak_end_direct(int fd);
 
+/// Frees the blocks of bytes [offset, offset + length) of `fd` (they read as zeros afterwards), keeping the file's
+/// size: what has been uploaded elsewhere stops taking local disk space. Returns 0, or -1 with errno set (EOPNOTSUPP
+/// on a filesystem without it).
+int pgbak_punch_hole(int fd, long long offset, long long length);
+
 #endif

@@ -3,7 +3,7 @@ import Foundation
 /// A base backup running into a staging directory of its own.
 struct PhysicalRun: Sendable {
     var id: String
-    var staging: String
+    var staging: StagingArea
     var task: Task<PhysicalPart.Result, any Error>
 }
 

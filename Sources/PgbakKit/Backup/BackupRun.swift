@@ -28,6 +28,7 @@ public struct BackupRun: Sendable {
         try context.repository.prepare()
         let lock = try context.repository.lock()
         defer { lock.release() }
+        let context = context
         for line in try context.repository.cleanStaleStaging() { context.logger.info("\(line)") }
 
         let probe = LeaderProbe(config: context.config, logger: context.logger)
@@ -62,7 +63,7 @@ public struct BackupRun: Sendable {
                 early = nil
                 return try await attempt(
                     leader: leader, probe: probe, credentials: credentials, earlyTools: await earlyTools.value,
-                    previous: previous, early: handed, lastAttempt: retriesLeft == 0)
+                    previous: previous, early: handed, lastAttempt: retriesLeft == 0, lock: lock)
             } catch {
                 guard retriesLeft > 0, !Task.isCancelled,
                     let next = try await newLeader(after: leader, probe: probe, cause: error)
@@ -83,7 +84,7 @@ public struct BackupRun: Sendable {
     /// dumps leaves a partial backup (the physical part and the dumps taken before the change); before it, an error.
     private func attempt(
         leader: ConfirmedLeader, probe: LeaderProbe, credentials: RunCredentials, earlyTools: PostgresTools?,
-        previous: StoredBackup?, early: EarlyStart?, lastAttempt: Bool
+        previous: StoredBackup?, early: EarlyStart?, lastAttempt: Bool, lock: any RunLock
     ) async throws -> BackupOutcome {
         let tools =
             if let earlyTools, earlyTools.majorVersion >= leader.identity.majorVersion {
@@ -130,6 +131,7 @@ public struct BackupRun: Sendable {
                 id: id, started: started, staging: staging, leader: leader, patroniVersion: await patroniVersion,
                 tools: tools, databaseBytes: databaseBytes, physical: physical, logical: logical)
             try await physical.removingTars.value
+            try lock.confirm()
             try context.repository.publish(id: id)
             log.debug("backup published", metadata: ["status": "\(manifest.status.rawValue)"])
             guard manifest.status == .complete else { return .partial(manifest) }
@@ -199,7 +201,7 @@ public struct BackupRun: Sendable {
     /// The dumps and the globals; recorded as skipped with --physical-only.
     private func logicalPart(
         tools: PostgresTools, leader: ConfirmedLeader, probe: LeaderProbe, credentials: RunCredentials,
-        staging: String, databases: [DatabaseInfo]
+        staging: StagingArea, databases: [DatabaseInfo]
     ) async throws -> LogicalPart.Result {
         guard !physicalOnly else {
             return LogicalPart.Result(
@@ -220,7 +222,7 @@ public struct BackupRun: Sendable {
 
     /// Writes the manifest and its checksum into staging, last.
     private func writeManifest(
-        id: String, started: Date, staging: String, leader: ConfirmedLeader, patroniVersion: String?,
+        id: String, started: Date, staging: StagingArea, leader: ConfirmedLeader, patroniVersion: String?,
         tools: PostgresTools, databaseBytes: Int64, physical: PhysicalPart.Result, logical: LogicalPart.Result
     ) throws -> Manifest {
         let identity = leader.identity
@@ -238,10 +240,11 @@ public struct BackupRun: Sendable {
             physical: physical.section(toolVersion: tools.clientVersion),
             logical: logical.section,
             files: (physical.files + logical.files).sorted { $0.path < $1.path })
-        let sink = try FileSink(path: staging + "/" + Manifest.fileName, checksum: .sha256)
+        // Both stay in the local directory: for a bucket, publishing is uploading them, the manifest last.
+        let sink = try FileSink(path: staging.directory + "/" + Manifest.fileName, checksum: .sha256)
         try manifest.encoded().withUnsafeBytes { try sink.write($0) }
         let written = try sink.finish(relativePath: Manifest.fileName)
-        let checksum = try FileSink(path: staging + "/" + Manifest.checksumFileName)
+        let checksum = try FileSink(path: staging.directory + "/" + Manifest.checksumFileName)
         try Array((written.checksum.hex + "\n").utf8).withUnsafeBytes { try checksum.write($0) }
         _ = try checksum.finish(relativePath: Manifest.checksumFileName)
         return manifest

@@ -12,6 +12,7 @@ final class ClosedTarCompressor: @unchecked Sendable {
     }
 
     private let directory: String
+    private let staging: StagingArea
     private let relativeDirectory: String
     private let level: Int
     private let threads: Int
@@ -19,9 +20,11 @@ final class ClosedTarCompressor: @unchecked Sendable {
     private var results: [String: Compressed] = [:]
     private var work: Task<Void, Never>?
 
-    /// Compressed files are written as `directory/NAME.tar.zst`, recorded as `relativeDirectory/NAME.tar.zst`.
-    init(directory: String, relativeDirectory: String, level: Int, threads: Int) {
-        self.directory = directory
+    /// Tars are read from `staging`'s `relativeDirectory`; compressed files are written as (and recorded as)
+    /// `relativeDirectory/NAME.tar.zst` of the backup.
+    init(staging: StagingArea, relativeDirectory: String, level: Int, threads: Int) {
+        self.staging = staging
+        directory = staging.directory + "/" + relativeDirectory
         self.relativeDirectory = relativeDirectory
         self.level = level
         self.threads = threads
@@ -59,7 +62,7 @@ final class ClosedTarCompressor: @unchecked Sendable {
         let source = directory + "/" + name
         guard let before = FileIdentity(path: source),
             let record = try? ZstdWriter.compressFile(
-                source: source, path: source + ".zst", relativePath: relativeDirectory + "/" + name + ".zst",
+                source: source, into: staging, relativePath: relativeDirectory + "/" + name + ".zst",
                 level: level, threads: threads)
         else { return }
         lock.withLock { results[name] = Compressed(record: record, identity: before) }

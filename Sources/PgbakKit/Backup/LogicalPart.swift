@@ -23,9 +23,9 @@ struct LogicalPart: Sendable {
     /// Tables larger than this are not counted (dumps.count_rows_max_table_mb).
     var maxCountedTableBytes: Int64
 
-    func run(staging: String, databases: [DatabaseInfo]) async throws -> Result {
+    func run(staging: StagingArea, databases: [DatabaseInfo]) async throws -> Result {
         let started = Date()
-        let dir = staging + "/" + Self.directory
+        let dir = staging.directory + "/" + Self.directory
         guard mkdir(dir, 0o700) == 0 else {
             throw BackupError(problem: "cannot create \(dir): \(Errno.text())")
         }
@@ -38,14 +38,14 @@ struct LogicalPart: Sendable {
         progress?("dumping globals (roles, tablespaces)")
         let globals = "\(Self.directory)/globals.sql.zst"
         do {
-            files.append(try await dump.dumpGlobals(to: staging + "/" + globals, relativePath: globals))
+            files.append(try await dump.dumpGlobals(to: staging, relativePath: globals))
             globalsFile = globals
         } catch let error as ChildFailure {
             logger.error("globals dump failed", metadata: ["error": "\(error.localizedDescription)"])
             failed = true
         }
         if let reason = probe.change(since: leader) {
-            unlink(staging + "/" + globals)
+            try? staging.remove(globals)
             files.removeAll { $0.path == globals }
             globalsFile = nil
             change = reason
@@ -58,12 +58,12 @@ struct LogicalPart: Sendable {
             var entry = Self.entry(db, status: .complete)
             let outcome: Swift.Result<(FileRecord, [TableCount]), any Error>
             do {
-                outcome = .success(try await dumpCounting(db, to: staging + "/" + relative, relative: relative))
+                outcome = .success(try await dumpCounting(db, to: staging, relative: relative))
             } catch let error where error is ChildFailure || error is PostgresError {
                 outcome = .failure(error)
             }
             if let reason = probe.change(since: leader) {
-                unlink(staging + "/" + relative)
+                try? staging.remove(relative)
                 change = reason
                 break
             }
@@ -113,8 +113,7 @@ struct LogicalPart: Sendable {
 
     /// pg_dump inside an exported snapshot while the exporting session counts the rows of every table in it.
     private func dumpCounting(
-        _ db: DatabaseInfo, to path: String,
-        relative: String
+        _ db: DatabaseInfo, to staging: StagingArea, relative: String
     ) async throws -> (FileRecord, [TableCount]) {
         let counter = try SnapshotCounter(
             connection: probe.connect(leader.choice, database: db.name),
@@ -126,8 +125,7 @@ struct LogicalPart: Sendable {
         let record: FileRecord
         do {
             record = try await dump.dump(
-                database: db.name, snapshot: counter.snapshotID, to: path,
-                relativePath: relative)
+                database: db.name, snapshot: counter.snapshotID, to: staging, relativePath: relative)
         } catch {
             _ = try? await counting.value
             throw error

@@ -40,18 +40,20 @@ struct PhysicalPart: Sendable {
             .contains { stderr.contains($0) }
     }
 
-    func run(staging: String) async throws -> Result {
+    func run(staging: StagingArea) async throws -> Result {
         let started = Date()
-        let dir = staging + "/" + Self.directory
+        let dir = staging.directory + "/" + Self.directory
         let basebackup = PgBaseBackup(
             tools: tools, target: target, environment: environment,
             checkpoint: config.checkpoint, maxRate: config.maxRate,
             zstdLevel: config.zstdLevel, zstdThreads: config.zstdThreads, label: label)
         let baseName = "base.tar.zst"
         let level = config.zstdLevel, threads = config.zstdThreads
-        let follower = FollowingHasher(path: dir + "/" + baseName, relativePath: "\(Self.directory)/\(baseName)")
+        let follower = FollowingHasher(
+            path: dir + "/" + baseName, relativePath: "\(Self.directory)/\(baseName)",
+            upload: try staging.upload("\(Self.directory)/\(baseName)"))
         let closedTars = ClosedTarCompressor(
-            directory: dir, relativeDirectory: Self.directory, level: level, threads: threads)
+            staging: staging, relativeDirectory: Self.directory, level: level, threads: threads)
         do {
             let lines = progress.map { show -> @Sendable (String) -> Void in { show("base backup: " + $0) } }
             try await basebackup.run(into: dir, progress: lines, received: { closedTars.start() })
@@ -84,19 +86,20 @@ struct PhysicalPart: Sendable {
                             if let record = early[name] { return record }
                             unlink(path + ".zst")
                             return try ZstdWriter.compressFile(
-                                source: path, path: path + ".zst", relativePath: relativePath + ".zst",
+                                source: path, into: staging, relativePath: relativePath + ".zst",
                                 level: level, threads: threads)
                         }
                     }
                 } else if name == baseName {
                     group.addTask {
                         if let followed = await follower.finish() { return followed }
+                        guard !staging.isRemote else {
+                            throw BackupError(problem: "\(relativePath) could not be uploaded while pg_basebackup wrote it")
+                        }
                         return try await Blocking.run { try FileDigest.record(path: path, relativePath: relativePath) }
                     }
                 } else {
-                    group.addTask {
-                        try await Blocking.run { try FileDigest.record(path: path, relativePath: relativePath) }
-                    }
+                    group.addTask { try await Blocking.run { try staging.adopt(relativePath) } }
                 }
             }
             return try await group.reduce(into: [FileRecord]()) { $0.append($1) }

@@ -38,24 +38,38 @@ public struct FileRecord: Sendable, Equatable, Codable {
 }
 
 /// A new file (0600, must not exist yet) that checksums and counts every byte written, is written behind (see
-/// WriteBehind) and is fsynced on close.
+/// WriteBehind) and is fsynced on close; or, in a bucket, an object uploaded as it is written.
 final class FileSink {
     let path: String
-    private var fd: Int32
+    private var fd: Int32 = -1
+    private let upload: (any ObjectUpload)?
     private var hasher: ContentHasher
     private var writeBehind = WriteBehind(drops: true)
     private(set) var bytes: Int64 = 0
 
     init(path: String, checksum: FileChecksum.Algorithm = .crc32c) throws {
         self.path = path
+        upload = nil
         hasher = ContentHasher(checksum)
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw CompressionError(path: path, problem: "cannot create: \(Errno.text())") }
     }
 
+    /// Writes into `upload`; `name` names it in errors.
+    init(upload: any ObjectUpload, name: String, checksum: FileChecksum.Algorithm = .crc32c) {
+        path = name
+        self.upload = upload
+        hasher = ContentHasher(checksum)
+    }
+
     func write(_ buffer: UnsafeRawBufferPointer) throws {
         guard buffer.count > 0 else { return }
         hasher.update(buffer)
+        if let upload {
+            try upload.write(buffer)
+            bytes += Int64(buffer.count)
+            return
+        }
         if let code = Errno.writeAll(fd, buffer) {
             throw CompressionError(path: path, problem: "write failed: \(Errno.text(code))")
         }
@@ -65,6 +79,10 @@ final class FileSink {
 
     /// fsyncs and closes; returns the record of the file.
     func finish(relativePath: String) throws -> FileRecord {
+        if let upload {
+            try upload.finish()
+            return FileRecord(path: relativePath, bytes: bytes, checksum: hasher.finalize())
+        }
         guard fsync(fd) == 0 else {
             let text = Errno.text()
             abort()
@@ -76,10 +94,17 @@ final class FileSink {
         return FileRecord(path: relativePath, bytes: bytes, checksum: hasher.finalize())
     }
 
-    /// Closes without syncing (the caller removes the file).
+    /// Closes without syncing (the caller removes the file); an upload is given up.
     func abort() {
+        upload?.abort()
         if fd >= 0 { Glibc.close(fd) }
         fd = -1
+    }
+
+    /// Gives the file up and removes it.
+    func discard() {
+        abort()
+        if upload == nil { unlink(path) }
     }
 
     deinit { abort() }

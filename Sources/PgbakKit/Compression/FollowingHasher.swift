@@ -1,3 +1,4 @@
+import CWriteback
 import Foundation
 
 /// Checksums a file while another process is still appending to it (pg_basebackup's `base.tar.zst`), so that its
@@ -7,18 +8,25 @@ import Foundation
 /// The thread runs at the lowest priority: on a busy host it must not take a core from pg_basebackup's compression,
 /// and what it lags behind it catches up with while pg_basebackup waits for the end of the WAL and fsyncs. It also
 /// writes the file behind pg_basebackup (WriteBehind), which leaves pg_basebackup's final fsync little to do.
+///
+/// With an `upload` (a repository in a bucket), what it reads is also uploaded as it goes, and what the store has
+/// acknowledged is punched out of the local file (its blocks freed), so the local disk holds only the part not yet
+/// uploaded. The upload is completed only when the file checked out whole; otherwise it is abandoned and `finish()`
+/// returns nil, which then fails the backup (there is no local copy left to read again).
 final class FollowingHasher: @unchecked Sendable {
     private let path: String
     private let relativePath: String
+    private let upload: (any ObjectUpload)?
     private let lock = NSLock()
     private var writerDone = false
     private var record: FileRecord?
     private let stopped = DispatchSemaphore(value: 0)
     static let pollMicroseconds: useconds_t = 5_000
 
-    init(path: String, relativePath: String) {
+    init(path: String, relativePath: String, upload: (any ObjectUpload)? = nil) {
         self.path = path
         self.relativePath = relativePath
+        self.upload = upload
         let thread = Thread { [self] in
             let result = follow()
             lock.withLock { record = result }
@@ -44,11 +52,24 @@ final class FollowingHasher: @unchecked Sendable {
     private var isWriterDone: Bool { lock.withLock { writerDone } }
 
     private func follow() -> FileRecord? {
+        let record = followFile()
+        guard let upload else { return record }
+        do {
+            guard record != nil else { throw CompressionError(path: path, problem: "could not be followed") }
+            try upload.finish()
+            return record
+        } catch {
+            upload.abort()
+            return nil
+        }
+    }
+
+    private func followFile() -> FileRecord? {
         // On Linux a thread's nice value is its own: this lowers only this thread.
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
         var fd: Int32 = -1
         while fd < 0 {
-            fd = open(path, O_RDONLY | O_CLOEXEC)
+            fd = open(path, (upload == nil ? O_RDONLY : O_RDWR) | O_CLOEXEC)
             if fd >= 0 { break }
             if isWriterDone { return nil }
             usleep(Self.pollMicroseconds)
@@ -59,14 +80,26 @@ final class FollowingHasher: @unchecked Sendable {
         var hasher = ContentHasher()
         var total: Int64 = 0
         var writeBehind = WriteBehind(drops: true)
+        var punched: Int64 = 0
         while true {
             // Read the flag before reading the file: an empty read after the writer exited is the true end.
             let done = isWriterDone
             let n = read(fd, buffer.baseAddress, buffer.count)
             if n > 0 {
-                hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                hasher.update(chunk)
                 total += Int64(n)
-                writeBehind.advance(fd: fd, size: total)
+                if let upload {
+                    do { try upload.write(chunk) } catch { return nil }
+                    let confirmed = upload.confirmedBytes
+                    if confirmed - punched >= 32 << 20 {
+                        // A filesystem without hole punching keeps the blocks until the staging directory goes.
+                        _ = pgbak_punch_hole(fd, punched, confirmed - punched)
+                        punched = confirmed
+                    }
+                } else {
+                    writeBehind.advance(fd: fd, size: total)
+                }
             } else if n < 0 {
                 if errno == EINTR { continue }
                 return nil

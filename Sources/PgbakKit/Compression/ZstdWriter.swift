@@ -12,8 +12,10 @@ public final class ZstdWriter: @unchecked Sendable {
     private var finished = false
     static let jobBytes: Int32 = 2 << 20
 
-    public init(path: String, relativePath: String, level: Int, threads: Int) throws {
+    init(sink: FileSink, relativePath: String, level: Int, threads: Int) throws {
+        let path = sink.path
         guard let context = ZSTD_createCCtx() else {
+            sink.discard()
             throw CompressionError(path: path, problem: "libzstd could not allocate a compression context")
         }
         self.context = context
@@ -30,15 +32,11 @@ public final class ZstdWriter: @unchecked Sendable {
             let rc = ZSTD_CCtx_setParameter(context, param, value)
             if ZSTD_isError(rc) != 0 {
                 ZSTD_freeCCtx(context)
+                sink.discard()
                 throw CompressionError(path: path, problem: "libzstd: " + String(cString: ZSTD_getErrorName(rc)))
             }
         }
-        do {
-            sink = try FileSink(path: path)
-        } catch {
-            ZSTD_freeCCtx(context)
-            throw error
-        }
+        self.sink = sink
         self.relativePath = relativePath
         output = .allocate(byteCount: ZSTD_CStreamOutSize(), alignment: 16)
     }
@@ -67,6 +65,9 @@ public final class ZstdWriter: @unchecked Sendable {
 
     public func abort() { sink.abort() }
 
+    /// Gives the output up and removes it.
+    func discard() { sink.discard() }
+
     @discardableResult
     private func step(_ input: inout ZSTD_inBuffer, _ mode: ZSTD_EndDirective) throws -> Int {
         var out = ZSTD_outBuffer(dst: output.baseAddress, size: output.count, pos: 0)
@@ -79,18 +80,17 @@ public final class ZstdWriter: @unchecked Sendable {
         return remaining
     }
 
-    /// Compresses an existing file into `path` (used for pg_basebackup's uncompressed tars).
-    public static func compressFile(
-        source: String, path: String, relativePath: String, level: Int,
-        threads: Int
+    /// Compresses an existing file into the backup's file `relativePath` (pg_basebackup's uncompressed tars).
+    static func compressFile(
+        source: String, into staging: StagingArea, relativePath: String, level: Int, threads: Int
     ) throws -> FileRecord {
-        let writer = try ZstdWriter(path: path, relativePath: relativePath, level: level, threads: threads)
+        let writer = try ZstdWriter(
+            sink: try staging.sink(relativePath), relativePath: relativePath, level: level, threads: threads)
         do {
             try FileChunks.read(path: source) { try writer.write($0) }
             return try writer.finish()
         } catch {
-            writer.abort()
-            unlink(path)
+            writer.discard()
             throw error
         }
     }

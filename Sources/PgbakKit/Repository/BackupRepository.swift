@@ -26,8 +26,8 @@ public protocol BackupRepository: Sendable {
     func newestComplete(detail: Manifest.Detail) throws -> StoredBackup?
     /// Ids of published and staged backups (to keep new ids unique).
     func takenIDs() throws -> Set<String>
-    /// Creates a private staging directory for `id` and returns its path.
-    func createStaging(id: String) throws -> String
+    /// Creates a private staging area for `id`.
+    func createStaging(id: String) throws -> StagingArea
     /// Makes a staged backup visible after everything in it is durable.
     func publish(id: String) throws
     /// Removes a staging directory.

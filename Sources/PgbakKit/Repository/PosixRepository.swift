@@ -101,12 +101,12 @@ public struct PosixRepository: BackupRepository {
             try listDirectory(stagingDir).map { String($0.prefix(16)) })
     }
 
-    public func createStaging(id: String) throws -> String {
+    public func createStaging(id: String) throws -> StagingArea {
         let path = "\(stagingDir)/\(id)"
         guard mkdir(path, 0o700) == 0 else {
             throw RepositoryError(path: path, problem: "cannot create the staging directory: \(Errno.text())")
         }
-        return path
+        return StagingArea(directory: path)
     }
 
     public func publish(id: String) throws {

@@ -102,8 +102,10 @@ public struct S3Repository: BackupRepository {
         try Set(listing().files.keys).union(local.takenIDs())
     }
 
-    public func createStaging(id: String) throws -> String {
-        try local.createStaging(id: id)
+    public func createStaging(id: String) throws -> StagingArea {
+        StagingArea(
+            directory: try local.createStaging(id: id).directory,
+            objects: S3StagedObjects(client: client, prefix: Self.key(id, "")))
     }
 
     /// Uploads the manifest's checksum, then the manifest (the backup appears), then drops the local spool.

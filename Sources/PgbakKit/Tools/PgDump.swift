@@ -21,26 +21,25 @@ public struct PgDump: Sendable {
         ["--globals-only", "--no-password", "--dbname=\(target.conninfo(database: "postgres"))"]
     }
 
-    /// Dumps `database` into `path`.
+    /// Dumps `database` into the backup's file `relativePath`.
     public func dump(
-        database: String, snapshot: String?, to path: String,
-        relativePath: String
+        database: String, snapshot: String?, to staging: StagingArea, relativePath: String
     ) async throws -> FileRecord {
         try await stream(
-            tool: "pg_dump", arguments: dumpArguments(database: database, snapshot: snapshot), to: path,
+            tool: "pg_dump", arguments: dumpArguments(database: database, snapshot: snapshot), to: staging,
             relativePath: relativePath)
     }
 
-    /// Dumps roles and tablespaces into `path` (a secret: it holds password hashes).
-    public func dumpGlobals(to path: String, relativePath: String) async throws -> FileRecord {
-        try await stream(tool: "pg_dumpall", arguments: globalsArguments, to: path, relativePath: relativePath)
+    /// Dumps roles and tablespaces into the backup's file `relativePath` (a secret: it holds password hashes).
+    public func dumpGlobals(to staging: StagingArea, relativePath: String) async throws -> FileRecord {
+        try await stream(tool: "pg_dumpall", arguments: globalsArguments, to: staging, relativePath: relativePath)
     }
 
     private func stream(
-        tool: String, arguments: [String], to path: String,
-        relativePath: String
+        tool: String, arguments: [String], to staging: StagingArea, relativePath: String
     ) async throws -> FileRecord {
-        let writer = try ZstdWriter(path: path, relativePath: relativePath, level: zstdLevel, threads: zstdThreads)
+        let writer = try ZstdWriter(
+            sink: try staging.sink(relativePath), relativePath: relativePath, level: zstdLevel, threads: zstdThreads)
         do {
             let outcome = try await ChildProcess.run(
                 ChildCommand(executable: tools.path(tool), arguments: arguments, environment: environment),
@@ -50,8 +49,7 @@ public struct PgDump: Sendable {
             }
             return try writer.finish()
         } catch {
-            writer.abort()
-            unlink(path)
+            writer.discard()
             throw error
         }
     }
