@@ -16,7 +16,8 @@ import Testing
         let content = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 13) }
         try Self.write(content, to: dir + "/pg_wal.tar")
         try Self.write([1, 2, 3], to: dir + "/base.tar.zst")
-        let compressor = ClosedTarCompressor(staging: StagingArea(directory: staging), relativeDirectory: "physical", level: 3, threads: 2)
+        let compressor = ClosedTarCompressor(
+            staging: StagingArea(directory: staging), relativeDirectory: "physical", level: 3, threads: 2)
         compressor.start()
         compressor.start()  // pg_basebackup says it once; a second call changes nothing
         await compressor.finish()
@@ -39,12 +40,14 @@ import Testing
         let dir = staging + "/physical"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try Self.write([UInt8](repeating: 0, count: 100_000), to: dir + "/pg_wal.tar")
-        let never = ClosedTarCompressor(staging: StagingArea(directory: staging), relativeDirectory: "physical", level: 3, threads: 0)
+        let never = ClosedTarCompressor(
+            staging: StagingArea(directory: staging), relativeDirectory: "physical", level: 3, threads: 0)
         await never.finish()
         #expect(never.compressed().isEmpty)
         #expect(!FileManager.default.fileExists(atPath: dir + "/pg_wal.tar.zst"))
 
-        let compressor = ClosedTarCompressor(staging: StagingArea(directory: staging), relativeDirectory: "physical", level: 3, threads: 0)
+        let compressor = ClosedTarCompressor(
+            staging: StagingArea(directory: staging), relativeDirectory: "physical", level: 3, threads: 0)
         compressor.start()
         await compressor.finish()
         #expect(compressor.compressed()["pg_wal.tar"] != nil)

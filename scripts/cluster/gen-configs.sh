@@ -93,7 +93,8 @@ postgresql:
   recovery_conf:
     restore_command: $LAB/bin/pgbak wal-fetch --config $LAB/pgbak/pgbak.yml %f %p
   pgbak:
-    command: $LAB/bin/pgbak replica-method --config $LAB/pgbak/pgbak.yml
+    # member.yml is pgbak.yml unless a test points the members at another repository (the S3 one).
+    command: $LAB/bin/pgbak replica-method --config $LAB/pgbak/member.yml
     member: node$i
     keep_data: false
   authentication:

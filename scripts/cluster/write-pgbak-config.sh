@@ -1,5 +1,6 @@
 #!/bin/bash
-# Writes the pgbak configuration for the test cluster: $LAB/pgbak/pgbak.yml (owner postgres, 0600),
+# Writes the pgbak configuration for the test cluster: $LAB/pgbak/pgbak.yml (owner postgres, 0600) and its copy
+# member.yml (the members' replica method's),
 # a libpq password file for the replication and dump users, the repository at $LAB/pgbak/repo.
 # Usage: write-pgbak-config.sh [keep_last=7]
 set -euo pipefail
@@ -36,5 +37,7 @@ compression:
   level: 3
   threads: 2
 YAML
-chown postgres:postgres "$P"/pgbak.yml "$P"/*.pgpass "$P"/*.password; chmod 0600 "$P"/pgbak.yml "$P"/*.pgpass "$P"/*.password
+cp "$P/pgbak.yml" "$P/member.yml"   # what the members' replica method reads (see gen-configs.sh)
+chown postgres:postgres "$P"/pgbak.yml "$P"/member.yml "$P"/*.pgpass "$P"/*.password
+chmod 0600 "$P"/pgbak.yml "$P"/member.yml "$P"/*.pgpass "$P"/*.password
 echo "$P/pgbak.yml"

@@ -4,8 +4,9 @@ weed_start() {  # $1 = name, $2 = port that answers when it is up, rest = weed a
   local name=$1 port=$2 pid; shift 2; pid=$(pidof_file "$S3LAB/run/$name.pid")
   if is_cmd "$pid" "$WEED"; then echo "$name already running pid $pid"; return 0; fi
   port_busy "$port" && { echo "$name: port $port busy" >&2; return 1; }
-  setsid setpriv --reuid=postgres --regid=postgres --init-groups env -i HOME=/var/lib/postgresql \
-    "$WEED" "$@" > "$S3LAB/log/$name.log" 2>&1 < /dev/null &
+  # The server must not hold the caller's descriptors (a test harness would wait for their end forever).
+  (close_inherited_fds; exec setsid setpriv --reuid=postgres --regid=postgres --init-groups \
+    env -i HOME=/var/lib/postgresql "$WEED" "$@" > "$S3LAB/log/$name.log" 2>&1 < /dev/null) &
   echo $! > "$S3LAB/run/$name.pid"
   for _ in $(seq 1 200); do port_busy "$port" && { echo "$name up pid $(cat "$S3LAB/run/$name.pid")"; return 0; }
     alive "$(cat "$S3LAB/run/$name.pid")" || break; sleep 0.05; done

@@ -94,7 +94,9 @@ struct PhysicalPart: Sendable {
                     group.addTask {
                         if let followed = await follower.finish() { return followed }
                         guard !staging.isRemote else {
-                            throw BackupError(problem: "\(relativePath) could not be uploaded while pg_basebackup wrote it")
+                            throw BackupError(
+                                problem: "\(relativePath) could not be uploaded while pg_basebackup wrote it: "
+                                    + (follower.failure?.localizedDescription ?? "the file changed under it"))
                         }
                         return try await Blocking.run { try FileDigest.record(path: path, relativePath: relativePath) }
                     }

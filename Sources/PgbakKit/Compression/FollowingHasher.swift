@@ -20,6 +20,7 @@ final class FollowingHasher: @unchecked Sendable {
     private let lock = NSLock()
     private var writerDone = false
     private var record: FileRecord?
+    private var uploadFailure: (any Error)?
     private let stopped = DispatchSemaphore(value: 0)
     static let pollMicroseconds: useconds_t = 5_000
 
@@ -51,6 +52,9 @@ final class FollowingHasher: @unchecked Sendable {
 
     private var isWriterDone: Bool { lock.withLock { writerDone } }
 
+    /// Why the upload failed, when it did (after `finish()`).
+    var failure: (any Error)? { lock.withLock { uploadFailure } }
+
     private func follow() -> FileRecord? {
         let record = followFile()
         guard let upload else { return record }
@@ -59,6 +63,7 @@ final class FollowingHasher: @unchecked Sendable {
             try upload.finish()
             return record
         } catch {
+            lock.withLock { uploadFailure = uploadFailure ?? error }
             upload.abort()
             return nil
         }
@@ -90,7 +95,12 @@ final class FollowingHasher: @unchecked Sendable {
                 hasher.update(chunk)
                 total += Int64(n)
                 if let upload {
-                    do { try upload.write(chunk) } catch { return nil }
+                    do {
+                        try upload.write(chunk)
+                    } catch {
+                        lock.withLock { uploadFailure = error }
+                        return nil
+                    }
                     let confirmed = upload.confirmedBytes
                     if confirmed - punched >= 32 << 20 {
                         // A filesystem without hole punching keeps the blocks until the staging directory goes.

@@ -11,7 +11,9 @@ enum DumpFile {
         guard fd >= 0 else { throw RestoreError(problem: "cannot create \(path): \(Errno.text())") }
         defer { close(fd) }
         let source = try files.open(record.path, size: record.bytes)
-        try ZstdReader.decompress(source, name: files.describe(record.path), expected: checkContent ? record.checksum : nil) { out in
+        try ZstdReader.decompress(
+            source, name: files.describe(record.path), expected: checkContent ? record.checksum : nil
+        ) { out in
             if let code = Errno.writeAll(fd, out) { throw RestoreError.cannotWrite(path, errno: code) }
         }
     }

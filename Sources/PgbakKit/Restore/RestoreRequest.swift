@@ -84,7 +84,9 @@ public struct RequestStore: Sendable {
         return requests.count == 1 ? requests[0] : nil
     }
 
-    public func withdraw(_ request: RestoreRequest) { try? store.delete("\(Self.folder)/\(request.member).request.json") }
+    public func withdraw(_ request: RestoreRequest) {
+        try? store.delete("\(Self.folder)/\(request.member).request.json")
+    }
 
     public func report(_ result: RestoreResult) throws {
         try write(result, name: "\(result.requestID ?? "unrequested-\(BackupID.make(result.startedAt))").result.json")

@@ -41,7 +41,9 @@ public struct S3Repository: BackupRepository {
     /// What one listing of `backups/` shows, by backup id.
     struct Listing {
         var files: [String: [S3Object]] = [:]
-        var published: Set<String> { Set(files.filter { $0.value.contains { $0.key.hasSuffix("/" + Manifest.fileName) } }.keys) }
+        var published: Set<String> {
+            Set(files.filter { $0.value.contains { $0.key.hasSuffix("/" + Manifest.fileName) } }.keys)
+        }
     }
 
     func listing() throws -> Listing {

@@ -145,7 +145,9 @@ struct S3StagedObjects: StagedObjects {
     let client: S3Client
     let prefix: String
 
-    func upload(_ relativePath: String) throws -> any ObjectUpload { S3Upload(client: client, key: prefix + relativePath) }
+    func upload(_ relativePath: String) throws -> any ObjectUpload {
+        S3Upload(client: client, key: prefix + relativePath)
+    }
     func describe(_ relativePath: String) -> String { client.describe(prefix + relativePath) }
     func delete(_ relativePath: String) throws { try client.delete(prefix + relativePath) }
 }

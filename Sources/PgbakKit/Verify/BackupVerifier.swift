@@ -174,7 +174,8 @@ public struct BackupVerifier: Sendable {
     static func readDump(_ file: FileRecord, stored: BackupFiles) -> [String] {
         do {
             let (_, checksum) = try DumpArchiveReader.read(
-                try stored.open(file.path, size: file.bytes), relativePath: file.path, checksum: file.checksum.algorithm)
+                try stored.open(file.path, size: file.bytes), relativePath: file.path, checksum: file.checksum.algorithm
+            )
             return checksumProblem(file, actual: checksum)
         } catch {
             let digest = try? hashOnly(file, stored: stored)

@@ -18,6 +18,22 @@ enum TestStore {
             accessKey: .file(keys + "/access_key"), secretKey: .file(keys + "/secret_key"))
     }
 
+    /// A configuration for the test cluster whose repository is the bucket below a prefix of its own (returned with
+    /// it), its local working directory under `$LAB/it/<name>`.
+    static func config(_ name: String, keepLast: Int = 7) throws -> (config: S3TestConfig, client: S3Client) {
+        let prefix = "it-\(name)-\(UUID().uuidString.prefix(6))"
+        let dir = "\(TestCluster.lab)/it/\(name)"
+        try Shell.must(
+            """
+            bash '\(scripts)/write-pgbak-config.sh' >/dev/null && \
+            rm -rf '\(dir)' && install -d -o postgres -g postgres -m 0700 '\(dir)' && \
+            sed -e 's#^  path: .*#  path: \(dir)/local#' -e 's#^    prefix: .*#    prefix: \(prefix)#' \
+              -e 's#^  keep_last: .*#  keep_last: \(keepLast)#' '\(TestCluster.lab)/pgbak/pgbak-s3.yml' > '\(dir)/pgbak.yml' && \
+            chown postgres:postgres '\(dir)/pgbak.yml' && chmod 0600 '\(dir)/pgbak.yml'
+            """)
+        return (S3TestConfig(dir: dir), try S3Client(settings: settings(prefix: prefix)))
+    }
+
     /// Whether the S3 gateway listens; under CI or with PGBAK_REQUIRE_CLUSTER a missing store fails the tests.
     static let enabled: Bool = TestCluster.enabled && (TestCluster.listening(port: 8333) || requireStore())
 
@@ -32,5 +48,20 @@ enum TestStore {
         try Shell.bash(
             ". '\(TestCluster.scripts)/env.sh'; . '\(TestCluster.scripts)/lib.sh'; . '\(scripts)/env.sh'; "
                 + ". '\(scripts)/lib.sh'; \(command)")
+    }
+}
+
+/// One test's configuration with its repository in the bucket.
+struct S3TestConfig {
+    var dir: String
+    var file: String { dir + "/pgbak.yml" }
+    var local: String { dir + "/local" }
+
+    func now() throws -> CommandResult { try TestCluster.pgbak(["now", "--config", file]) }
+
+    /// Published backups: the ids that have a manifest object.
+    static func backupIDs(_ client: S3Client) throws -> [String] {
+        try client.list(prefix: "backups/").objects.filter { $0.key.hasSuffix("/manifest.json") }
+            .map { String($0.key.split(separator: "/")[1]) }.sorted()
     }
 }
