@@ -12,7 +12,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-upgrade \
   postgresql-15 postgresql-client-15 postgresql-contrib libpq-dev libzstd-dev pkg-config zstd \
-  etcd-server etcd-client curl libcurl4-openssl-dev jq bc openssl python3-venv util-linux procps iproute2 systemd >/dev/null
+  etcd-server etcd-client curl libcurl4-openssl-dev faketime jq bc openssl python3-venv util-linux procps iproute2 systemd >/dev/null
 if [ "${WITH_BACKUP_TOOLS:-0}" = 1 ]; then
   apt-get install -y -qq --no-upgrade pgbackrest barman barman-cli >/dev/null
 fi

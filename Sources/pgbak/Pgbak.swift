@@ -8,6 +8,6 @@ struct Pgbak: AsyncParsableCommand {
         version: PgbakKitVersion.text,
         subcommands: [
             Now.self, Check.self, List.self, Verify.self, Restore.self, Prune.self, Status.self,
-            ReplicaMethodCommand.self, BootstrapMethodCommand.self, WalPush.self, WalFetch.self,
+            ReplicaMethodCommand.self, BootstrapMethodCommand.self, WalPush.self, WalFetch.self, RepoCopy.self,
         ])
 }

@@ -209,6 +209,68 @@ extension ClusterTests {
             #expect(missing.stderr.contains("bucket 'no-such-bucket' does not exist"), "\(missing)")
         }
 
+        @Test func repoCopyMovesBackupsAndWALIntoTheBucketCheckingEveryFile() throws {
+            let posix = try TestCluster.config("copy-posix")
+            let taken = try posix.now()
+            try #require(taken.status == 0, "\(taken)")
+            let id = try #require(try posix.backupIDs().last)
+            let leader = try #require(try TestCluster.members().first { $0.role == "leader" })
+            try TestCluster.psql("create table if not exists s3_wal_nudge(x int); insert into s3_wal_nudge values (2)")
+            let segment = try TestCluster.psql("select pg_walfile_name(pg_switch_wal())")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let walPath = TestCluster.lab + "/data/" + leader.name + "/pg_wal/" + segment
+            try #require(try TestCluster.pgbak(["wal-push", "--config", posix.file, walPath]).status == 0)
+
+            let (s3, client) = try TestStore.config("copy-s3")
+            let copied = try TestCluster.pgbak(["repo-copy", "--to", s3.file, "--config", posix.file])
+            #expect(copied.status == 0, "\(copied)")
+            #expect(copied.stdout.contains("copied \(id)"), "\(copied)")
+            #expect(try S3TestConfig.backupIDs(client) == [id])
+            // (Its WAL archive holds only the one segment pushed above: verify reports that gap; the backup is OK.)
+            let verified = try TestCluster.pgbak(["verify", "--config", s3.file])
+            #expect(verified.stdout.contains("\(id)  default  OK"), "\(verified)")
+            let fetched = s3.dir + "/fetched"
+            #expect(try TestCluster.pgbak(["wal-fetch", "--config", s3.file, segment, fetched]).status == 0)
+            #expect(try Shell.bash("cmp '\(walPath)' '\(fetched)'").status == 0)
+            let again = try TestCluster.pgbak(["repo-copy", "--to", s3.file, "--config", posix.file])
+            #expect(again.stdout.contains("skipped \(id)"), "\(again)")
+
+            // And back out of the bucket into a directory: the manifest byte for byte, the backup intact.
+            let back = try TestCluster.config("copy-back")
+            let returned = try TestCluster.pgbak(["repo-copy", "--to", back.file, "--config", s3.file])
+            #expect(returned.status == 0, "\(returned)")
+            #expect(try back.backupIDs() == [id])
+            #expect(
+                try Data(contentsOf: URL(fileURLWithPath: "\(back.repository)/backups/\(id)/manifest.json"))
+                    == Data(contentsOf: URL(fileURLWithPath: "\(posix.repository)/backups/\(id)/manifest.json")))
+            #expect(try TestCluster.pgbak(["verify", "--config", back.file]).stdout.contains("\(id)  default  OK"))
+
+            // A damaged source file stops the copy of its backup: nothing of it appears in the target.
+            let dump = try Shell.must("cd '\(posix.repository)/backups/\(id)/logical' && ls -S *.dump.zst | head -1")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let damaged = "\(posix.repository)/backups/\(id)/logical/\(dump)"
+            try Shell.must("cp '\(damaged)' '\(damaged).orig'")
+            try Shell.must("printf 'X' | dd of='\(damaged)' bs=1 seek=1000 conv=notrunc 2>/dev/null")
+            try #require(try Shell.bash("cmp -s '\(damaged)' '\(damaged).orig'").status == 1, "the byte must change")
+            try Shell.must("rm '\(damaged).orig'")
+            let (damagedTarget, damagedClient) = try TestStore.config("copy-damaged")
+            let refused = try TestCluster.pgbak(["repo-copy", "--to", damagedTarget.file, "--config", posix.file])
+            #expect(refused.status != 0, "\(refused)")
+            #expect(refused.stderr.contains("logical/\(dump)") && refused.stderr.contains("damaged"), "\(refused)")
+            #expect(try S3TestConfig.backupIDs(damagedClient).isEmpty)
+            #expect(try damagedClient.pendingUploads(prefix: "").isEmpty)
+        }
+
+        @Test func aClockBeyondSigV4sWindowIsAClearError() throws {
+            let (s3, client) = try TestStore.config("s3-clock")
+            let skewed = try Shell.run(
+                "/usr/bin/faketime", ["-f", "+2h", TestCluster.binary, "now", "--config", s3.file],
+                environment: TestCluster.testEnvironment, asPostgres: true)
+            #expect(skewed.status != 0, "\(skewed)")
+            #expect(skewed.stderr.contains("clock differs from the store's by more than 15 minutes"), "\(skewed)")
+            #expect(try S3TestConfig.backupIDs(client).isEmpty)
+        }
+
         @Test func walPushedToTheBucketIsFetchedBackByteForByte() throws {
             let (s3, client) = try TestStore.config("s3-wal")
             let leader = try #require(try TestCluster.members().first { $0.role == "leader" })

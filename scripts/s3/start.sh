@@ -22,6 +22,7 @@ print(json.dumps({"identities": [{"name": "pgbak",
 PY
 )
 chown postgres:postgres "$S3LAB/identities.json"
+make_s3_tls
 weed_start master "$S3_MASTER_PORT" master -ip=127.0.0.1 -ip.bind=127.0.0.1 -port="$S3_MASTER_PORT" \
   -mdir="$S3LAB/master" -defaultReplication=001 -volumeSizeLimitMB=256
 for i in 1 2 3; do start_volume $i; done

@@ -1,0 +1,116 @@
+# The repository in the bucket, for scripts/bench.sh: on the pgbench data set, `pgbak now` to the local S3 store
+# (SeaweedFS, multi-server) vs to the POSIX repository vs pgBackRest to the same store (repo1-type=s3, zst 3,
+# process-max 2, over the gateway's TLS port, as pgBackRest speaks only HTTPS to S3); then materializing a data
+# directory from the bucket (pgbak restore --datadir vs pgbackrest restore --type=standby); peak RSS of each.
+# Source after lib.sh and tools.sh; needs the store running (scripts/s3/start.sh).
+
+. "$ROOT/scripts/s3/env.sh"
+PB3="$LAB/pgbackrest-s3"
+
+s3_write_configs() {
+  local i; i=$(leader_name); i=${i#node}
+  S3_CONFIG=$(bash "$ROOT/scripts/s3/write-pgbak-config.sh" "bench-$$")
+  sed -i -e "s#^  keep_last: .*#  keep_last: 1000#" -e "s#^  path: .*#  path: $OUT/s3-local#" "$S3_CONFIG"
+  rm -rf "$PB3"; mkdir -p "$PB3"/{log,lock,spool}
+  (umask 077; cat > "$PB3/pgbackrest.conf" <<CONF
+[global]
+repo1-type=s3
+repo1-path=/pgbackrest-bench-$$
+repo1-s3-bucket=$S3_BUCKET
+repo1-s3-endpoint=127.0.0.1
+repo1-storage-port=$S3_HTTPS_PORT
+repo1-storage-ca-file=$S3_TLS/ca.crt
+repo1-s3-region=us-east-1
+repo1-s3-uri-style=path
+repo1-s3-key=$(cat "$S3_KEYS/access_key")
+repo1-s3-key-secret=$(cat "$S3_KEYS/secret_key")
+repo1-retention-full=1000
+log-path=$PB3/log
+lock-path=$PB3/lock
+spool-path=$PB3/spool
+log-level-console=warn
+start-fast=y
+compress-type=zst
+compress-level=3
+process-max=2
+archive-check=n
+
+[x]
+pg1-path=$DATA/node$i
+pg1-port=$(pg_port "$i")
+pg1-socket-path=$RUN
+pg1-user=postgres
+CONF
+)
+  chown -R postgres:postgres "$PB3"
+  as_pg pgbackrest --config="$PB3/pgbackrest.conf" --stanza=x stanza-create >/dev/null
+}
+
+s3_newest() {
+  as_pg "$LAB/bin/pgbak" list --config "$S3_CONFIG" 2>/dev/null | awk 'NR > 1 {id = $1} END {print id}'
+}
+s3_pgbak_now() {
+  timed_pgbak now --config "$S3_CONFIG"
+  record "$DS" pgbak-s3-full "$T" "$M" 0
+}
+s3_posix_now() {
+  timed_pgbak now --config "$NOW_CONFIG"
+  record "$DS" pgbak-posix-full "$T" "$M" "$(du -sb "$REPO/backups/$(newest)" | cut -f1)"
+}
+s3_pgbackrest() {
+  timed_pg pgbackrest --config="$PB3/pgbackrest.conf" --stanza=x backup --type=full
+  record "$DS" pgbackrest-s3-full "$T" "$M" 0
+}
+s3_materialize_pgbak() {
+  local d="$OUT/s3-materialized"; rm -rf "$d"; install -d -o postgres -m 0700 "$d"
+  timed_pgbak restore --datadir "$d" --backup "$(s3_newest)" --config "$S3_CONFIG"
+  record "$DS" materialize-pgbak-s3 "$T" "$M" "$(du -sb "$d" | cut -f1)"
+  rm -rf "$d"
+}
+s3_restore_pgbackrest() {
+  local d="$OUT/s3-pgbackrest-restore"; rm -rf "$d"; install -d -o postgres -m 0700 "$d"
+  timed_pg pgbackrest --config="$PB3/pgbackrest.conf" --stanza=x --pg1-path="$d" restore --type=standby
+  record "$DS" restore-pgbackrest-s3 "$T" "$M" "$(du -sb "$d" | cut -f1)"
+  rm -rf "$d"
+}
+
+s3_bench() {
+  DS="s3-pgbench-$SCALE"
+  s3_write_configs
+  local i
+  for i in $(seq 1 "$RUNS"); do
+    echo "$DS: backups, run $i/$RUNS ..." >&2
+    in_order "$i" s3_posix_now s3_pgbak_now s3_pgbackrest
+  done
+  for i in $(seq 1 "$RUNS"); do
+    echo "$DS: materialize from the bucket, run $i/$RUNS ..." >&2
+    in_order "$i" s3_materialize_pgbak s3_restore_pgbackrest
+  done
+  s3_report
+}
+
+# Medians side by side, with the issue's targets.
+s3_report() {
+  python3 - "$OUT/results.tsv" "$DS" <<'PY' | tee "$OUT/s3.md"
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.startswith(sys.argv[2] + "\t")]
+med = lambda op, i: statistics.median(float(r[i]) for r in rows if r[1] == op) if any(r[1] == op for r in rows) else float("nan")
+t = lambda op: med(op, 2)
+rss = lambda op: med(op, 3) / 1024
+print(f"## {sys.argv[2]}: the repository in the bucket (medians)\n")
+print("| operation | seconds | peak RSS MB |")
+print("|---|---|---|")
+for op in ["pgbak-posix-full", "pgbak-s3-full", "pgbackrest-s3-full", "materialize-pgbak-s3", "restore-pgbackrest-s3"]:
+    print(f"| {op} | {t(op):.2f} | {rss(op):.0f} |")
+print()
+checks = [
+    ("backup to S3 / POSIX backup", t("pgbak-s3-full") / t("pgbak-posix-full"), 1.15),
+    ("backup to S3 / pgBackRest to S3", t("pgbak-s3-full") / t("pgbackrest-s3-full"), 0.7),
+    ("materialize from S3 / pgBackRest restore from S3", t("materialize-pgbak-s3") / t("restore-pgbackrest-s3"), 1.0),
+]
+for name, ratio, target in checks:
+    print(f"- {name}: {ratio:.2f}x (target <= {target}) {'met' if ratio <= target else 'MISSED'}")
+worst = max(rss(op) for op in ["pgbak-s3-full", "materialize-pgbak-s3"])
+print(f"- peak RSS of pgbak with the bucket: {worst:.0f} MB (target <= 100) {'met' if worst <= 100 else 'MISSED'}")
+PY
+}
