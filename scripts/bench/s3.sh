@@ -12,7 +12,9 @@ s3_write_configs() {
   S3_CONFIG=$(bash "$ROOT/scripts/s3/write-pgbak-config.sh" "bench-$$")
   sed -i -e "s#^  keep_last: .*#  keep_last: 1000#" -e "s#^  path: .*#  path: $OUT/s3-local#" "$S3_CONFIG"
   rm -rf "$PB3"; mkdir -p "$PB3"/{log,lock,spool}
-  (umask 077; cat > "$PB3/pgbackrest.conf" <<CONF
+  # archive-check=n: nothing archives this stanza's WAL; the timed restore writes the files only (--type=standby).
+  (umask 077; {
+    cat <<CONF
 [global]
 repo1-type=s3
 repo1-path=/pgbackrest-bench-$$
@@ -24,24 +26,9 @@ repo1-s3-region=us-east-1
 repo1-s3-uri-style=path
 repo1-s3-key=$(cat "$S3_KEYS/access_key")
 repo1-s3-key-secret=$(cat "$S3_KEYS/secret_key")
-repo1-retention-full=1000
-log-path=$PB3/log
-lock-path=$PB3/lock
-spool-path=$PB3/spool
-log-level-console=warn
-start-fast=y
-compress-type=zst
-compress-level=3
-process-max=2
 archive-check=n
-
-[x]
-pg1-path=$DATA/node$i
-pg1-port=$(pg_port "$i")
-pg1-socket-path=$RUN
-pg1-user=postgres
 CONF
-)
+    pgbackrest_common "$PB3" "$i"; } > "$PB3/pgbackrest.conf")
   chown -R postgres:postgres "$PB3"
   as_pg pgbackrest --config="$PB3/pgbackrest.conf" --stanza=x stanza-create >/dev/null
 }

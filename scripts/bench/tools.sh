@@ -7,16 +7,14 @@ PCTL="$VENV/bin/patronictl -c $CONF/node1.yml"
 PGB() { as_pg pgbackrest --config="$PB/pgbackrest.conf" --stanza=x "$@"; }
 BAR() { as_pg barman -c "$BM/barman.conf" "$@"; }
 
-tools_write_configs() {
-  local i; i=$(leader_name); i=${i#node}
-  rm -rf "$PB" "$BM"; mkdir -p "$PB"/{repo,log,lock,spool} "$BM"/{home,conf.d}
-  cat > "$PB/pgbackrest.conf" <<CONF
-[global]
-repo1-path=$PB/repo
+# The settings every benchmarked pgBackRest repository shares (after its repo1-* lines): its own log, lock and
+# spool directories under $1, zst 3 with 2 processes, no expiry inside the timed runs, stanza x on member $2.
+pgbackrest_common() {
+  cat <<CONF
 repo1-retention-full=1000
-log-path=$PB/log
-lock-path=$PB/lock
-spool-path=$PB/spool
+log-path=$1/log
+lock-path=$1/lock
+spool-path=$1/spool
 log-level-console=warn
 start-fast=y
 compress-type=zst
@@ -24,11 +22,17 @@ compress-level=3
 process-max=2
 
 [x]
-pg1-path=$DATA/node$i
-pg1-port=$(pg_port "$i")
+pg1-path=$DATA/node$2
+pg1-port=$(pg_port "$2")
 pg1-socket-path=$RUN
 pg1-user=postgres
 CONF
+}
+
+tools_write_configs() {
+  local i; i=$(leader_name); i=${i#node}
+  rm -rf "$PB" "$BM"; mkdir -p "$PB"/{repo,log,lock,spool} "$BM"/{home,conf.d}
+  { printf '[global]\nrepo1-path=%s/repo\n' "$PB"; pgbackrest_common "$PB" "$i"; } > "$PB/pgbackrest.conf"
   cat > "$BM/barman.conf" <<CONF
 [barman]
 barman_home = $BM/home

@@ -61,20 +61,7 @@ public struct PosixRepository: BackupRepository {
         guard FileManager.default.fileExists(atPath: backupsDir) else { return ([], []) }
         let names = try listDirectory(backupsDir).sorted().filter(BackupID.isValid)
         // Manifests are read and decoded on every core: a repository of years of backups lists in a blink.
-        let slots = ResultSlots<StoredBackup>(count: names.count)
-        defer { slots.free() }
-        DispatchQueue.concurrentPerform(iterations: names.count) { i in
-            slots.set(i, Result { try load(names[i], detail: detail) })
-        }
-        var found: [StoredBackup] = []
-        var problems: [String] = []
-        for slot in slots.buffer {
-            switch slot {
-            case .success(let backup): found.append(backup)
-            case .failure(let error): problems.append(error.localizedDescription)
-            case nil: break
-            }
-        }
+        let (found, problems) = ResultSlots.concurrentMap(names.count) { try load(names[$0], detail: detail) }
         return (found, problems)
     }
 
@@ -270,5 +257,22 @@ struct ResultSlots<T>: @unchecked Sendable {
     func free() {
         _ = buffer.deinitialize()
         buffer.deallocate()
+    }
+
+    /// `body` for every index, on every core: the values in index order, and the failures' messages.
+    static func concurrentMap(_ count: Int, _ body: @Sendable (Int) throws -> T) -> (values: [T], problems: [String]) {
+        let slots = ResultSlots<T>(count: count)
+        defer { slots.free() }
+        DispatchQueue.concurrentPerform(iterations: count) { i in slots.set(i, Result { try body(i) }) }
+        var values: [T] = []
+        var problems: [String] = []
+        for slot in slots.buffer {
+            switch slot {
+            case .success(let value): values.append(value)
+            case .failure(let error): problems.append(error.localizedDescription)
+            case nil: break
+            }
+        }
+        return (values, problems)
     }
 }

@@ -61,19 +61,9 @@ public struct S3Repository: BackupRepository {
     public func backups(detail: Manifest.Detail) throws -> (backups: [StoredBackup], problems: [String]) {
         let listing = try listing()
         let ids = listing.published.sorted()
-        let slots = ResultSlots<StoredBackup>(count: ids.count)
-        defer { slots.free() }
-        DispatchQueue.concurrentPerform(iterations: ids.count) { i in
-            slots.set(i, Result { try load(ids[i], detail: detail, objects: listing.files[ids[i]] ?? []) })
-        }
-        var found: [StoredBackup] = []
-        var problems: [String] = []
-        for slot in slots.buffer {
-            switch slot {
-            case .success(let backup): found.append(backup)
-            case .failure(let error): problems.append(error.localizedDescription)
-            case nil: break
-            }
+        let files = listing.files
+        let (found, problems) = ResultSlots.concurrentMap(ids.count) {
+            try load(ids[$0], detail: detail, objects: files[ids[$0]] ?? [])
         }
         return (found, problems)
     }
