@@ -34,3 +34,9 @@ int pgbak_end_direct(int fd) {
 int pgbak_punch_hole(int fd, long long offset, long long length) {
     return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length);
 }
+
+#include <malloc.h>
+
+int pgbak_large_allocations_unmapped(void) {
+    return mallopt(M_MMAP_THRESHOLD, 1 << 20);
+}

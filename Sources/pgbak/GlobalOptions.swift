@@ -30,6 +30,7 @@ struct GlobalOptions: ParsableArguments {
     /// Sets up logging on stderr and loads the configuration.
     func start(label: String) throws -> (PgbakConfig, Logger) {
         signal(SIGPIPE, SIG_IGN)  // a child that exits early must not kill pgbak through a pipe write
+        ProcessTuning.apply()
         let level: Logger.Level = quiet ? .error : logLevel
         LoggingSystem.bootstrap { name in
             var handler = StreamLogHandler.standardError(label: name)

@@ -70,8 +70,9 @@ final class FollowingHasher: @unchecked Sendable {
     }
 
     private func followFile() -> FileRecord? {
-        // On Linux a thread's nice value is its own: this lowers only this thread.
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+        // On Linux a thread's nice value is its own: this lowers only this thread. Not when it uploads: what it has
+        // not sent when pg_basebackup ends is sent after, while the backup waits.
+        if upload == nil { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19) }
         var fd: Int32 = -1
         while fd < 0 {
             fd = open(path, (upload == nil ? O_RDONLY : O_RDWR) | O_CLOEXEC)

@@ -17,7 +17,7 @@ public final class S3RangeReader: ByteSource, @unchecked Sendable {
     private var stopped = false
 
     /// `size` is the object's size (from a listing or the manifest).
-    public init(client: S3Client, key: String, size: Int64, chunkBytes: Int64 = 8 << 20, window: Int = 3) {
+    public init(client: S3Client, key: String, size: Int64, chunkBytes: Int64 = 8 << 20, window: Int = 2) {
         self.client = client
         self.key = key
         self.size = size
@@ -41,7 +41,9 @@ public final class S3RangeReader: ByteSource, @unchecked Sendable {
             DispatchQueue.global().async { [self] in
                 let result = Result { () throws -> Data in
                     if condition.withLock({ stopped }) { return Data() }
-                    guard let data = try client.get(key, range: range) else {
+                    // Received straight into a buffer of the range's size (collecting would double it as it grows).
+                    var data = Data(capacity: Int(range.count))
+                    guard try client.get(key, range: range, into: { data.append(contentsOf: $0) }) else {
                         throw S3Error(problem: "\(client.describe(key)) vanished while being read")
                     }
                     guard data.count == range.count else {

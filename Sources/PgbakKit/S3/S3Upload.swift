@@ -2,13 +2,14 @@ import Foundation
 
 /// A file streamed into an object as it is produced: bytes collect into a part; each full part is sent (multipart
 /// upload) on another thread while the next fills. The bytes in the air at once, across every upload of the process,
-/// are bounded by `budget` (32 MiB, or one part when a part is larger), so memory stays near that plus one filling
+/// are bounded by `budget` (16 MiB, or one part when a part is larger), so memory stays near that plus one filling
 /// part per upload whatever the file's size. A file that ends before its first part fills is one PUT. Parts grow
-/// from 8 MiB, doubling every 1,000 parts up to 64 MiB, so one file can reach about 500 GB within S3's 10,000 parts.
+/// from 5 MiB (S3's smallest), doubling every 1,000 parts up to 40 MiB, so one file can reach about 300 GB within
+/// S3's 10,000 parts.
 public final class S3Upload: ObjectUpload, @unchecked Sendable {
     /// Bytes in the air at once, shared by every upload of a process.
-    static let budget = ByteBudget(limit: 32 << 20)
-    static let firstPartBytes = 8 << 20
+    static let budget = ByteBudget(limit: 16 << 20)
+    static let firstPartBytes = 5 << 20
 
     private let client: S3Client
     public let key: String
