@@ -201,6 +201,10 @@ extension ClusterTests {
             #expect(wrong.status != 0)
             #expect(wrong.stderr.contains("the secret key is wrong"), "\(wrong)")
             #expect(!wrong.stderr.contains("not-the-key"))
+            let checked = try TestCluster.pgbak(["check", "--config", s3.file])
+            let line = checked.stdout.split(separator: "\n").first { $0.hasPrefix("repository ") } ?? ""
+            #expect(line.contains("FAIL") && line.contains("the secret key is wrong"), "\(checked)")
+            #expect(!checked.stdout.contains("placement repository"), "the backups are not on this host's disks")
 
             try Shell.must(
                 "sed -i -e 's#^    secret_key_file: .*#    secret_key_file: \(TestStore.keys)/secret_key#' "

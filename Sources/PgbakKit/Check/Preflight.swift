@@ -53,12 +53,13 @@ public struct Preflight: Sendable {
         if let cluster { items.append(guardItem(cluster: cluster, leader: leader)) }
         items += repositoryItems(databaseBytes: databaseBytes)
         items.append(walArchiveItem())
+        // In a bucket the backups are not on this host's disks: only the scratch area can share one with the data.
+        let repositoryArea = Placement.Area(
+            name: "repository", path: config.repositoryPath, device: Self.device(of: config.repositoryPath))
         items += Placement.judge(
-            [
+            (config.repositoryS3 == nil ? [repositoryArea] : []) + [
                 Placement.Area(
-                    name: "repository", path: config.repositoryPath, device: Self.device(of: config.repositoryPath)),
-                Placement.Area(
-                    name: "scratch", path: config.scratchDirectory, device: Self.device(of: config.scratchDirectory)),
+                    name: "scratch", path: config.scratchDirectory, device: Self.device(of: config.scratchDirectory))
             ],
             dataDirectories: cluster.map(localDataDirectories) ?? [])
         return CheckReport(items: items)
@@ -176,8 +177,29 @@ public struct Preflight: Sendable {
             "this host", .ok, "\(member) does not lead: `pgbak now` here \(action) (this_host.when_not_leader)")
     }
 
-    /// Writable, with room for the next backup.
+    /// Writable, with room for the next backup; in a bucket, reachable with the keys (the store has no free space to
+    /// check) and the working directory writable.
     private func repositoryItems(databaseBytes: Int64?) -> [CheckItem] {
+        if let s3 = config.repositoryS3 {
+            do {
+                try S3Client(settings: s3).checkBucket()
+            } catch {
+                return [CheckItem("repository", .fail, error.localizedDescription)]
+            }
+            let local = Self.nearestExisting(config.repositoryPath)
+            guard access(local, W_OK) == 0 else {
+                return [
+                    CheckItem(
+                        "repository", .fail,
+                        "\(s3.location) reachable, but the working directory \(local) (repository.path) is not writable")
+                ]
+            }
+            return [
+                CheckItem(
+                    "repository", .ok,
+                    "\(s3.location) reachable with the configured keys; working directory \(config.repositoryPath)")
+            ]
+        }
         let path = config.repositoryPath
         let existing = Self.nearestExisting(path)
         let probe = existing + "/.pgbak-check-\(getpid())"
