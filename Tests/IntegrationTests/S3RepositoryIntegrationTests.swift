@@ -188,7 +188,9 @@ extension ClusterTests {
             #expect(refused.stderr.contains("host db-elsewhere, PID 4242"), "\(refused)")
             #expect(try S3TestConfig.backupIDs(client).isEmpty)
             let still = try #require(try client.fetch(S3Lease.key))
-            #expect(try JSONDecoder().decode(LeaseRecord.self, from: still.data) == other, "the holder's lease is untouched")
+            #expect(
+                try JSONDecoder().decode(LeaseRecord.self, from: still.data) == other, "the holder's lease is untouched"
+            )
         }
 
         @Test func wrongSecretAndMissingBucketAreClearErrors() throws {

@@ -191,7 +191,8 @@ public struct Preflight: Sendable {
                 return [
                     CheckItem(
                         "repository", .fail,
-                        "\(s3.location) reachable, but the working directory \(local) (repository.path) is not writable")
+                        "\(s3.location) reachable, but the working directory \(local) (repository.path) is not writable"
+                    )
                 ]
             }
             return [
