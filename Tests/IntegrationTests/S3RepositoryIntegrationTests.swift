@@ -268,6 +268,41 @@ extension ClusterTests {
             #expect(try damagedClient.pendingUploads(prefix: "").isEmpty)
         }
 
+        @Test func pointInTimeRecoveryFromTheBucket() throws {
+            typealias WAL = WALArchiveIntegrationTests
+            try WAL.emptyTableAndBackup()
+            let lab = TestConfig(dir: TestCluster.lab + "/pgbak")
+            let id = try #require(try lab.backupIDs().last)
+            try TestCluster.psql("insert into \(WAL.table) select generate_series(1, 100)")
+            let time1 = try TestCluster.psql("select clock_timestamp()")
+            let hash1 = try WAL.leaderHash()
+            usleep(1_100_000)
+            try TestCluster.psql("insert into \(WAL.table) select generate_series(101, 200)")
+            try WAL.archiveEverything()
+
+            // The backup and the whole WAL archive into the bucket; the recovery reads both from there only.
+            let (s3, client) = try TestStore.config("s3-pitr")
+            let copied = try TestCluster.pgbak(["repo-copy", "--to", s3.file, "--backup", id, "--config", lab.file])
+            try #require(copied.status == 0, "\(copied)")
+            #expect(try S3TestConfig.backupIDs(client) == [id])
+            let dir = s3.dir + "/pitr"
+            try Shell.must("install -d -o postgres -g postgres -m 0700 '\(dir)'")
+            let restored = try TestCluster.pgbak([
+                "restore", "--config", s3.file, "--datadir", dir, "--standalone", "--port", "5596", "--start",
+                "--to-time", time1,
+            ])
+            defer {
+                _ = try? Shell.run(
+                    "/usr/lib/postgresql/15/bin/pg_ctl", ["-D", dir, "stop", "-m", "immediate"], asPostgres: true)
+            }
+            try #require(restored.status == 0, "\(restored)")
+            #expect(try Shell.must("grep '^restore_command' '\(dir)/postgresql.conf'").contains(s3.file))
+            let hash = try Shell.run(
+                "/usr/bin/psql", ["-h", "/tmp", "-p", "5596", "-U", "postgres", "-qAtX", "-c", WAL.hashSQL],
+                asPostgres: true)
+            #expect(hash.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == hash1, "\(hash)")
+        }
+
         @Test func aClockBeyondSigV4sWindowIsAClearError() throws {
             let (s3, client) = try TestStore.config("s3-clock")
             let skewed = try Shell.run(
