@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs pgbak's whole test suite on a fresh Debian 12 machine (as root): installs what it needs, builds, starts the
-# local 3-node Patroni cluster, runs the unit and integration tests against it, and stops the cluster again.
+# local 3-node Patroni cluster and the S3 store (a multi-server SeaweedFS, scripts/s3/), runs the unit and integration
+# tests against them, and stops both again.
 # Integration tests fail (never skip) here: the cluster is required.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"; cd "$ROOT"

@@ -38,5 +38,5 @@ int pgbak_punch_hole(int fd, long long offset, long long length) {
 #include <malloc.h>
 
 int pgbak_large_allocations_unmapped(void) {
-    return mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    return mallopt(M_MMAP_THRESHOLD, 4 << 20);
 }

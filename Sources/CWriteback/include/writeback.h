@@ -26,9 +26,10 @@ int pgbak_end_direct(int fd);
 /// on a filesystem without it).
 int pgbak_punch_hole(int fd, long long offset, long long length);
 
-/// Makes every allocation of 1 MiB or more its own mapping, returned to the system when freed. glibc otherwise raises
+/// Makes every allocation of 4 MiB or more its own mapping, returned to the system when freed. glibc otherwise raises
 /// that threshold after the first such block is freed and keeps later ones (upload parts, read-ahead chunks, on
-/// several threads' arenas) in heaps that do not shrink. Returns mallopt's result (1: done).
+/// several threads' arenas) in heaps that do not shrink. Smaller buffers (1 MiB read chunks) stay in the heap, where
+/// they are reused without page faults. Returns mallopt's result (1: done).
 int pgbak_large_allocations_unmapped(void);
 
 #endif
