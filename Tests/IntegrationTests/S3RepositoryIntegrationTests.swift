@@ -11,11 +11,9 @@ extension ClusterTests {
             try TestData.prepare()
         }
 
-        static let checksumSQL =
-            "select count(*) || ':' || md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from %@ t"
-
         func content(_ table: String, database: String = "app2", port: Int? = nil) throws -> String {
-            try TestCluster.psql(String(format: Self.checksumSQL, table), database: database, port: port)
+            try TestCluster.psql(
+                String(format: RestoreIntegrationTests.checksumSQL, table), database: database, port: port)
         }
 
         /// Every local file's size under `dir`, in bytes on disk (holes punched out of a file do not count).
