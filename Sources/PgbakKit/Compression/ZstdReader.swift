@@ -98,19 +98,6 @@ enum FileChunks {
     static let size = 1 << 20
 
     static func read(path: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CompressionError(path: path, problem: "cannot open: \(Errno.text())") }
-        defer { close(fd) }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CompressionError(path: path, problem: "read failed: \(Errno.text())")
-            }
-            if n == 0 { return }
-            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-        }
+        try FileByteSource(path: path).forEachChunk(body)
     }
 }

@@ -3,8 +3,7 @@ import Foundation
 extension S3Client {
     /// Starts a multipart upload of `key` and returns its upload id.
     public func startMultipart(_ key: String) throws -> String {
-        var retried = false
-        let response = try send("POST", key, query: [("uploads", "")], retried: &retried)
+        let response = try send("POST", key, query: [("uploads", "")])
         guard (200..<300).contains(response.status) else { throw failure(response, "POST uploads", key) }
         guard let id = S3XML.value("UploadId", in: String(decoding: response.body, as: UTF8.self)[...]) else {
             throw S3Error(problem: "POST uploads \(describe(key)): the answer names no UploadId")
@@ -15,10 +14,9 @@ extension S3Client {
     /// Sends part `number` (1-based) of an upload; returns its ETag for `completeMultipart`.
     public func uploadPart(_ key: String, uploadID: String, number: Int, body: UnsafeRawBufferPointer) throws -> String
     {
-        var retried = false
         let response = try send(
             "PUT", key, query: [("partNumber", String(number)), ("uploadId", uploadID)],
-            headers: Self.bodyHeaders(body), body: body, retried: &retried)
+            headers: Self.bodyHeaders(body), body: body)
         guard (200..<300).contains(response.status) else { throw failure(response, "PUT part \(number)", key) }
         return Self.etag(response) ?? Self.md5Hex(body)
     }
@@ -36,10 +34,8 @@ extension S3Client {
         var headers = [("Content-Type", "application/xml")]
         if ifNoneMatch { headers.append(("If-None-Match", "*")) }
         let response = try body.withUnsafeBytes { bytes in
-            var retried = false
             return try send(
-                "POST", key, query: [("uploadId", uploadID)], headers: Self.bodyHeaders(bytes) + headers, body: bytes,
-                retried: &retried)
+                "POST", key, query: [("uploadId", uploadID)], headers: Self.bodyHeaders(bytes) + headers, body: bytes)
         }
         if response.status == 412 { return .preconditionFailed }
         // A 200 can still carry an error document when the store failed while joining the parts.
@@ -52,8 +48,7 @@ extension S3Client {
 
     /// Gives up an upload: the store drops its parts. An upload already gone is no error.
     public func abortMultipart(_ key: String, uploadID: String) throws {
-        var retried = false
-        let response = try send("DELETE", key, query: [("uploadId", uploadID)], retried: &retried)
+        let response = try send("DELETE", key, query: [("uploadId", uploadID)])
         guard (200..<300).contains(response.status) || response.status == 404 else {
             throw failure(response, "DELETE upload", key)
         }
@@ -71,8 +66,7 @@ extension S3Client {
             query.append(("prefix", objectKey(prefix)))
             if let idMarker { query.append(("upload-id-marker", idMarker)) }
             query.insert(("uploads", ""), at: query.count)
-            var retried = false
-            let response = try send("GET", nil, query: query.sorted { $0.0 < $1.0 }, retried: &retried)
+            let response = try send("GET", nil, query: query.sorted { $0.0 < $1.0 })
             guard (200..<300).contains(response.status) else { throw failure(response, "GET uploads", prefix) }
             let text = String(decoding: response.body, as: UTF8.self)[...]
             for block in S3XML.blocks("Upload", in: text) {

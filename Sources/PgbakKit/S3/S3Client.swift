@@ -76,8 +76,7 @@ public final class S3Client: Sendable {
 
     /// The whole object, or bytes `range` of it; nil when it does not exist.
     public func get(_ key: String, range: Range<Int64>? = nil) throws -> Data? {
-        var retried = false
-        let response = try send("GET", key, headers: Self.rangeHeaders(range), retried: &retried)
+        let response = try send("GET", key, headers: Self.rangeHeaders(range))
         if response.status == 404, Self.errorCode(response) != "NoSuchBucket" { return nil }
         guard (200..<300).contains(response.status) else { throw failure(response, "GET", key) }
         return response.body
@@ -124,8 +123,7 @@ public final class S3Client: Sendable {
     /// A whole small object with its ETag and Last-Modified, and the store's clock at the answer (its Date header);
     /// nil when it does not exist.
     public func fetch(_ key: String) throws -> (data: Data, etag: String, modified: Date, storeNow: Date)? {
-        var retried = false
-        let response = try send("GET", key, retried: &retried)
+        let response = try send("GET", key)
         if response.status == 404, Self.errorCode(response) != "NoSuchBucket" { return nil }
         guard (200..<300).contains(response.status) else { throw failure(response, "GET", key) }
         let modified = response.headers["last-modified"].flatMap(Self.httpDate) ?? Date()
@@ -135,8 +133,7 @@ public final class S3Client: Sendable {
 
     /// Size, time and ETag of an object; nil when it does not exist.
     public func head(_ key: String) throws -> S3Object? {
-        var retried = false
-        let response = try send("HEAD", key, retried: &retried)
+        let response = try send("HEAD", key)
         if response.status == 404 { return nil }
         guard (200..<300).contains(response.status) else { throw failure(response, "HEAD", key) }
         let modified = response.headers["last-modified"].flatMap(Self.httpDate) ?? Date(timeIntervalSince1970: 0)
@@ -147,8 +144,7 @@ public final class S3Client: Sendable {
 
     /// Removes an object; one that does not exist is no error.
     public func delete(_ key: String) throws {
-        var retried = false
-        let response = try send("DELETE", key, retried: &retried)
+        let response = try send("DELETE", key)
         guard (200..<300).contains(response.status) || response.status == 404 else {
             throw failure(response, "DELETE", key)
         }
@@ -166,8 +162,7 @@ public final class S3Client: Sendable {
             if let token { query.append(("continuation-token", token)) }
             if let delimiter { query.append(("delimiter", delimiter)) }
             query += [("list-type", "2"), ("prefix", objectKey(prefix))]
-            var retried = false
-            let response = try send("GET", nil, query: query, retried: &retried)
+            let response = try send("GET", nil, query: query)
             guard (200..<300).contains(response.status) else { throw failure(response, "LIST", prefix) }
             let text = String(decoding: response.body, as: UTF8.self)[...]
             for block in S3XML.blocks("Contents", in: text) {
@@ -193,8 +188,7 @@ public final class S3Client: Sendable {
     /// Fails, naming the fix, unless the bucket exists and the keys may read it: what opening a repository checks
     /// first, since on a missing bucket a GET answers 404 like a missing object and some stores create the bucket on PUT.
     public func checkBucket() throws {
-        var retried = false
-        let response = try send("GET", nil, query: [("list-type", "2"), ("max-keys", "1")], retried: &retried)
+        let response = try send("GET", nil, query: [("list-type", "2"), ("max-keys", "1")])
         guard (200..<300).contains(response.status) else {
             var failure = S3Error.answer(response, to: "GET \(settings.location)", settings: settings)
             if response.status == 404 && failure.code == nil {
@@ -222,6 +216,15 @@ public final class S3Client: Sendable {
             all.append(("x-amz-content-sha256", Self.emptySHA256))
         }
         return HTTPRequest(method: method, url: url, headers: all)
+    }
+
+    /// `send(_:_:query:headers:body:retried:)` for callers to whom an earlier attempt's effect makes no difference.
+    func send(
+        _ method: String, _ key: String?, query: [(String, String)] = [], headers: [(String, String)] = [],
+        body: UnsafeRawBufferPointer? = nil
+    ) throws -> HTTPResponse {
+        var retried = false
+        return try send(method, key, query: query, headers: headers, body: body, retried: &retried)
     }
 
     /// Sends a request, trying again (with a growing pause) after a dropped connection or a 500/503; `retried`
@@ -272,7 +275,7 @@ public final class S3Client: Sendable {
     static func bodyHeaders(_ body: UnsafeRawBufferPointer) -> [(String, String)] {
         let payload =
             body.count >= 1 << 20
-            ? "UNSIGNED-PAYLOAD" : SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+            ? "UNSIGNED-PAYLOAD" : SHA256.hash(data: body).hexString
         return [
             ("Content-MD5", Data(Insecure.MD5.hash(data: body)).base64EncodedString()),
             ("x-amz-content-sha256", payload),
@@ -280,7 +283,7 @@ public final class S3Client: Sendable {
     }
 
     static func md5Hex(_ body: UnsafeRawBufferPointer) -> String {
-        Insecure.MD5.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        Insecure.MD5.hash(data: body).hexString
     }
 
     static func rangeHeaders(_ range: Range<Int64>?) -> [(String, String)] {

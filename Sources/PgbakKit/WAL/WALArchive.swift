@@ -107,6 +107,12 @@ public struct WALArchive: Sendable {
         guard let data = try store.read(archived.key) else {
             throw WALArchiveError(problem: "\(store.location)/\(archived.key) vanished while being read")
         }
+        return try content(of: archived, stored: data)
+    }
+
+    /// The uncompressed content of `stored`, the bytes of `archived` as read from the store, checked against the
+    /// checksum in its key.
+    public func content(of archived: ArchivedWAL, stored data: Data) throws -> Data {
         let content: Data
         do {
             content = try ZstdBlock.decompress(data, name: "\(store.location)/\(archived.key)")
