@@ -28,7 +28,7 @@ struct WalFetch: ParsableCommand {
         do {
             let (config, logger) = try options.start(label: "wal-fetch")
             let fetch = WALFetch(
-                archive: WALArchive(store: try Repositories.open(config).store),
+                archive: try Repositories.open(config).walArchive,
                 dataDirectory: FileManager.default.currentDirectoryPath, logger: logger)
             if prefetch {
                 fetch.prefetch()

@@ -228,7 +228,9 @@ public struct BackupRun: Sendable {
         let identity = leader.identity
         let status: Manifest.PartStatus = [.complete, .skipped].contains(logical.section.status) ? .complete : .partial
         let manifest = Manifest(
-            format: Manifest.formatName, version: Manifest.currentVersion, backupID: id, pgbakVersion: pgbakVersion,
+            format: Manifest.formatName,
+            version: staging.encryption == nil ? Manifest.plaintextVersion : Manifest.currentVersion,
+            backupID: id, pgbakVersion: pgbakVersion,
             status: status, startedAt: started, finishedAt: Date(),
             cluster: .init(
                 scope: context.config.scope, systemIdentifier: identity.systemIdentifier,
@@ -239,7 +241,7 @@ public struct BackupRun: Sendable {
                 patroniVersion: patroniVersion),
             physical: physical.section(toolVersion: tools.clientVersion),
             logical: logical.section,
-            files: (physical.files + logical.files).sorted { $0.path < $1.path })
+            files: (physical.files + logical.files).sorted { $0.path < $1.path }, encryption: staging.encryption)
         // Both stay in the local directory: for a bucket, publishing is uploading them, the manifest last.
         let sink = try FileSink(path: staging.directory + "/" + Manifest.fileName, checksum: .sha256)
         try manifest.encoded().withUnsafeBytes { try sink.write($0) }

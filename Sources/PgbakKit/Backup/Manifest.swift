@@ -4,7 +4,9 @@ import Foundation
 public struct Manifest: Codable, Sendable, Equatable {
     public static let formatName = "pgbak-manifest"
     /// 2: files carry CRC-32C (`crc32c`); 1, pgbak 0.1: SHA-256 (`sha256`). Both are read.
-    public static let currentVersion = 2
+    public static let currentVersion = 3
+    /// The version written for a backup stored in plaintext (readable by pgbak before encryption).
+    public static let plaintextVersion = 2
     public static let readableVersions = 1...currentVersion
     public static let fileName = "manifest.json"
     /// Holds the SHA-256 of `manifest.json` (hex, newline), so an edited manifest is caught.
@@ -122,9 +124,54 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var physical: Physical
     public var logical: Logical
     public var files: [FileRecord]
+    /// Set when the files are stored sealed (an encrypted repository); sizes and checksums are the plaintext's.
+    public var encryption: Encryption? = nil
+
+    /// How a backup's files are encrypted: the scheme, the chunk size, and a check of the key (never the key).
+    public struct Encryption: Codable, Sendable, Equatable {
+        public static let aes256GCM = "aes-256-gcm"
+        public var scheme: String
+        public var chunkBytes: Int
+        public var keyCheck: String
+
+        enum CodingKeys: String, CodingKey {
+            case scheme
+            case chunkBytes = "chunk_bytes", keyCheck = "key_check"
+        }
+
+        init(key: RepositoryKey) {
+            scheme = Self.aes256GCM
+            chunkBytes = SealedFile.defaultChunkSize
+            keyCheck = key.check
+        }
+
+        /// The size of a file of `plaintext` bytes as stored.
+        public func storedSize(ofPlaintext plaintext: Int64) -> Int64 {
+            ChunkSealer.sealedSize(ofPlaintext: plaintext, chunkSize: chunkBytes)
+        }
+
+        /// Refuses a missing key or one that is not the key the backup was written with.
+        public func check(_ key: RepositoryKey?, backup: String) throws {
+            guard let key else {
+                throw EncryptionError(
+                    problem: "backup \(backup) is encrypted (\(scheme)) and no key is configured: set "
+                        + "repository.encryption.key_file to the key it was written with")
+            }
+            guard key.check == keyCheck else {
+                throw EncryptionError(
+                    problem: "backup \(backup) was encrypted with another key than the one in "
+                        + "repository.encryption.key_file: configure the key it was written with")
+            }
+        }
+    }
+
+    /// The size of `file` as stored.
+    public func storedSize(of file: FileRecord) -> Int64 {
+        encryption?.storedSize(ofPlaintext: file.bytes) ?? file.bytes
+    }
 
     enum CodingKeys: String, CodingKey {
-        case format, version, status, cluster, leader, physical, logical, files
+        case format, version, status, cluster, leader, physical, logical, files, encryption
         case backupID = "backup_id", pgbakVersion = "pgbak_version", startedAt = "started_at"
         case finishedAt = "finished_at"
     }

@@ -93,9 +93,9 @@ struct PhysicalPart: Sendable {
                 } else if name == baseName {
                     group.addTask {
                         if let followed = await follower.finish() { return followed }
-                        guard !staging.isRemote else {
+                        guard !staging.transformsToolFiles else {
                             throw BackupError(
-                                problem: "\(relativePath) could not be uploaded while pg_basebackup wrote it: "
+                                problem: "\(relativePath) could not be stored while pg_basebackup wrote it: "
                                     + (follower.failure?.localizedDescription ?? "the file changed under it"))
                         }
                         return try await Blocking.run { try FileDigest.record(path: path, relativePath: relativePath) }
@@ -114,10 +114,12 @@ struct PhysicalPart: Sendable {
                 }
             }
         }
-        guard let manifestData = FileManager.default.contents(atPath: dir + "/backup_manifest") else {
+        // In an encrypted repository in a directory, backup_manifest has been replaced by its sealed form.
+        guard let stored = FileManager.default.contents(atPath: dir + "/backup_manifest") else {
             _ = await removingTars.result
             throw BackupError(problem: "pg_basebackup finished without writing backup_manifest in \(dir)")
         }
+        let manifestData = try SealedReading.open(stored, key: staging.key, name: dir + "/backup_manifest")
         return Result(
             files: files, walRange: try WALRange.parse(backupManifest: manifestData),
             seconds: Date().timeIntervalSince(started), finished: Date(), label: label, removingTars: removingTars,

@@ -4,29 +4,54 @@ import Foundation
 /// one in a bucket, each file the run produces is uploaded as it is written (`sink`), the local directory holding
 /// only what tools write themselves (pg_basebackup), until it is uploaded (`adopt`, or `FollowingHasher` while
 /// pg_basebackup still writes), and the manifest until `publish`.
+///
+/// With a `key` (an encrypted repository), every file of the backup is stored sealed: the files pgbak writes as they
+/// are written, pg_basebackup's while it writes them or once it is done (in a directory: a sealed copy renamed over
+/// the plaintext). The manifest stays readable, and records the key's check.
 public struct StagingArea: Sendable {
     /// The local directory (the backup's files themselves for a POSIX repository).
     public let directory: String
     let objects: (any StagedObjects)?
+    let key: RepositoryKey?
 
-    public init(directory: String, objects: (any StagedObjects)? = nil) {
+    public init(directory: String, objects: (any StagedObjects)? = nil, key: RepositoryKey? = nil) {
         self.directory = directory
         self.objects = objects
+        self.key = key
     }
 
     /// Whether files leave this host as they are written.
     public var isRemote: Bool { objects != nil }
 
+    /// Whether files a tool writes here are replaced by (or uploaded as) another form while they are read: there is
+    /// then no plaintext copy to read a second time.
+    var transformsToolFiles: Bool { objects != nil || key != nil }
+
+    /// The encryption the manifest records for the files staged here.
+    var encryption: Manifest.Encryption? { key.map(Manifest.Encryption.init) }
+
     /// A new file of the backup at `relativePath`.
     func sink(_ relativePath: String, checksum: FileChecksum.Algorithm = .crc32c) throws -> FileSink {
-        guard let objects else { return try FileSink(path: directory + "/" + relativePath, checksum: checksum) }
+        guard let objects else {
+            return try FileSink(path: directory + "/" + relativePath, checksum: checksum, key: key)
+        }
         return FileSink(
-            upload: try objects.upload(relativePath), name: objects.describe(relativePath), checksum: checksum)
+            upload: try objects.upload(relativePath), name: objects.describe(relativePath), checksum: checksum,
+            key: key)
     }
 
-    /// The upload of `relativePath` (remote staging only).
+    /// Where a file a tool is still writing into the local directory goes as it is read: uploaded (in a bucket),
+    /// sealed (encrypted), both, or nowhere (nil: the file stays as it is).
     func upload(_ relativePath: String) throws -> (any ObjectUpload)? {
-        try objects?.upload(relativePath)
+        let inner: any ObjectUpload
+        if let objects {
+            inner = try objects.upload(relativePath)
+        } else if key != nil {
+            inner = try LocalFileUpload(replacing: directory + "/" + relativePath)
+        } else {
+            return nil
+        }
+        return key.map { SealingUpload(inner, key: $0) } ?? inner
     }
 
     /// Removes a file the backup will not list after all.
@@ -36,11 +61,13 @@ public struct StagingArea: Sendable {
     }
 
     /// The record of a file a tool wrote into the local directory; in a bucket it is uploaded on the way (the local
-    /// copy goes with the staging directory).
+    /// copy goes with the staging directory), in an encrypted directory it is replaced by its sealed form.
     func adopt(_ relativePath: String) throws -> FileRecord {
         let path = directory + "/" + relativePath
-        guard let objects else { return try FileDigest.record(path: path, relativePath: relativePath) }
-        let sink = FileSink(upload: try objects.upload(relativePath), name: objects.describe(relativePath))
+        guard let upload = try upload(relativePath) else {
+            return try FileDigest.record(path: path, relativePath: relativePath)
+        }
+        let sink = FileSink(upload: upload, name: objects?.describe(relativePath) ?? path)
         do {
             try FileChunks.read(path: path) { try sink.write($0) }
             return try sink.finish(relativePath: relativePath)

@@ -38,47 +38,64 @@ public struct FileRecord: Sendable, Equatable, Codable {
 }
 
 /// A new file (0600, must not exist yet) that checksums and counts every byte written, is written behind (see
-/// WriteBehind) and is fsynced on close; or, in a bucket, an object uploaded as it is written.
+/// WriteBehind) and is fsynced on close; or, in a bucket, an object uploaded as it is written. With a key, what is
+/// stored is the file sealed (see `SealedFile`); the checksum and size are the plaintext's.
 final class FileSink {
     let path: String
     private var fd: Int32 = -1
     private let upload: (any ObjectUpload)?
     private var hasher: ContentHasher
+    private var sealer: ChunkSealer?
     private var writeBehind = WriteBehind(drops: true)
+    /// Plaintext bytes written.
     private(set) var bytes: Int64 = 0
+    private var storedBytes: Int64 = 0
 
-    init(path: String, checksum: FileChecksum.Algorithm = .crc32c) throws {
+    init(path: String, checksum: FileChecksum.Algorithm = .crc32c, key: RepositoryKey? = nil) throws {
         self.path = path
         upload = nil
         hasher = ContentHasher(checksum)
+        sealer = key.map(ChunkSealer.init)
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw CompressionError(path: path, problem: "cannot create: \(Errno.text())") }
     }
 
     /// Writes into `upload`; `name` names it in errors.
-    init(upload: any ObjectUpload, name: String, checksum: FileChecksum.Algorithm = .crc32c) {
+    init(
+        upload: any ObjectUpload, name: String, checksum: FileChecksum.Algorithm = .crc32c, key: RepositoryKey? = nil
+    ) {
         path = name
         self.upload = upload
         hasher = ContentHasher(checksum)
+        sealer = key.map(ChunkSealer.init)
     }
 
     func write(_ buffer: UnsafeRawBufferPointer) throws {
         guard buffer.count > 0 else { return }
         hasher.update(buffer)
+        bytes += Int64(buffer.count)
+        if sealer != nil {
+            try sealer!.write(buffer) { try store($0) }
+        } else {
+            try store(buffer)
+        }
+    }
+
+    private func store(_ buffer: UnsafeRawBufferPointer) throws {
         if let upload {
             try upload.write(buffer)
-            bytes += Int64(buffer.count)
             return
         }
         if let code = Errno.writeAll(fd, buffer) {
             throw CompressionError(path: path, problem: "write failed: \(Errno.text(code))")
         }
-        bytes += Int64(buffer.count)
-        writeBehind.advance(fd: fd, size: bytes)
+        storedBytes += Int64(buffer.count)
+        writeBehind.advance(fd: fd, size: storedBytes)
     }
 
     /// fsyncs and closes; returns the record of the file.
     func finish(relativePath: String) throws -> FileRecord {
+        if sealer != nil { try sealer!.finish { try store($0) } }
         if let upload {
             try upload.finish()
             return FileRecord(path: relativePath, bytes: bytes, checksum: hasher.finalize())
@@ -88,7 +105,7 @@ final class FileSink {
             abort()
             throw CompressionError(path: path, problem: "fsync failed: \(text)")
         }
-        writeBehind.finish(fd: fd, size: bytes)
+        writeBehind.finish(fd: fd, size: storedBytes)
         Glibc.close(fd)
         fd = -1
         return FileRecord(path: relativePath, bytes: bytes, checksum: hasher.finalize())
@@ -110,7 +127,8 @@ final class FileSink {
     deinit { abort() }
 }
 
-extension Digest {
+extension Sequence<UInt8> {
+    /// Lower-case hex digits, two per byte.
     var hexString: String { map { String(format: "%02x", $0) }.joined() }
 }
 

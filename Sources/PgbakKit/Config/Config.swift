@@ -59,6 +59,8 @@ public struct PgbakConfig: Sendable, Equatable {
     /// The repository's bucket when it lives on S3; `repositoryPath` is then this host's local working directory
     /// (spool, run files), holding no backup.
     public var repositoryS3: S3Settings?
+    /// `repository.encryption.key_file`: backups and WAL are stored sealed with the key it holds.
+    public var encryptionKeyFile: String?
     public var retention: RetentionPolicy
     public var zstdLevel: Int
     public var zstdThreads: Int

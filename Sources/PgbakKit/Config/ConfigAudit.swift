@@ -31,6 +31,11 @@ public enum ConfigAudit {
         }
         if case .file(let path) = config.patroni.password { named.append(("patroni.password_file", path)) }
         if let key = config.patroni.keyFile { named.append(("patroni.key_file", key)) }
+        if let s3 = config.repositoryS3 {
+            if case .file(let path) = s3.accessKey { named.append(("repository.s3.access_key_file", path)) }
+            if case .file(let path) = s3.secretKey { named.append(("repository.s3.secret_key_file", path)) }
+        }
+        if let key = config.encryptionKeyFile { named.append(("repository.encryption.key_file", key)) }
         var result = [AuditedFile(keys: ["configuration"], path: config.file, kind: .configuration)]
         for (key, path) in named {
             if let i = result.firstIndex(where: { $0.path == path && $0.kind == .secret }) {

@@ -88,6 +88,16 @@ public enum ConfigLoader {
         var s3Section = try repoSection.section("s3")
         let s3 = try S3SettingsLoader.read(&s3Section)
         try s3Section.finish()
+        var encryptionSection = try repoSection.section("encryption")
+        let keyFile = try encryptionSection.string("key_file")
+        if let keyFile, !keyFile.hasPrefix("/") {
+            throw encryptionSection.error("key_file", "'\(keyFile)' must be an absolute path")
+        }
+        if encryptionSection.isPresent, keyFile == nil {
+            throw encryptionSection.error(
+                "key_file", "is required: a file holding the 32-byte key (openssl rand -hex 32 > FILE; chmod 600 FILE)")
+        }
+        try encryptionSection.finish()
         try repoSection.finish()
 
         var retentionSection = try root.section("retention")
@@ -156,7 +166,7 @@ public enum ConfigLoader {
                 binDir: binDir, connectTimeoutSeconds: connectTimeout, replication: replication, dump: dump,
                 includeDatabases: include, excludeDatabases: exclude),
             repositoryPath: repoPath.count > 1 && repoPath.hasSuffix("/") ? String(repoPath.dropLast()) : repoPath,
-            repositoryOwner: owner, repositoryS3: s3, retention: retention, zstdLevel: level, zstdThreads: threads,
+            repositoryOwner: owner, repositoryS3: s3, encryptionKeyFile: keyFile, retention: retention, zstdLevel: level, zstdThreads: threads,
             checkpoint: checkpoint, maxRate: maxRate, lockWaitTimeoutSeconds: lockWait,
             countRowsMaxTableMB: countLimit, scratchDirectory: scratch, restoreTestTimeoutSeconds: restoreTimeout,
             thisHost: thisHost, status: status, metricsDirectory: metricsDirectory, check: check,

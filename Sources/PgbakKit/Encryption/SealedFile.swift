@@ -159,7 +159,7 @@ extension SealedFile {
 
 /// The repository's encryption key (`repository.encryption.key_file`): 32 bytes, never logged or recorded.
 public struct RepositoryKey: Sendable, CustomStringConvertible {
-    fileprivate let material: Data
+    let material: Data
 
     public init(bytes: Data) throws {
         guard bytes.count == 32 else {

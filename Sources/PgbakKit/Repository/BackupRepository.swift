@@ -16,6 +16,8 @@ public protocol BackupRepository: Sendable {
     func prepare() throws
     /// The repository's objects outside backups: the WAL archive, restore requests and results.
     var store: any RepositoryStore { get }
+    /// The key backups and WAL are sealed with (`repository.encryption.key_file`); nil: stored as they are.
+    var encryptionKey: RepositoryKey? { get }
     /// Takes the repository's run lock: one writer at a time.
     func lock() throws -> any RunLock
     /// Complete (published) backups, oldest first; unreadable ones are reported in `problems`. With `.listing`,
@@ -40,7 +42,8 @@ public protocol BackupRepository: Sendable {
     func freeBytes() throws -> Int64
     /// A directory private to this run, for secrets; removed by the caller.
     func runDirectory() -> String
-    /// The files of a published backup (read-only use: verification, restore).
+    /// The files of a published backup as stored (sealed files are decrypted with `encryptionKey` when read);
+    /// readers use `files(of:)` with the backup, which checks the key first.
     func files(of id: String) -> BackupFiles
     /// Every file of a published backup (relative path → size), except the manifest, its checksum and
     /// `verification/`.
@@ -58,6 +61,18 @@ public protocol BackupRepository: Sendable {
 public let verificationDirectoryName = "verification"
 
 extension BackupRepository {
+    /// The files of `backup`, to read (verification, restore, copy). Refuses, before anything is read, an encrypted
+    /// backup without a key or with another key than the one it was written with.
+    public func files(of backup: StoredBackup) throws -> BackupFiles {
+        if let encryption = backup.manifest.encryption {
+            try encryption.check(encryptionKey, backup: backup.id)
+        }
+        return files(of: backup.id).reading(backup.manifest)
+    }
+
+    /// The WAL archive, sealed with the repository's key when it has one.
+    public var walArchive: WALArchive { WALArchive(store: store, key: encryptionKey) }
+
     /// Complete backups with their whole manifests.
     public func backups() throws -> (backups: [StoredBackup], problems: [String]) {
         try backups(detail: .full)

@@ -5,10 +5,12 @@ import Foundation
 public struct PosixRepository: BackupRepository {
     public let root: String
     public let owner: String
+    public let encryptionKey: RepositoryKey?
 
-    public init(root: String, owner: String) {
+    public init(root: String, owner: String, encryptionKey: RepositoryKey? = nil) {
         self.root = root
         self.owner = owner
+        self.encryptionKey = encryptionKey
     }
 
     public var location: String { root }
@@ -93,7 +95,7 @@ public struct PosixRepository: BackupRepository {
         guard mkdir(path, 0o700) == 0 else {
             throw RepositoryError(path: path, problem: "cannot create the staging directory: \(Errno.text())")
         }
-        return StagingArea(directory: path)
+        return StagingArea(directory: path, key: encryptionKey)
     }
 
     public func publish(id: String) throws {
@@ -153,7 +155,7 @@ public struct PosixRepository: BackupRepository {
 
     public func directory(of id: String) -> String { "\(backupsDir)/\(id)" }
 
-    public func files(of id: String) -> BackupFiles { BackupFiles(directory: directory(of: id)) }
+    public func files(of id: String) -> BackupFiles { BackupFiles(directory: directory(of: id), key: encryptionKey) }
 
     public func listFiles(id: String) throws -> [String: Int64] {
         let base = directory(of: id)

@@ -62,12 +62,22 @@ public struct RepositoryCopy: Sendable {
 
     private func copy(_ backup: StoredBackup) throws -> Copied {
         let started = Date()
-        let files = source.files(of: backup.id)
-        guard let manifest = try files.contents(Manifest.fileName),
-            let checksum = try files.contents(Manifest.checksumFileName)
+        let files = try source.files(of: backup)
+        guard var manifest = try files.contents(Manifest.fileName),
+            var checksum = try files.contents(Manifest.checksumFileName)
         else {
             throw RepositoryError(
                 path: files.describe(Manifest.fileName), problem: "the manifest or its checksum is missing")
+        }
+        let encryption = target.encryptionKey.map(Manifest.Encryption.init)
+        if encryption != backup.manifest.encryption {
+            // Encrypted in one repository and not (or with another key) in the other: the files are decrypted as
+            // they are read and sealed as they are written, and the manifest says how the target stores them.
+            var changed = backup.manifest
+            changed.encryption = encryption
+            changed.version = encryption == nil ? Manifest.plaintextVersion : Manifest.currentVersion
+            manifest = try changed.encoded()
+            checksum = Data((WALArchive.sha256(manifest) + "\n").utf8)
         }
         let staging = try target.createStaging(id: backup.id)
         var bytes: Int64 = 0
@@ -95,7 +105,7 @@ public struct RepositoryCopy: Sendable {
                 bytes += record.bytes
                 logger.debug("copied", metadata: ["backup.id": "\(backup.id)", "file": "\(record.path)"])
             }
-            // The manifest byte for byte, so that its checksum file stays true.
+            // The manifest byte for byte (unless the encryption differs), so that its checksum file stays true.
             for (name, data) in [(Manifest.fileName, manifest), (Manifest.checksumFileName, checksum)] {
                 let sink = try FileSink(path: staging.directory + "/" + name)
                 try data.withUnsafeBytes { try sink.write($0) }
@@ -114,9 +124,9 @@ public struct RepositoryCopy: Sendable {
     /// The WAL archive's files the target lacks, each checked (decompressed against the SHA-256 in its key) before
     /// it is stored; `wal/archive.json` first, refusing an archive of another cluster.
     private func copyWAL() throws -> (files: Int, bytes: Int64) {
-        let from = WALArchive(store: source.store)
+        let from = source.walArchive
         guard let info = try from.info() else { return (0, 0) }
-        let to = WALArchive(store: target.store)
+        let to = target.walArchive
         _ = try to.adopt(info)
         let have = Set(try target.store.list(under: "wal").map(\.key))
         var count = 0
@@ -124,9 +134,11 @@ public struct RepositoryCopy: Sendable {
         for item in try from.contents() where !have.contains(item.key) {
             guard let data = try source.store.read(item.key) else { continue }
             _ = try from.content(of: item, stored: data)
-            if try target.store.create(item.key, data: data, modified: item.archived) {
+            // Decrypted with the source's key (if any), sealed with the target's (if any).
+            let compressed = try from.compressed(item, stored: data)
+            if try to.store(compressed: compressed, key: item.key, modified: item.archived) {
                 count += 1
-                bytes += Int64(data.count)
+                bytes += Int64(compressed.count)
             }
         }
         return (count, bytes)

@@ -72,7 +72,7 @@ public struct DatabaseRestore: Sendable {
                 throw RestoreError(problem: "backup \(backup.id) lists \(globals) but has no record of it")
             }
             rolesCreated = try createMissingRoles(
-                context.repository.files(of: backup.id), record, checkContent: !request.force, admin: admin)
+                context.repository.files(of: backup), record, checkContent: !request.force, admin: admin)
         }
         guard try !admin.query("select 1 from pg_roles where rolname = $1", [entry.owner]).isEmpty else {
             throw RestoreError(
@@ -152,7 +152,7 @@ public struct DatabaseRestore: Sendable {
         defer { unlink(dumpPath) }
         context.progress?("decompressing the dump of \(entry.name)")
         try DumpFile.decompress(
-            context.repository.files(of: backup.id), record, checkContent: checkContent, to: dumpPath)
+            context.repository.files(of: backup), record, checkContent: checkContent, to: dumpPath)
         let tools = try await PostgresTools.locate(
             configured: context.config.postgres.binDir,
             serverMajor: leader.identity.majorVersion, configFile: context.config.file)

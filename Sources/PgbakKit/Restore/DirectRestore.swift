@@ -56,7 +56,7 @@ public struct DirectRestore: Sendable {
         defer { context.repository.releaseUse(id: backup.id) }
         let done = try Self.emptiedOnFailure(dataDirectory) {
             try Materializer(
-                files: context.repository.files(of: backup.id), manifest: backup.manifest,
+                files: context.repository.files(of: backup), manifest: backup.manifest,
                 checkContent: !force, cached: cached
             )
             .materialize(into: dataDirectory, tablespaces: .remapped(under: dataDirectory + "/pgbak_tablespaces"))

@@ -70,7 +70,7 @@ public struct ReplicaSeeder: Sendable {
         try context.repository.markInUse(id: backup.id)
         defer { context.repository.releaseUse(id: backup.id) }
         return try Materializer(
-            files: context.repository.files(of: backup.id), manifest: backup.manifest,
+            files: context.repository.files(of: backup), manifest: backup.manifest,
             checkContent: checkContent
         )
         .materialize(into: dataDirectory, tablespaces: .asRecorded)

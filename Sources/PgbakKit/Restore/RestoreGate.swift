@@ -24,7 +24,13 @@ public struct RestoreGate: Sendable {
     }
 
     /// Throws, naming every problem, unless `force`; then the problems are logged as warnings.
+    /// A missing or wrong encryption key is refused even with `force`: nothing could be read.
     public func admit(_ backup: StoredBackup, repository: any BackupRepository, logger: Logger) throws {
+        do {
+            _ = try repository.files(of: backup)
+        } catch {
+            throw RestoreError(problem: "\(error.localizedDescription); nothing was touched")
+        }
         let structural: [String]
         do {
             structural = try BackupVerifier.fileList(backup, repository: repository).problems

@@ -19,14 +19,18 @@ public struct S3Repository: BackupRepository {
     /// A marker of a process on another host counts this long (its liveness cannot be checked from here).
     static let inUseHours = 12.0
 
-    public init(client: S3Client, localRoot: String, owner: String, scope: String, lockWaitSeconds: Int = 0) {
+    public init(
+        client: S3Client, localRoot: String, owner: String, scope: String, lockWaitSeconds: Int = 0,
+        encryptionKey: RepositoryKey? = nil
+    ) {
         self.client = client
-        local = PosixRepository(root: localRoot, owner: owner)
+        local = PosixRepository(root: localRoot, owner: owner, encryptionKey: encryptionKey)
         self.scope = scope
         self.lockWaitSeconds = lockWaitSeconds
     }
 
     public var location: String { client.settings.location }
+    public var encryptionKey: RepositoryKey? { local.encryptionKey }
     public var store: any RepositoryStore { S3Store(client: client) }
 
     public func prepare() throws {
@@ -97,7 +101,7 @@ public struct S3Repository: BackupRepository {
     public func createStaging(id: String) throws -> StagingArea {
         StagingArea(
             directory: try local.createStaging(id: id).directory,
-            objects: S3StagedObjects(client: client, prefix: Self.key(id, "")))
+            objects: S3StagedObjects(client: client, prefix: Self.key(id, "")), key: encryptionKey)
     }
 
     /// Uploads the manifest's checksum, then the manifest (the backup appears), then drops the local spool.
@@ -170,7 +174,9 @@ public struct S3Repository: BackupRepository {
 
     public func runDirectory() -> String { local.runDirectory() }
 
-    public func files(of id: String) -> BackupFiles { BackupFiles(client: client, prefix: Self.key(id, "")) }
+    public func files(of id: String) -> BackupFiles {
+        BackupFiles(client: client, prefix: Self.key(id, ""), key: encryptionKey)
+    }
 
     public func listFiles(id: String) throws -> [String: Int64] {
         let base = Self.key(id, "")

@@ -22,5 +22,5 @@ public struct RunContext: Sendable {
 
 extension RunContext {
     /// The WAL archive, inside the repository.
-    public var walArchive: WALArchive { WALArchive(store: repository.store) }
+    public var walArchive: WALArchive { repository.walArchive }
 }

@@ -27,14 +27,22 @@ public struct BackupVerifier: Sendable {
             steps.append(.init(name: name, seconds: Date().timeIntervalSince(t0), ok: found.isEmpty))
         }
         let manifest = backup.manifest
-        let stored = repository.files(of: backup.id)
+        let stored: BackupFiles
+        do {
+            stored = try repository.files(of: backup)
+        } catch {
+            return VerificationRecord(
+                backupID: backup.id, level: .standard, startedAt: started, finishedAt: Date(), ok: false,
+                problems: ["\(backup.id): \(error.localizedDescription)"],
+                steps: [.init(name: "encryption key", seconds: Date().timeIntervalSince(started), ok: false)])
+        }
         var actual: [String: Int64] = [:]
         await step("file list") {
             let list = try Self.fileList(backup, repository: repository)
             actual = list.actual
             return list.problems
         }
-        let present = manifest.files.filter { actual[$0.path] == $0.bytes }
+        let present = manifest.files.filter { actual[$0.path] == manifest.storedSize(of: $0) }
         // The physical archives (CPU in this process) and the dumps (mostly pg_restore's CPU) run side by side.
         let physicalFiles = present.filter { $0.path.hasPrefix(PhysicalPart.directory + "/") }
         let t0 = Date()
@@ -55,7 +63,7 @@ public struct BackupVerifier: Sendable {
     ) {
         let actual = try repository.listFiles(id: backup.id)
         let problems =
-            try checkManifestChecksum(stored: repository.files(of: backup.id))
+            try checkManifestChecksum(stored: repository.files(of: backup))
             + ManifestConsistency.check(backup.manifest, actual: actual)
         return (actual, problems)
     }

@@ -10,8 +10,13 @@ public enum ManifestConsistency {
                 problems.append("\(file.path): listed in the manifest but missing")
                 continue
             }
-            if size != file.bytes {
-                problems.append("\(file.path): \(size) bytes on disk, \(file.bytes) in the manifest")
+            let expected = manifest.storedSize(of: file)
+            if size != expected {
+                problems.append(
+                    "\(file.path): \(size) bytes on disk, "
+                        + (expected == file.bytes
+                            ? "\(file.bytes) in the manifest"
+                            : "\(expected) expected (\(file.bytes) in the manifest, sealed)"))
             }
         }
         for path in actual.keys.sorted() where listed[path] == nil {

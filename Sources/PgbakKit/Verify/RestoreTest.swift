@@ -47,13 +47,13 @@ struct RestoreTest: Sendable {
             configFile: context.config.file)
         context.progress?("restore test: materializing \(backup.id)")
         let materialized = try await steps.run("materialize") {
-            try Materializer(files: context.repository.files(of: backup.id), manifest: manifest)
+            try Materializer(files: context.repository.files(of: backup), manifest: manifest)
                 .materialize(into: data, tablespaces: .remapped(under: scratch + "/tablespaces"))
         }
         context.progress?("restore test: pg_verifybackup")
         let pgManifest = "\(PhysicalPart.directory)/backup_manifest"
         let pgManifestCopy = scratch + "/backup_manifest"
-        guard let pgManifestData = try context.repository.files(of: backup.id).contents(pgManifest) else {
+        guard let pgManifestData = try context.repository.files(of: backup).contents(pgManifest) else {
             throw RestoreError(problem: "backup \(backup.id) has no \(pgManifest)")
         }
         try pgManifestData.write(to: URL(fileURLWithPath: pgManifestCopy))
@@ -146,7 +146,7 @@ struct RestoreTest: Sendable {
     ) async throws {
         guard let file = db.file, let record = backup.manifest.files.first(where: { $0.path == file }) else { return }
         let dumpPath = "\(scratch)/\(db.oid).dump"
-        try DumpFile.decompress(context.repository.files(of: backup.id), record, to: dumpPath)
+        try DumpFile.decompress(context.repository.files(of: backup), record, to: dumpPath)
         defer { unlink(dumpPath) }
         let target = "pgbak_restore_test_\(db.oid)"
         try server.connect(database: "postgres").query(DatabaseCreation.sql(name: target, like: db))

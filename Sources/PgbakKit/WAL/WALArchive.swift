@@ -40,12 +40,17 @@ public struct ArchivedWAL: Sendable, Equatable {
     }
 }
 
-/// The WAL archive inside a repository store.
+/// The WAL archive inside a repository store. With a key, each file is stored compressed, then sealed
+/// (`SealedFile`); the name keeps the plaintext's SHA-256, which tells an identical push at a listing.
 public struct WALArchive: Sendable {
     public let store: any RepositoryStore
+    let key: RepositoryKey?
     static let infoKey = "wal/archive.json"
 
-    public init(store: any RepositoryStore) { self.store = store }
+    public init(store: any RepositoryStore, key: RepositoryKey? = nil) {
+        self.store = store
+        self.key = key
+    }
 
     public func info() throws -> WALArchiveInfo? {
         guard let data = try store.read(Self.infoKey) else { return nil }
@@ -98,8 +103,24 @@ public struct WALArchive: Sendable {
     /// Stores `content` as `file` (compressed) unless an identical copy is there; returns whether it wrote.
     public func store(_ file: WALFileName, content: Data, sha256: String, level: Int, modified: Date?) throws -> Bool {
         let compressed = try ZstdBlock.compress(content, level: level, name: file.description)
-        let key = Self.folder(of: file) + "/\(file)-\(sha256).zst"
-        return try store.create(key, data: compressed, modified: modified)
+        return try store(
+            compressed: compressed, key: Self.folder(of: file) + "/\(file)-\(sha256).zst", modified: modified)
+    }
+
+    /// Stores the compressed form of an archived file under `key` (sealed with the archive's key, if any); returns
+    /// whether it wrote.
+    func store(compressed: Data, key name: String, modified: Date?) throws -> Bool {
+        let stored = try key.map { try SealedFile.seal(compressed, key: $0) } ?? compressed
+        return try store.create(name, data: stored, modified: modified)
+    }
+
+    /// The compressed form of `stored`, the bytes of `archived` as read from the store: decrypted when sealed.
+    func compressed(_ archived: ArchivedWAL, stored data: Data) throws -> Data {
+        do {
+            return try SealedReading.open(data, key: key, name: "\(store.location)/\(archived.key)")
+        } catch let error as EncryptionError {
+            throw WALArchiveError(problem: "\(error.problem): the archived \(archived.file) cannot be read")
+        }
     }
 
     /// The uncompressed content of one archived copy, checked against the checksum in its key.
@@ -114,8 +135,9 @@ public struct WALArchive: Sendable {
     /// checksum in its key.
     public func content(of archived: ArchivedWAL, stored data: Data) throws -> Data {
         let content: Data
+        let compressed = try compressed(archived, stored: data)
         do {
-            content = try ZstdBlock.decompress(data, name: "\(store.location)/\(archived.key)")
+            content = try ZstdBlock.decompress(compressed, name: "\(store.location)/\(archived.key)")
         } catch {
             throw WALArchiveError(problem: "\(error.localizedDescription): the archived \(archived.file) is damaged")
         }

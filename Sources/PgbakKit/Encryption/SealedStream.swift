@@ -1,0 +1,232 @@
+import Crypto
+import Foundation
+
+/// Turns plaintext written in pieces of any size into a `SealedFile`: the header, then each chunk sealed as soon as
+/// the next byte shows it is not the last one.
+struct ChunkSealer {
+    private let file: SealedFile
+    private var pending = Data()
+    private var index: UInt64 = 0
+    private var headerSent = false
+
+    init(key: RepositoryKey) {
+        file = SealedFile(key: key)
+        pending.reserveCapacity(file.chunkSize)
+    }
+
+    /// Takes `plaintext`; hands every sealed byte that is ready to `emit`.
+    mutating func write(_ plaintext: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try sendHeader(emit)
+        var rest = plaintext[...]
+        while !rest.isEmpty {
+            if pending.count == file.chunkSize { try seal(last: false, emit) }
+            let take = min(rest.count, file.chunkSize - pending.count)
+            pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest.prefix(take)))
+            rest = rest.dropFirst(take)
+        }
+    }
+
+    /// Seals what is left as the last chunk.
+    mutating func finish(emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try sendHeader(emit)
+        try seal(last: true, emit)
+    }
+
+    private mutating func sendHeader(_ emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard !headerSent else { return }
+        headerSent = true
+        try file.header.withUnsafeBytes { try emit($0) }
+    }
+
+    private mutating func seal(last: Bool, _ emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let sealed = try file.seal(pending, index: index, last: last)
+        index += 1
+        pending.removeAll(keepingCapacity: true)
+        try sealed.withUnsafeBytes { try emit($0) }
+    }
+
+    /// The size of the sealed file of `plaintext` bytes in chunks of `chunkSize`.
+    static func sealedSize(ofPlaintext plaintext: Int64, chunkSize: Int = SealedFile.defaultChunkSize) -> Int64 {
+        let chunks = max(1, (plaintext + Int64(chunkSize) - 1) / Int64(chunkSize))
+        return Int64(SealedFile.headerSize) + chunks * Int64(SealedFile.tagSize) + plaintext
+    }
+}
+
+/// An upload that encrypts: plaintext in, a `SealedFile` into `inner`.
+final class SealingUpload: ObjectUpload {
+    private let inner: any ObjectUpload
+    private var sealer: ChunkSealer
+
+    init(_ inner: any ObjectUpload, key: RepositoryKey) {
+        self.inner = inner
+        sealer = ChunkSealer(key: key)
+    }
+
+    /// Plaintext bytes whose sealed chunks the store has acknowledged (for freeing the local copy behind it).
+    var confirmedBytes: Int64 {
+        let chunk = Int64(SealedFile.defaultChunkSize)
+        let sealedChunks = (inner.confirmedBytes - Int64(SealedFile.headerSize)) / (chunk + Int64(SealedFile.tagSize))
+        return max(0, sealedChunks) * chunk
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try sealer.write(bytes) { try inner.write($0) }
+    }
+
+    func finish() throws {
+        try sealer.finish { try inner.write($0) }
+        try inner.finish()
+    }
+
+    func abort() { inner.abort() }
+}
+
+/// A local file written as an upload: into `<path>.partial`, renamed over `path` (fsynced) when finished. How an
+/// encrypted repository in a directory replaces a file a tool wrote in plaintext with its sealed form.
+final class LocalFileUpload: ObjectUpload {
+    private let path: String
+    private let sink: FileSink
+
+    init(replacing path: String) throws {
+        self.path = path
+        unlink(path + ".partial")
+        sink = try FileSink(path: path + ".partial")
+    }
+
+    var confirmedBytes: Int64 { sink.bytes }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws { try sink.write(bytes) }
+
+    func finish() throws {
+        _ = try sink.finish(relativePath: path)
+        guard rename(path + ".partial", path) == 0 else {
+            throw CompressionError(path: path, problem: "cannot replace it with its encrypted form: \(Errno.text())")
+        }
+        try Durability.syncDirectory((path as NSString).deletingLastPathComponent)
+    }
+
+    func abort() { sink.discard() }
+}
+
+/// Reads a file that may be sealed: decrypts it with `key` when it starts with the `PGBAKENC` header, passes it
+/// through otherwise. A sealed file without a key is refused.
+enum SealedReading {
+    static func open(_ raw: any ByteSource, key: RepositoryKey?, name: String) throws -> any ByteSource {
+        var head = Data(count: SealedFile.headerSize)
+        let got = try head.withUnsafeMutableBytes { try fill(raw, $0) }
+        head.count = got
+        guard head.starts(with: SealedFile.magic) else { return PrefixedSource(head, then: raw) }
+        guard let key else { throw missingKey(name) }
+        return DecryptingSource(raw, file: try SealedFile(key: key, header: head, file: name), name: name)
+    }
+
+    /// A whole small file, decrypted when sealed.
+    static func open(_ data: Data, key: RepositoryKey?, name: String) throws -> Data {
+        guard data.starts(with: SealedFile.magic) else { return data }
+        guard let key else { throw missingKey(name) }
+        return try SealedFile.open(data, key: key, file: name)
+    }
+
+    static func missingKey(_ name: String) -> EncryptionError {
+        EncryptionError(
+            problem: "\(name) is encrypted and no key is configured: set repository.encryption.key_file to the "
+                + "key the repository was written with")
+    }
+
+    /// Reads until `buffer` is full or the source ends; returns how many bytes.
+    static func fill(_ source: any ByteSource, _ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        var filled = 0
+        while filled < buffer.count {
+            let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+            if n == 0 { break }
+            filled += n
+        }
+        return filled
+    }
+}
+
+/// `prefix`, then the rest of `source`: a file whose first bytes were read to look at them.
+final class PrefixedSource: ByteSource {
+    private var prefix: Data
+    private let source: any ByteSource
+
+    init(_ prefix: Data, then source: any ByteSource) {
+        self.prefix = prefix
+        self.source = source
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard !prefix.isEmpty else { return try source.read(into: buffer) }
+        let n = min(prefix.count, buffer.count)
+        prefix.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        prefix.removeFirst(n)
+        return n
+    }
+}
+
+/// The plaintext of a sealed file read in order, each chunk authenticated before any of it is handed on.
+final class DecryptingSource: ByteSource {
+    private let raw: any ByteSource
+    private let file: SealedFile
+    private let name: String
+    private var sealed: UnsafeMutableRawBufferPointer
+    /// The first byte of the next chunk, read to learn that the current one is not the last.
+    private var carry: UInt8?
+    private var plain = Data()
+    private var offset = 0
+    private var index: UInt64 = 0
+    private var ended = false
+
+    init(_ raw: any ByteSource, file: SealedFile, name: String) {
+        self.raw = raw
+        self.file = file
+        self.name = name
+        sealed = .allocate(byteCount: file.chunkSize + SealedFile.tagSize, alignment: 16)
+    }
+
+    deinit { sealed.deallocate() }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while offset == plain.count {
+            if ended { return 0 }
+            try nextChunk()
+        }
+        let n = min(buffer.count, plain.count - offset)
+        plain.withUnsafeBytes {
+            buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n]))
+        }
+        offset += n
+        return n
+    }
+
+    private func nextChunk() throws {
+        var filled = 0
+        if let carry {
+            sealed[0] = carry
+            filled = 1
+        }
+        filled += try SealedReading.fill(raw, UnsafeMutableRawBufferPointer(rebasing: sealed[filled...]))
+        var next: UInt8 = 0
+        var more = false
+        if filled == sealed.count {
+            more = try withUnsafeMutableBytes(of: &next) { try raw.read(into: $0) } == 1
+        }
+        carry = more ? next : nil
+        plain = try file.open(
+            Data(UnsafeRawBufferPointer(rebasing: sealed[0..<filled])), index: index, last: !more, file: name)
+        offset = 0
+        index += 1
+        ended = !more
+    }
+}
+
+extension RepositoryKey {
+    /// What the manifest records to tell the right key from a wrong one without holding the key: an HMAC of a fixed
+    /// text under it.
+    var check: String {
+        Data(
+            HMAC<SHA256>.authenticationCode(
+                for: Data("pgbak repository key check v1".utf8), using: SymmetricKey(data: material))
+        ).hexString
+    }
+}
