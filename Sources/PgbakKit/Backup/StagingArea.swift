@@ -47,7 +47,7 @@ public struct StagingArea: Sendable {
         if let objects {
             inner = try objects.upload(relativePath)
         } else if key != nil {
-            inner = try LocalFileUpload(replacing: directory + "/" + relativePath)
+            inner = LocalFileUpload(replacing: directory + "/" + relativePath)
         } else {
             return nil
         }

@@ -81,31 +81,38 @@ final class SealingUpload: ObjectUpload {
     func abort() { inner.abort() }
 }
 
-/// A local file written as an upload: into `<path>.partial`, renamed over `path` (fsynced) when finished. How an
-/// encrypted repository in a directory replaces a file a tool wrote in plaintext with its sealed form.
+/// A local file written as an upload: into `<path>.partial` (created at the first write: the directory may not exist
+/// yet when the upload is set up), renamed over `path` (fsynced) when finished. How an encrypted repository in a
+/// directory replaces a file a tool wrote in plaintext with its sealed form.
 final class LocalFileUpload: ObjectUpload {
     private let path: String
-    private let sink: FileSink
+    private var sink: FileSink?
 
-    init(replacing path: String) throws {
+    init(replacing path: String) {
         self.path = path
-        unlink(path + ".partial")
-        sink = try FileSink(path: path + ".partial")
     }
 
-    var confirmedBytes: Int64 { sink.bytes }
+    var confirmedBytes: Int64 { sink?.bytes ?? 0 }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws { try sink.write(bytes) }
+    private func opened() throws -> FileSink {
+        if let sink { return sink }
+        unlink(path + ".partial")
+        let created = try FileSink(path: path + ".partial")
+        sink = created
+        return created
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws { try opened().write(bytes) }
 
     func finish() throws {
-        _ = try sink.finish(relativePath: path)
+        _ = try opened().finish(relativePath: path)
         guard rename(path + ".partial", path) == 0 else {
             throw CompressionError(path: path, problem: "cannot replace it with its encrypted form: \(Errno.text())")
         }
         try Durability.syncDirectory((path as NSString).deletingLastPathComponent)
     }
 
-    func abort() { sink.discard() }
+    func abort() { sink?.discard() }
 }
 
 /// Reads a file that may be sealed: decrypts it with `key` when it starts with the `PGBAKENC` header, passes it
