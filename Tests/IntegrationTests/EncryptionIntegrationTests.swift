@@ -71,6 +71,9 @@ extension ClusterTests {
             let verified = try TestCluster.pgbak(["verify", "--restore-test", "--config", posix.file])
             #expect(verified.status == 0, "\(verified)")
             #expect(verified.stdout.contains("restore-test  OK"), "\(verified)")
+            let checked = try TestCluster.pgbak(["check", "--config", posix.file])
+            #expect(checked.stdout.contains("which opens the newest backup \(id)"), "\(checked)")
+            #expect(checked.stdout.contains("repository.encryption.key_file"), "\(checked)")
             let want = try content("enc_rows")
             let restored = try TestCluster.pgbak([
                 "restore", "--database", "app2", "--as", "app2_enc", "--config", posix.file,

@@ -70,6 +70,35 @@ import Testing
                 "physical/base.tar.zst: listed in the manifest but missing"))
     }
 
+    @Test func anEncryptedManifestExpectsSealedSizesAndSurvivesEncoding() throws {
+        var manifest = ManifestTests.sample()
+        manifest.encryption = Manifest.Encryption(key: SealedFileTests.key)
+        // 10 bytes of plaintext: the 48-byte header, one chunk with its 16-byte tag.
+        #expect(manifest.storedSize(of: manifest.files[0]) == 74)
+        let problems = ManifestConsistency.check(manifest, actual: ["physical/base.tar.zst": 10])
+        #expect(problems.contains("physical/base.tar.zst: 10 bytes on disk, 74 expected (10 in the manifest, sealed)"))
+        #expect(
+            !ManifestConsistency.check(manifest, actual: ["physical/base.tar.zst": 74]).contains {
+                $0.hasPrefix("physical/base.tar.zst")
+            })
+        let decoded = try Manifest.decode(try manifest.encoded(), source: "m")
+        #expect(decoded.encryption == manifest.encryption)
+        #expect(String(decoding: try manifest.encoded(), as: UTF8.self).contains("\"key_check\""))
+        #expect(try Manifest.decode(try ManifestTests.sample().encoded(), source: "m").encryption == nil)
+    }
+
+    @Test func checkSaysWhetherTheKeyOpensTheNewestBackup() {
+        var sealed = StoredBackup(id: "B", manifest: ManifestTests.sample())
+        #expect(Preflight.encryptionItem(keyFile: nil, key: nil, newest: sealed) == nil)
+        #expect(Preflight.encryptionItem(keyFile: "/k", key: SealedFileTests.key, newest: sealed)?.status == .ok)
+        sealed.manifest.encryption = Manifest.Encryption(key: SealedFileTests.key)
+        let none = Preflight.encryptionItem(keyFile: nil, key: nil, newest: sealed)
+        #expect(none?.status == .fail && none?.detail.contains("key_file is not set") == true)
+        #expect(Preflight.encryptionItem(keyFile: "/k", key: SealedFileTests.key, newest: sealed)?.status == .ok)
+        let wrong = Preflight.encryptionItem(keyFile: "/k", key: SealedFileTests.otherKey, newest: sealed)
+        #expect(wrong?.status == .fail && wrong?.detail.contains("another key") == true)
+    }
+
     /// A ustar archive with one file, built by hand.
     static func tar(name: String, content: [UInt8]) -> [UInt8] {
         var header = [UInt8](repeating: 0, count: 512)

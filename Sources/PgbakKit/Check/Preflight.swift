@@ -53,6 +53,12 @@ public struct Preflight: Sendable {
         if let cluster { items.append(guardItem(cluster: cluster, leader: leader)) }
         items += repositoryItems(databaseBytes: databaseBytes)
         items.append(walArchiveItem())
+        let newest = try? context.repository.newestComplete(detail: .listing)
+        if let item = Self.encryptionItem(
+            keyFile: config.encryptionKeyFile, key: context.repository.encryptionKey, newest: newest ?? nil)
+        {
+            items.append(item)
+        }
         // In a bucket the backups are not on this host's disks: only the scratch area can share one with the data.
         let repositoryArea = Placement.Area(
             name: "repository", path: config.repositoryPath, device: Self.device(of: config.repositoryPath))
@@ -232,6 +238,32 @@ public struct Preflight: Sendable {
     }
 
     /// Gaps in the WAL archive since the oldest kept backup, and the recoverable window.
+    /// Whether the configured key (if any) reads the newest backup; nil when nothing is encrypted. Pure.
+    static func encryptionItem(keyFile: String?, key: RepositoryKey?, newest: StoredBackup?) -> CheckItem? {
+        let sealed = newest?.manifest.encryption
+        guard let keyFile, let key else {
+            guard let sealed, let newest else { return nil }
+            return CheckItem(
+                "encryption", .fail,
+                "the newest backup \(newest.id) is encrypted (\(sealed.scheme)) and repository.encryption.key_file is "
+                    + "not set: nothing in the repository can be verified or restored without it")
+        }
+        guard let newest, let sealed else {
+            return CheckItem(
+                "encryption", .ok,
+                "new backups and WAL are sealed (aes-256-gcm) with the key in \(keyFile)"
+                    + (newest.map { "; the newest backup \($0.id) is not encrypted and stays readable" } ?? ""))
+        }
+        do {
+            try sealed.check(key, backup: newest.id)
+        } catch {
+            return CheckItem("encryption", .fail, "\(error.localizedDescription) (\(keyFile))")
+        }
+        return CheckItem(
+            "encryption", .ok,
+            "sealed (\(sealed.scheme)) with the key in \(keyFile), which opens the newest backup \(newest.id)")
+    }
+
     private func walArchiveItem() -> CheckItem {
         do {
             let backups = try context.repository.backups(detail: .listing).backups
