@@ -58,6 +58,8 @@ extension ClusterTests {
             let stored = try Shell.must("cd '\(dir)' && find physical logical -type f | sort")
                 .split(separator: "\n").map(String.init)
             #expect(stored.contains("physical/base.tar.zst") && stored.contains("physical/backup_manifest"))
+            let listed = (manifest["files"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+            #expect(Set(stored) == Set(listed), "exactly the manifest's files are stored")
             Self.expectSealed(
                 Dictionary(
                     uniqueKeysWithValues: try stored.map {
@@ -132,6 +134,14 @@ extension ClusterTests {
                 !$0.hasSuffix("/manifest.json") && !$0.hasSuffix("/manifest.sha256")
             }
             #expect(objects.contains("backups/\(id)/physical/base.tar.zst"))
+            let manifest = try JSONSerialization.jsonObject(
+                with: try client.get("backups/\(id)/manifest.json") ?? Data())
+            let listed = ((manifest as? [String: Any])?["files"] as? [[String: Any]] ?? []).compactMap {
+                $0["path"] as? String
+            }
+            #expect(
+                Set(objects.filter { !$0.contains("/verification/") }) == Set(listed.map { "backups/\(id)/\($0)" }),
+                "exactly the manifest's files are stored")
             Self.expectSealed(
                 Dictionary(uniqueKeysWithValues: try objects.map { ($0, try client.get($0, range: 0..<8) ?? Data()) }))
 

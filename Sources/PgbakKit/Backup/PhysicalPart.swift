@@ -47,21 +47,19 @@ struct PhysicalPart: Sendable {
             tools: tools, target: target, environment: environment,
             checkpoint: config.checkpoint, maxRate: config.maxRate,
             zstdLevel: config.zstdLevel, zstdThreads: config.zstdThreads, label: label)
-        let baseName = "base.tar.zst"
         let level = config.zstdLevel, threads = config.zstdThreads
-        let follower = FollowingHasher(
-            path: dir + "/" + baseName, relativePath: "\(Self.directory)/\(baseName)",
-            upload: try staging.upload("\(Self.directory)/\(baseName)"))
+        let followers = try ArchiveFollowers(directory: dir, relativeDirectory: Self.directory, staging: staging)
         let closedTars = ClosedTarCompressor(
             staging: staging, relativeDirectory: Self.directory, level: level, threads: threads)
         do {
             let lines = progress.map { show -> @Sendable (String) -> Void in { show("base backup: " + $0) } }
             try await basebackup.run(into: dir, progress: lines, received: { closedTars.start() })
         } catch {
-            _ = await follower.finish()
+            await followers.finishAll()
             await closedTars.finish()
             throw Self.explained(error, config: config)
         }
+        followers.stopWatching()
         await closedTars.finish()
 
         // pg_basebackup's client-side zstd leaves pg_wal.tar (and, depending on the version, tablespace tars)
@@ -69,43 +67,20 @@ struct PhysicalPart: Sendable {
         // libzstd, checksumming as it writes; the tar is removed. This starts as soon as pg_basebackup exits, beside
         // the hasher's catching up with base.tar.zst.
         guard let listed = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
-            _ = await follower.finish()
+            await followers.finishAll()
             throw BackupError(problem: "cannot list \(dir) after pg_basebackup")
         }
         // NAME.tar.zst beside NAME.tar is ClosedTarCompressor's: it is reported with its tar.
         let written = listed.filter { !($0.hasSuffix(".tar.zst") && listed.contains(String($0.dropLast(4)))) }.sorted()
         let early = closedTars.compressed()
-        if !written.contains(baseName) { _ = await follower.finish() }
-        let files = try await withThrowingTaskGroup(of: FileRecord.self) { group in
-            for name in written {
-                let path = dir + "/" + name
-                let relativePath = "\(Self.directory)/\(name)"
-                if name.hasSuffix(".tar") {
-                    group.addTask {
-                        try await Blocking.run {
-                            if let record = early[name] { return record }
-                            unlink(path + ".zst")
-                            return try ZstdWriter.compressFile(
-                                source: path, into: staging, relativePath: relativePath + ".zst",
-                                level: level, threads: threads)
-                        }
-                    }
-                } else if name == baseName {
-                    group.addTask {
-                        if let followed = await follower.finish() { return followed }
-                        guard !staging.transformsToolFiles else {
-                            throw BackupError(
-                                problem: "\(relativePath) could not be stored while pg_basebackup wrote it: "
-                                    + (follower.failure?.localizedDescription ?? "the file changed under it"))
-                        }
-                        return try await Blocking.run { try FileDigest.record(path: path, relativePath: relativePath) }
-                    }
-                } else {
-                    group.addTask { try await Blocking.run { try staging.adopt(relativePath) } }
-                }
-            }
-            return try await group.reduce(into: [FileRecord]()) { $0.append($1) }
+        let files: [FileRecord]
+        do {
+            files = try await records(of: written, in: dir, early: early, followers: followers, staging: staging)
+        } catch {
+            await followers.finishAll()
+            throw error
         }
+        await followers.finishAll()
         let tars = written.filter { $0.hasSuffix(".tar") }.map { dir + "/" + $0 }
         let removingTars = Task {
             try await Blocking.run {
@@ -124,6 +99,46 @@ struct PhysicalPart: Sendable {
             files: files, walRange: try WALRange.parse(backupManifest: manifestData),
             seconds: Date().timeIntervalSince(started), finished: Date(), label: label, removingTars: removingTars,
             compressedEarly: early.keys.sorted())
+    }
+
+    /// The records of the files pg_basebackup left in `dir` (`written`): tars compressed (or taken from `early`),
+    /// followed archives from their followers, the rest adopted as they are.
+    private func records(
+        of written: [String], in dir: String, early: [String: FileRecord], followers: ArchiveFollowers,
+        staging: StagingArea
+    ) async throws -> [FileRecord] {
+        let level = config.zstdLevel, threads = config.zstdThreads
+        return try await withThrowingTaskGroup(of: FileRecord.self) { group in
+            for name in written {
+                let path = dir + "/" + name
+                let relativePath = "\(Self.directory)/\(name)"
+                if name.hasSuffix(".tar") {
+                    group.addTask {
+                        try await Blocking.run {
+                            if let record = early[name] { return record }
+                            unlink(path + ".zst")
+                            return try ZstdWriter.compressFile(
+                                source: path, into: staging, relativePath: relativePath + ".zst",
+                                level: level, threads: threads)
+                        }
+                    }
+                } else if followers.follows(name) {
+                    group.addTask {
+                        if let followed = await followers.finish(name) { return followed }
+                        guard !staging.transformsToolFiles else {
+                            throw BackupError(
+                                problem: "\(relativePath) could not be stored while pg_basebackup wrote it: "
+                                    + (followers.failure(of: name)?.localizedDescription ?? "the file changed under it")
+                            )
+                        }
+                        return try await Blocking.run { try FileDigest.record(path: path, relativePath: relativePath) }
+                    }
+                } else {
+                    group.addTask { try await Blocking.run { try staging.adopt(relativePath) } }
+                }
+            }
+            return try await group.reduce(into: [FileRecord]()) { $0.append($1) }
+        }
     }
 
     /// pg_basebackup's failure, with what to check when the replication login was refused.

@@ -47,7 +47,9 @@ public struct StagingArea: Sendable {
         if let objects {
             inner = try objects.upload(relativePath)
         } else if key != nil {
-            inner = LocalFileUpload(replacing: directory + "/" + relativePath)
+            // Beside the backup's directories, not in the one the tool writes (and pgbak lists).
+            let temporary = directory + "/.sealing-" + relativePath.replacingOccurrences(of: "/", with: "-")
+            inner = LocalFileUpload(replacing: directory + "/" + relativePath, through: temporary)
         } else {
             return nil
         }

@@ -81,23 +81,26 @@ final class SealingUpload: ObjectUpload {
     func abort() { inner.abort() }
 }
 
-/// A local file written as an upload: into `<path>.partial` (created at the first write: the directory may not exist
-/// yet when the upload is set up), renamed over `path` (fsynced) when finished. How an encrypted repository in a
-/// directory replaces a file a tool wrote in plaintext with its sealed form.
+/// A local file written as an upload: into `temporary` (created at the first write: the directory a tool writes
+/// into may not exist yet when the upload is set up), renamed over `path` (fsynced) when finished. How an encrypted
+/// repository in a directory replaces a file a tool wrote in plaintext with its sealed form. `temporary` must be on
+/// the same filesystem, outside the directory the tool writes (which is listed when the tool is done).
 final class LocalFileUpload: ObjectUpload {
     private let path: String
+    private let temporary: String
     private var sink: FileSink?
 
-    init(replacing path: String) {
+    init(replacing path: String, through temporary: String) {
         self.path = path
+        self.temporary = temporary
     }
 
     var confirmedBytes: Int64 { sink?.bytes ?? 0 }
 
     private func opened() throws -> FileSink {
         if let sink { return sink }
-        unlink(path + ".partial")
-        let created = try FileSink(path: path + ".partial")
+        unlink(temporary)
+        let created = try FileSink(path: temporary)
         sink = created
         return created
     }
@@ -106,7 +109,7 @@ final class LocalFileUpload: ObjectUpload {
 
     func finish() throws {
         _ = try opened().finish(relativePath: path)
-        guard rename(path + ".partial", path) == 0 else {
+        guard rename(temporary, path) == 0 else {
             throw CompressionError(path: path, problem: "cannot replace it with its encrypted form: \(Errno.text())")
         }
         try Durability.syncDirectory((path as NSString).deletingLastPathComponent)
