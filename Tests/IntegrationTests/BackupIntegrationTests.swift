@@ -180,8 +180,8 @@ extension ClusterTests {
             #expect(dbs.first { $0["name"] as? String == "bench" }?["status"] as? String == "complete")
         }
 
-        @Test func statusAndMetricsFollowBackupsAndVerifications() throws {
-            let config = try TestCluster.config("monitoring")
+        @Test(arguments: Driver.allCases) func statusAndMetricsFollowBackupsAndVerifications(driver: Driver) throws {
+            let config = try TestCluster.config("monitoring", driver: driver)
             let metrics = config.dir + "/metrics"
             try Shell.must(
                 "install -d -o postgres -g postgres -m 0755 '\(metrics)' && "

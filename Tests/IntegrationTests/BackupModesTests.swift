@@ -8,8 +8,8 @@ extension ClusterTests {
             try TestData.prepare()
         }
 
-        @Test func physicalOnlySkipsTheDumpsAndIsStillComplete() throws {
-            let config = try TestCluster.config("physical-only")
+        @Test(arguments: Driver.allCases) func physicalOnlySkipsTheDumpsAndIsStillComplete(driver: Driver) throws {
+            let config = try TestCluster.config("physical-only", driver: driver)
             let result = try TestCluster.pgbak([
                 "now", "--physical-only", "--config", config.file, "--log-level", "debug",
             ])
@@ -21,8 +21,7 @@ extension ClusterTests {
                 $0.hasSuffix("compressed while pg_basebackup ended")
             }
             #expect(early?.contains("files=pg_wal.tar ") == true, "\(result)")
-            let physicalDir = "\(config.repository)/backups/\(ids[0])/physical"
-            let stored = try FileManager.default.contentsOfDirectory(atPath: physicalDir).sorted()
+            let stored = try config.storedFiles(ids[0], in: "physical")
             #expect(stored == ["backup_manifest", "base.tar.zst", "pg_wal.tar.zst"], "\(stored)")
             // The last line says what the run cost; pg_basebackup was its largest child.
             let last = result.stderr.split(separator: "\n").last.map(String.init) ?? ""
@@ -41,7 +40,7 @@ extension ClusterTests {
             let files = (manifest["files"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
             #expect(files.allSatisfy { $0.hasPrefix("physical/") }, "\(files)")
             #expect(files.contains("physical/base.tar.zst"))
-            #expect(!FileManager.default.fileExists(atPath: "\(config.repository)/backups/\(ids[0])/logical"))
+            #expect(try config.storedFiles(ids[0], in: "logical").isEmpty)
             let verified = try TestCluster.pgbak(["verify", ids[0], "--config", config.file])
             #expect(verified.status == 0, "\(verified)")
             // It has no dump to restore a database from, and says so.

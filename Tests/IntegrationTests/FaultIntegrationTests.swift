@@ -64,8 +64,9 @@ extension ClusterTests {
             #expect(try verify(config, earlierID).status == 0)
         }
 
-        @Test func aSwitchoverDuringTheBaseBackupIsRetriedOnTheNewLeader() throws {
-            try expectRetriedOnTheNewLeader(after: "switchover", name: "switch-during", seconds: 180)
+        @Test(arguments: Driver.allCases)
+        func aSwitchoverDuringTheBaseBackupIsRetriedOnTheNewLeader(driver: Driver) throws {
+            try expectRetriedOnTheNewLeader(after: "switchover", name: "switch-during", seconds: 180, driver: driver)
         }
 
         @Test func aLeaderCrashDuringTheBaseBackupIsRetriedOnTheNewLeader() throws {
@@ -74,8 +75,10 @@ extension ClusterTests {
         }
 
         /// Runs failover.sh `drill` while a slow base backup runs: the run must end with one backup from the new leader.
-        func expectRetriedOnTheNewLeader(after drill: String, name: String, seconds: Double) throws {
-            let config = try TestCluster.config(name)
+        func expectRetriedOnTheNewLeader(
+            after drill: String, name: String, seconds: Double, driver: Driver = .directory
+        ) throws {
+            let config = try TestCluster.config(name, driver: driver)
             try config.setMaxRate("6M")
             let before = try TestCluster.leader()
             let run = try TestCluster.startPgbak(["now", "--config", config.file])

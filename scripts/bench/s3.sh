@@ -48,7 +48,8 @@ CONF
 }
 
 s3_newest() {
-  as_pg "$LAB/bin/pgbak" list --config "${1:-$S3_CONFIG}" 2>/dev/null | awk 'NR > 1 {id = $1} END {print id}'
+  as_pg "$LAB/bin/pgbak" list --config "${1:-$S3_CONFIG}" 2>/dev/null |
+    awk '$1 ~ /^[0-9]+T[0-9]+Z$/ {id = $1} END {print id}'
 }
 s3_pgbak_now() {
   timed_pgbak now --config "$S3_CONFIG"

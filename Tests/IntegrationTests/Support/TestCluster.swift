@@ -160,23 +160,61 @@ enum TestCluster {
     }
 }
 
-/// One test's configuration file and repository.
+/// Where a test's repository lives, for suites that run on both drivers.
+enum Driver: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case directory, bucket
+    var testDescription: String { rawValue }
+}
+
+extension TestCluster {
+    /// A fresh configuration whose repository is a directory or a prefix of the test store's bucket.
+    static func config(_ name: String, keepLast: Int = 7, extra: String = "", driver: Driver) throws -> TestConfig {
+        guard driver == .bucket else { return try config(name, keepLast: keepLast, extra: extra) }
+        try #require(TestStore.enabled, "the S3 store must run (scripts/s3/start.sh)")
+        let (s3, client) = try TestStore.config(name, keepLast: keepLast)
+        try Shell.must("printf '%s' '\(extra)' >> '\(s3.file)'")
+        return TestConfig(dir: s3.dir, bucket: client)
+    }
+}
+
+/// One test's configuration file and repository: a directory, or a bucket (`bucket`) with this host's working
+/// directory.
 struct TestConfig {
     var dir: String
+    var bucket: S3Client? = nil
     var file: String { dir + "/pgbak.yml" }
-    var repository: String { dir + "/repo" }
+    /// The repository's directory; for a bucket, the working directory (where pg_basebackup writes, and staging).
+    var repository: String { dir + (bucket == nil ? "/repo" : "/local") }
 
     func backupIDs() throws -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: repository + "/backups")) ?? []).sorted()
+        if let bucket { return try S3TestConfig.backupIDs(bucket) }
+        return ((try? FileManager.default.contentsOfDirectory(atPath: repository + "/backups")) ?? []).sorted()
     }
 
+    /// Backups in progress or left behind: staging directories, and in a bucket also prefixes without a manifest.
     func staging() -> [String] {
-        (try? FileManager.default.contentsOfDirectory(atPath: repository + "/staging")) ?? []
+        let local = (try? FileManager.default.contentsOfDirectory(atPath: repository + "/staging")) ?? []
+        guard let bucket, let objects = try? bucket.list(prefix: "backups/").objects else { return local }
+        let ids = Set(objects.map { String($0.key.split(separator: "/")[1]) })
+        let published = (try? backupIDs()) ?? []
+        return local + ids.subtracting(published).sorted()
     }
 
     func manifest(_ id: String) throws -> [String: Any] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: "\(repository)/backups/\(id)/manifest.json"))
+        let data =
+            try bucket.map { try $0.get("backups/\(id)/manifest.json") ?? Data() }
+            ?? Data(contentsOf: URL(fileURLWithPath: "\(repository)/backups/\(id)/manifest.json"))
         return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+    }
+
+    /// The files stored for backup `id` below `folder` (e.g. `physical`), by name, sorted.
+    func storedFiles(_ id: String, in folder: String) throws -> [String] {
+        if let bucket {
+            let prefix = "backups/\(id)/\(folder)/"
+            return try bucket.list(prefix: prefix).objects.map { String($0.key.dropFirst(prefix.count)) }.sorted()
+        }
+        return ((try? FileManager.default.contentsOfDirectory(atPath: "\(repository)/backups/\(id)/\(folder)")) ?? [])
+            .sorted()
     }
 
     func now() throws -> CommandResult { try TestCluster.pgbak(["now", "--config", file]) }
