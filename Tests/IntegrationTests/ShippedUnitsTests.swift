@@ -12,16 +12,23 @@ import Testing
             "systemd-analyze is missing (scripts/install-deps.sh installs systemd)")
         // systemd-analyze checks that ExecStart exists: point the units at a binary that does.
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pgbak-units-\(getpid())").path
+        // The templates (one backup host, several clusters) are checked as an instance, `clusterA`.
         try Shell.must(
             "rm -rf '\(dir)' && mkdir -p '\(dir)' && cp '\(cron)'/*.service '\(cron)'/*.timer '\(dir)'/ && "
+                + "for f in '\(dir)'/*@.*; do mv \"$f\" \"${f/@./@clusterA.}\"; done && "
                 + "sed -i 's#/usr/local/bin/pgbak#/bin/true#' '\(dir)'/*.service")
         defer { _ = try? Shell.bash("rm -rf '\(dir)'") }
-        let units = ["backup", "verify", "status"].flatMap { ["pgbak-\($0).service", "pgbak-\($0).timer"] }
-        let result = try Shell.run(analyze, ["verify"] + units.map { "\(dir)/\($0)" })
+        let plain = ["backup", "verify", "status"].flatMap { ["pgbak-\($0).service", "pgbak-\($0).timer"] }
+        let instances = ["backup", "verify"].flatMap { ["pgbak-\($0)@clusterA.service", "pgbak-\($0)@clusterA.timer"] }
+        let result = try Shell.run(analyze, ["verify"] + (plain + instances).map { "\(dir)/\($0)" })
         #expect(result.status == 0, "\(result)")
         #expect(result.stderr.isEmpty, "\(result)")
+        let units = plain + instances.map { $0.replacingOccurrences(of: "@clusterA.", with: "@.") }
         for service in units where service.hasSuffix(".service") {
             let text = try String(contentsOfFile: "\(cron)/\(service)", encoding: .utf8)
+            if service.contains("@") {
+                #expect(text.contains("--config /etc/pgbak/%i.yml"), "\(service) must read its instance's file")
+            }
             for setting in [
                 "User=postgres", "ProtectSystem=strict", "PrivateTmp=true", "NoNewPrivileges=true",
                 "ReadWritePaths=/var/backups/pgbak", "Nice=",

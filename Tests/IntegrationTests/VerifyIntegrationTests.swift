@@ -1,4 +1,5 @@
 import Foundation
+import PgbakKit
 import Testing
 
 /// `pgbak verify` on a real backup and on copies of it, each damaged one way.
@@ -9,18 +10,47 @@ extension ClusterTests {
         }
 
         /// Copies backup `id` to a new id (manifest and its checksum adjusted), applies `damage` inside the copy's
-        /// directory, and returns the new id.
+        /// directory, and returns the new id. In a bucket, the backup is copied into a local directory, damaged there
+        /// and uploaded under the new id (the manifest last).
         func damagedCopy(
             _ config: TestConfig, of id: String, suffix: Int, damage: String,
             rechecksum: [String] = []
+        ) throws -> String {
+            guard let bucket = config.bucket else {
+                return try damagedCopy(
+                    in: config.repository + "/backups", of: id, suffix: suffix, damage: damage, rechecksum: rechecksum)
+            }
+            let local = config.dir + "/damaged"
+            if !FileManager.default.fileExists(atPath: "\(local)/\(id)") {
+                for object in try bucket.list(prefix: "backups/\(id)/").objects {
+                    let path = local + "/" + object.key.dropFirst("backups/".count)
+                    try FileManager.default.createDirectory(
+                        atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                    try #require(try bucket.get(object.key)).write(to: URL(fileURLWithPath: path))
+                }
+            }
+            let newID = try damagedCopy(in: local, of: id, suffix: suffix, damage: damage, rechecksum: rechecksum)
+            let files = try Shell.must("cd '\(local)/\(newID)' && find . -type f | sed 's#^./##' | sort")
+                .split(separator: "\n").map(String.init)
+            let last = [Manifest.checksumFileName, Manifest.fileName]
+            for file in files.filter({ !last.contains($0) }) + last.filter(files.contains) {
+                let data = try #require(FileManager.default.contents(atPath: "\(local)/\(newID)/\(file)"))
+                _ = try bucket.put("backups/\(newID)/\(file)", data: data)
+            }
+            return newID
+        }
+
+        /// `damagedCopy` inside `root`, a directory holding backups.
+        func damagedCopy(
+            in root: String, of id: String, suffix: Int, damage: String, rechecksum: [String]
         ) throws -> String {
             // A damage starting with "after:" is applied once the manifest and its checksum are consistent again.
             let after = damage.hasPrefix("after:") ? String(damage.dropFirst(6)) : "true"
             let damage = damage.hasPrefix("after:") ? "true" : damage
             // Ids from another year: a copy can never take the id of the backup it was copied from.
             let newID = "19991231T2359" + String(format: "%02dZ", suffix)
-            let from = "\(config.repository)/backups/\(id)"
-            let to = "\(config.repository)/backups/\(newID)"
+            let from = "\(root)/\(id)"
+            let to = "\(root)/\(newID)"
             try Shell.must("rm -rf '\(to)' && cp -a '\(from)' '\(to)' && rm -rf '\(to)/verification'")
             try Shell.must("cd '\(to)' && \(damage)")
             // Re-record sizes and CRC-32C of the named files, as an attacker or a buggy tool would, so that only the
@@ -87,8 +117,8 @@ extension ClusterTests {
             try TestCluster.pgbak(["verify", id, "--config", config.file])
         }
 
-        @Test func aGoodBackupPassesAndEachKindOfDamageIsNamed() throws {
-            let config = try TestCluster.config("verify")
+        @Test(arguments: Driver.allCases) func aGoodBackupPassesAndEachKindOfDamageIsNamed(driver: Driver) throws {
+            let config = try TestCluster.config("verify", driver: driver)
             let taken = try config.now()
             try #require(taken.status == 0, "\(taken)")
             let id = try #require(try config.backupIDs().first)
@@ -165,9 +195,7 @@ extension ClusterTests {
             #expect(verdicts.count == cases.count + 1)
             let again = try verify(config, id)
             #expect(again.status == 0, "\(again)")
-            let records = try FileManager.default.contentsOfDirectory(
-                atPath: "\(config.repository)/backups/\(id)/verification")
-            #expect(records.count == 2)
+            #expect(try config.storedFiles(id, in: "verification").count == 2)
         }
 
         @Test func restoreRefusesADamagedBackupBeforeTouchingAnythingUnlessForced() throws {

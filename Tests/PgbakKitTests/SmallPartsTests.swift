@@ -94,3 +94,28 @@ import Testing
                 == true)
     }
 }
+
+@Suite struct GlobalArgumentsTests {
+    let names: Set<String> = ["now", "list", "restore"]
+
+    @Test func globalOptionsBeforeTheSubcommandMoveAfterIt() {
+        #expect(
+            GlobalArguments.reordered(["--config", "/etc/pgbak/a.yml", "now"], subcommands: names)
+                == ["now", "--config", "/etc/pgbak/a.yml"])
+        #expect(
+            GlobalArguments.reordered(["-c", "a.yml", "--quiet", "restore", "--node", "node3"], subcommands: names)
+                == ["restore", "--config", "a.yml", "--quiet", "--node", "node3"])
+        #expect(
+            GlobalArguments.reordered(["--log-level=debug", "list", "--json"], subcommands: names)
+                == ["list", "--log-level=debug", "--json"])
+    }
+
+    @Test func anythingElseIsLeftForTheParser() {
+        for arguments in [
+            ["now", "--config", "a.yml"], ["--version"], ["--help", "now"], ["--config", "a.yml"],
+            ["--bogus", "now"], ["--config"],
+        ] {
+            #expect(GlobalArguments.reordered(arguments, subcommands: names) == arguments, "\(arguments)")
+        }
+    }
+}

@@ -174,32 +174,49 @@ final class PrefixedSource: ByteSource {
     }
 }
 
-/// The plaintext of a sealed file read in order, each chunk authenticated before any of it is handed on.
-final class DecryptingSource: ByteSource {
+/// The plaintext of a sealed file read in order, each chunk authenticated before any of it is handed on. The next
+/// chunk is read and decrypted on another thread while the caller works through the current one.
+final class DecryptingSource: ByteSource, @unchecked Sendable {
     private let raw: any ByteSource
     private let file: SealedFile
     private let name: String
-    private var sealed: UnsafeMutableRawBufferPointer
-    /// The first byte of the next chunk, read to learn that the current one is not the last.
+    /// One sealed chunk and the first byte of the next (which tells that this one is not the last).
+    private let sealed: UnsafeMutableRawBufferPointer
     private var carry: UInt8?
-    private var plain = Data()
-    private var offset = 0
     private var index: UInt64 = 0
     private var ended = false
+    private var plain = Data()
+    private var offset = 0
+    private var pending: Pending?
+    private static let queue = DispatchQueue(label: "pgbak.decrypt", attributes: .concurrent)
+
+    /// A chunk being read and decrypted.
+    private final class Pending: @unchecked Sendable {
+        let done = DispatchSemaphore(value: 0)
+        var result: Result<Data, any Error> = .success(Data())
+    }
 
     init(_ raw: any ByteSource, file: SealedFile, name: String) {
         self.raw = raw
         self.file = file
         self.name = name
-        sealed = .allocate(byteCount: file.chunkSize + SealedFile.tagSize, alignment: 16)
+        sealed = .allocate(byteCount: file.chunkSize + SealedFile.tagSize + 1, alignment: 16)
+        pending = start()
     }
 
-    deinit { sealed.deallocate() }
+    deinit {
+        pending?.done.wait()
+        sealed.deallocate()
+    }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while offset == plain.count {
-            if ended { return 0 }
-            try nextChunk()
+            guard let current = pending else { return 0 }
+            current.done.wait()
+            pending = nil
+            plain = try current.result.get()
+            offset = 0
+            if !ended { pending = start() }
         }
         let n = min(buffer.count, plain.count - offset)
         plain.withUnsafeBytes {
@@ -209,24 +226,32 @@ final class DecryptingSource: ByteSource {
         return n
     }
 
-    private func nextChunk() throws {
+    /// Reads and decrypts the next chunk on the queue. Only one runs at a time: the next starts after this one was
+    /// taken, so `raw`, `sealed` and the counters are never touched by two threads at once.
+    private func start() -> Pending {
+        let pending = Pending()
+        Self.queue.async { [self] in
+            pending.result = Result { try nextChunk() }
+            pending.done.signal()
+        }
+        return pending
+    }
+
+    private func nextChunk() throws -> Data {
         var filled = 0
         if let carry {
             sealed[0] = carry
             filled = 1
         }
         filled += try SealedReading.fill(raw, UnsafeMutableRawBufferPointer(rebasing: sealed[filled...]))
-        var next: UInt8 = 0
-        var more = false
-        if filled == sealed.count {
-            more = try withUnsafeMutableBytes(of: &next) { try raw.read(into: $0) } == 1
-        }
-        carry = more ? next : nil
-        plain = try file.open(
-            Data(UnsafeRawBufferPointer(rebasing: sealed[0..<filled])), index: index, last: !more, file: name)
-        offset = 0
-        index += 1
+        let whole = file.chunkSize + SealedFile.tagSize
+        let more = filled > whole
+        carry = more ? sealed[whole] : nil
+        let length = min(filled, whole)
+        let chunk = Data(bytesNoCopy: sealed.baseAddress!, count: length, deallocator: .none)
+        defer { index += 1 }
         ended = !more
+        return try file.open(chunk, index: index, last: !more, file: name)
     }
 }
 

@@ -17,7 +17,7 @@ public final class S3RangeReader: ByteSource, @unchecked Sendable {
     private var stopped = false
 
     /// `size` is the object's size (from a listing or the manifest).
-    public init(client: S3Client, key: String, size: Int64, chunkBytes: Int64 = 8 << 20, window: Int = 2) {
+    public init(client: S3Client, key: String, size: Int64, chunkBytes: Int64 = 4 << 20, window: Int = 3) {
         self.client = client
         self.key = key
         self.size = size

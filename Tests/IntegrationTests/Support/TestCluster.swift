@@ -1,4 +1,5 @@
 import Foundation
+import PgbakKit
 import Testing
 
 /// The local 3-node Patroni cluster started by scripts/cluster/start.sh, and pgbak configurations for it.
