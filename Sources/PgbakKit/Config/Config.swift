@@ -38,6 +38,9 @@ public struct PgbakConfig: Sendable, Equatable {
         public var dump: PostgresLogin
         public var includeDatabases: [String]
         public var excludeDatabases: [String]
+        /// Where the server programs of other major versions live (restore tests, standalone copies, recovery of a
+        /// backup of that major), searched before `/usr/lib/postgresql/<major>/bin`.
+        public var serverBinDirs: [String] = []
     }
 
     public enum Checkpoint: String, Sendable, CaseIterable { case fast, spread }

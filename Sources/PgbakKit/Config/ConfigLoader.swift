@@ -60,6 +60,10 @@ public enum ConfigLoader {
 
         var pgSection = try root.section("postgres")
         let binDir = try pgSection.string("bin_dir")
+        let serverBinDirs = try pgSection.stringList("server_bin_dirs") ?? []
+        if let relative = serverBinDirs.first(where: { !$0.hasPrefix("/") }) {
+            throw pgSection.error("server_bin_dirs", "'\(relative)' must be an absolute path")
+        }
         let connectTimeout = try pgSection.int("connect_timeout_seconds", range: 1...300) ?? 10
         var replSection = try pgSection.section("replication")
         let replication = PostgresLogin(
@@ -164,7 +168,7 @@ public enum ConfigLoader {
             file: file, scope: scope, patroni: patroni,
             postgres: .init(
                 binDir: binDir, connectTimeoutSeconds: connectTimeout, replication: replication, dump: dump,
-                includeDatabases: include, excludeDatabases: exclude),
+                includeDatabases: include, excludeDatabases: exclude, serverBinDirs: serverBinDirs),
             repositoryPath: repoPath.count > 1 && repoPath.hasSuffix("/") ? String(repoPath.dropLast()) : repoPath,
             repositoryOwner: owner, repositoryS3: s3, encryptionKeyFile: keyFile, retention: retention,
             zstdLevel: level, zstdThreads: threads,

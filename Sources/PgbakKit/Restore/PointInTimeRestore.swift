@@ -41,8 +41,9 @@ public struct PointInTimeRestore: Sendable {
         let version =
             (try? String(contentsOfFile: dataDirectory + "/PG_VERSION", encoding: .utf8))
             .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
-        let tools = try await PostgresTools.locate(
-            configured: context.config.postgres.binDir, serverMajor: version, configFile: context.config.file)
+        let tools = try await PostgresTools.server(
+            major: version, serverBinDirs: context.config.postgres.serverBinDirs,
+            configured: context.config.postgres.binDir, configFile: context.config.file)
         let primarySettings = try await Self.primarySettings(dataDirectory, tools: tools)
         try writeRecoverySettings(dataDirectory, target: plan.target, action: action, primary: primarySettings)
         var report = Report(plan: plan, materialized: materialized)

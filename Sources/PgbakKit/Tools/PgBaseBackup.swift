@@ -60,13 +60,18 @@ public struct PgBaseBackup: Sendable {
 
     /// `--progress` makes the server size the data directory before it sends anything: asked for only when
     /// someone watches.
-    func arguments(directory: String, progress: Bool) -> [String] {
+    /// pg_basebackup 13 and 14 cannot compress with zstd (`clientZstd` false): their tars are compressed by pgbak
+    /// once they are written.
+    func arguments(directory: String, progress: Bool, clientZstd: Bool = true) -> [String] {
         var args = [
             "--pgdata", directory, "--format=tar", "--wal-method=stream", "--checkpoint=\(checkpoint.rawValue)",
             "--label=\(label)", "--no-password", "--verbose",
-            "--compress=client-zstd:level=\(zstdLevel)" + (zstdThreads > 0 ? ",workers=\(zstdThreads)" : ""),
-            "--dbname=\(target.conninfo(replication: true))",
         ]
+        if clientZstd {
+            args.append(
+                "--compress=client-zstd:level=\(zstdLevel)" + (zstdThreads > 0 ? ",workers=\(zstdThreads)" : ""))
+        }
+        args.append("--dbname=\(target.conninfo(replication: true))")
         if let maxRate { args.append("--max-rate=\(maxRate)") }
         if progress { args.append("--progress") }
         return args
@@ -82,10 +87,15 @@ public struct PgBaseBackup: Sendable {
     public func run(
         into directory: String, progress: (@Sendable (String) -> Void)?, received: @escaping @Sendable () -> Void = {}
     ) async throws {
+        // Tools started before their version was asked (an early start) are asked now: a few milliseconds.
+        let major =
+            tools.majorVersion > 0
+            ? tools.majorVersion : (try await PostgresTools.probe(tools.binDir))?.majorVersion ?? 0
         let outcome = try await ChildProcess.run(
             ChildCommand(
                 executable: tools.path("pg_basebackup"),
-                arguments: arguments(directory: directory, progress: progress != nil), environment: environment),
+                arguments: arguments(directory: directory, progress: progress != nil, clientZstd: major >= 15),
+                environment: environment),
             stderrLine: { line in
                 if line.hasSuffix(Self.receivedLine) { received() }
                 progress?(line)

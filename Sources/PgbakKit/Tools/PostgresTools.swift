@@ -35,6 +35,33 @@ public struct PostgresTools: Sendable {
                 + "postgresql-client-\(serverMajor) or set postgres.bin_dir in \(configFile)")
     }
 
+    /// The server programs of exactly `major` (a data directory runs only under its own major version), for a restore
+    /// test, a standalone copy or a recovery: each of `serverBinDirs` (postgres.server_bin_dirs), then `configured`
+    /// (postgres.bin_dir), then `/usr/lib/postgresql/<major>/bin`; the first whose `postgres --version` is of that
+    /// major.
+    public static func server(
+        major: Int, serverBinDirs: [String], configured: String?, configFile: String
+    ) async throws -> PostgresTools {
+        var seen: [String] = []
+        for dir in serverBinDirs + [configured, "/usr/lib/postgresql/\(major)/bin"].compactMap({ $0 }) {
+            guard FileManager.default.isExecutableFile(atPath: dir + "/postgres") else { continue }
+            let text = try await ChildProcess.capture(
+                ChildCommand(executable: dir + "/postgres", arguments: ["--version"])
+            ).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let found = majorVersion(of: text) else { continue }
+            if found == major { return PostgresTools(binDir: dir, majorVersion: found, versionText: text) }
+            seen.append("\(dir) (\(found))")
+        }
+        throw ToolError(
+            problem: "the backup is of PostgreSQL \(major), whose server programs (postgres, pg_ctl) are not installed"
+                + (seen.isEmpty ? "" : " (found \(seen.joined(separator: ", ")))")
+                + ": install postgresql-\(major), or list its bin directory in postgres.server_bin_dirs in \(configFile)"
+        )
+    }
+
+    /// Whether this bin directory has `tool`.
+    public func has(_ tool: String) -> Bool { FileManager.default.isExecutableFile(atPath: path(tool)) }
+
     /// The tools `locate` tries first (postgres.bin_dir, else the newest installed major version), found before the
     /// server's version is known so that a backup need not wait for `pg_basebackup --version`; nil if none is there.
     public static func newest(configured: String?) async -> PostgresTools? {
