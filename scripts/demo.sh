@@ -2,7 +2,7 @@
 # The main job on a local demo cluster, from a fresh Debian 12 machine (as root): installs what is needed, builds
 # pgbak (release), starts a 3-node Patroni + PostgreSQL 15 + etcd cluster on 127.0.0.1, loads sample data, takes a
 # backup with `pgbak now`, lists it, proves a dump restores, recovers a dropped table to the second before it was
-# dropped from the WAL archive, and stops the cluster (KEEP_CLUSTER=1 leaves it up).
+# dropped from the WAL archive, and stops the cluster (PGBAK_KEEP_CLUSTER=1 leaves it up).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"; cd "$ROOT"
 . scripts/cluster/env.sh
@@ -11,7 +11,7 @@ bash scripts/install-deps.sh
 swift build -c release --static-swift-stdlib
 install -d -m 0755 "$LAB" "$LAB/bin"
 install -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/pgbak" "$LAB/bin/pgbak"
-trap '[ "${KEEP_CLUSTER:-0}" = 1 ] || bash scripts/cluster/stop.sh >/dev/null 2>&1' EXIT
+trap '[ "${PGBAK_KEEP_CLUSTER:-0}" = 1 ] || bash scripts/cluster/stop.sh >/dev/null 2>&1' EXIT
 bash scripts/cluster/stop.sh >/dev/null 2>&1 || true
 bash scripts/cluster/start.sh --fresh
 CONFIG=$(bash scripts/cluster/write-pgbak-config.sh 3)

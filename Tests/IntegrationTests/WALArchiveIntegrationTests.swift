@@ -293,7 +293,7 @@ extension ClusterTests {
             try Shell.must(
                 "'\(TestCluster.scripts)/stop.sh' >/dev/null 2>&1; rm -rf '\(lab)/data' '\(lab)/etcd-data' '\(lab)/ts'")
             let started = try Shell.bash(
-                "'\(TestCluster.scripts)/start.sh' 2>&1", environment: ["BOOTSTRAP_TO_TIME": target])
+                "'\(TestCluster.scripts)/start.sh' 2>&1", environment: ["PGBAK_BOOTSTRAP_TO_TIME": target])
             // Whatever happened, the next test gets a cluster that initdb can start when this one did not come up.
             if started.status != 0 {
                 _ = try? Shell.bash(

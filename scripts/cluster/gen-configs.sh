@@ -15,17 +15,17 @@ if [ ! -s "$TLS/server.crt" ]; then
   chown postgres:postgres "$TLS"/server.key "$TLS"/ca.key; chmod 0600 "$TLS"/server.key "$TLS"/ca.key
   chmod 0644 "$TLS"/ca.crt "$TLS"/server.crt
 fi
-# BOOTSTRAP_TO_TIME='...': the cluster is bootstrapped by pgbak's bootstrap method from a backup recovered to that
+# PGBAK_BOOTSTRAP_TO_TIME='...': the cluster is bootstrapped by pgbak's bootstrap method from a backup recovered to that
 # moment (a lost cluster brought back), instead of initdb.
 BOOTSTRAP_METHOD=
-if [ -n "${BOOTSTRAP_TO_TIME:-}" ]; then
+if [ -n "${PGBAK_BOOTSTRAP_TO_TIME:-}" ]; then
   BOOTSTRAP_METHOD="  method: pgbak
   pgbak:
     command: $LAB/bin/pgbak bootstrap-method --config $LAB/pgbak/pgbak.yml
-    to-time: '$BOOTSTRAP_TO_TIME'
+    to-time: '$PGBAK_BOOTSTRAP_TO_TIME'
     recovery_conf:
       restore_command: $LAB/bin/pgbak wal-fetch --config $LAB/pgbak/pgbak.yml %f %p
-      recovery_target_time: '$BOOTSTRAP_TO_TIME'
+      recovery_target_time: '$PGBAK_BOOTSTRAP_TO_TIME'
       recovery_target_action: promote
       recovery_target_timeline: latest"
 fi
@@ -85,6 +85,9 @@ postgresql:
   data_dir: $DATA/node$i
   bin_dir: $PGBIN
   pgpass: $RUN/pgpass.node$i
+  # Patroni's own connections go through the socket (local: trust): Patroni 3.0 connects before it has set the
+  # superuser's password, which the scram-sha-256 lines for TCP would refuse.
+  use_unix_socket: true
   # Replicas are created from pgbak's backups when one qualifies, else by pg_basebackup from the leader.
   create_replica_methods:
     - pgbak
@@ -107,6 +110,7 @@ postgresql:
   parameters:
     unix_socket_directories: $RUN
     shared_buffers: 64MB
+    password_encryption: scram-sha-256   # 13's default is md5, which the scram-sha-256 lines below refuse
   pg_hba:
     - local   all          all                     trust
     - host    replication  replicator  127.0.0.1/32  scram-sha-256

@@ -101,7 +101,7 @@ leader_streaming() { api_get "${1#node}" /patroni 2>/dev/null | python3 -c '
 import json,sys
 try: d=json.load(sys.stdin)
 except Exception: print(0); sys.exit()
-print(sum(1 for r in d.get("replication",[]) if r.get("state")=="streaming") if d.get("role")=="primary" else 0)' || echo 0; }
+print(sum(1 for r in d.get("replication",[]) if r.get("state")=="streaming") if d.get("role") in ("primary", "master") else 0)' || echo 0; }
 
 wait_healthy() {  # wait until DCS shows 1 leader + 2 streaming AND leader's pg_stat_replication has 2 streaming; $1 = timeout s
   local t0=$(date +%s.%N) deadline=$(( $(date +%s) + ${1:-120} )) s l i

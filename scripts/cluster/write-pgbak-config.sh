@@ -21,7 +21,10 @@ patroni:
   ca_file: $TLS/ca.crt
   username: $API_USER
   password_file: $P/patroni.password
-postgres:
+postgres:$(
+  # Client programs at least as new as the server (Debian's 15 serves 13-15); the server's own for restore tests.
+  [ "$PG_MAJOR" -gt 15 ] && printf '\n  bin_dir: %s' "$PGBIN"
+  [ "$PG_MAJOR" != 15 ] && printf '\n  server_bin_dirs:\n    - %s' "$PGBIN"; true)
   replication:
     user: replicator
     passfile: $P/cluster.pgpass
