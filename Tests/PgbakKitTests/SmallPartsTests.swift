@@ -53,6 +53,19 @@ import Testing
         #expect(!target.conninfo(replication: true).contains("dbname"))
     }
 
+    @Test func pgBaseBackup13And14CompressNothingThemselves() {
+        let backup = PgBaseBackup(
+            tools: PostgresTools(binDir: "/b", majorVersion: 13, versionText: ""),
+            target: ConnectionTarget(host: "h", port: 5432, user: "r", connectTimeout: 5), environment: [:],
+            checkpoint: .fast, maxRate: nil, zstdLevel: 3, zstdThreads: 2, label: "l")
+        #expect(backup.arguments(directory: "/d", progress: false).contains("--compress=client-zstd:level=3,workers=2"))
+        #expect(
+            !backup.arguments(directory: "/d", progress: false, clientZstd: false).contains {
+                $0.hasPrefix("--compress")
+            })
+        #expect(backup.arguments(directory: "/d", progress: false, clientZstd: false).contains("--format=tar"))
+    }
+
     @Test func passfileLinesEscapeSeparators() {
         #expect(PasswordResolver.passfileLine(user: "u", password: #"a:b\c"#) == #"*:*:*:u:a\:b\\c"# + "\n")
     }
