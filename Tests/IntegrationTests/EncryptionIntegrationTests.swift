@@ -34,6 +34,19 @@ extension ClusterTests {
             }
         }
 
+        /// Encrypts `file`'s repository with a new key (in `dir`, returned), fills `table` in app2 and takes a backup.
+        static func encryptedBackup(config file: String, dir: String, table: String) throws -> String {
+            let key = try newKey(dir)
+            try useKey(key, in: file)
+            try TestCluster.psql(
+                "drop table if exists \(table); create table \(table) as select g, md5(g::text) v "
+                    + "from generate_series(1, 20000) g",
+                database: "app2")
+            let taken = try TestCluster.pgbak(["now", "--config", file])
+            try #require(taken.status == 0, "\(taken)")
+            return key
+        }
+
         func content(_ table: String, database: String = "app2", port: Int? = nil) throws -> String {
             try TestCluster.psql(
                 String(format: RestoreIntegrationTests.checksumSQL, table), database: database, port: port)
@@ -41,14 +54,7 @@ extension ClusterTests {
 
         @Test func anEncryptedDirectoryRepositoryRestoresAndCatchesDamageAndWrongKeys() throws {
             let posix = try TestCluster.config("enc-posix")
-            let key = try Self.newKey(posix.dir)
-            try Self.useKey(key, in: posix.file)
-            try TestCluster.psql(
-                "drop table if exists enc_rows; create table enc_rows as select g, md5(g::text) v "
-                    + "from generate_series(1, 20000) g",
-                database: "app2")
-            let taken = try posix.now()
-            try #require(taken.status == 0, "\(taken)")
+            let key = try Self.encryptedBackup(config: posix.file, dir: posix.dir, table: "enc_rows")
             let id = try #require(try posix.backupIDs().last)
             let dir = "\(posix.repository)/backups/\(id)"
             let manifest = try posix.manifest(id)
@@ -76,13 +82,8 @@ extension ClusterTests {
             let checked = try TestCluster.pgbak(["check", "--config", posix.file])
             #expect(checked.stdout.contains("which opens the newest backup \(id)"), "\(checked)")
             #expect(checked.stdout.contains("repository.encryption.key_file"), "\(checked)")
-            let want = try content("enc_rows")
-            let restored = try TestCluster.pgbak([
-                "restore", "--database", "app2", "--as", "app2_enc", "--config", posix.file,
-            ])
-            #expect(restored.status == 0, "\(restored)")
-            #expect(try content("enc_rows", database: "app2_enc") == want)
-            try TestCluster.psql("drop database if exists app2_enc with (force)")
+            try TestCluster.expectDatabaseRestored(
+                config: posix.file, as: "app2_enc", table: "enc_rows", want: try content("enc_rows"))
 
             // A wrong key: refused before the data directory is touched, --force or not.
             let other = try Self.newKey(posix.dir, "other.key")
@@ -121,14 +122,7 @@ extension ClusterTests {
 
         @Test func anEncryptedBucketReseedsAMemberThroughPatroniAndSealsTheWAL() throws {
             let (s3, client) = try TestStore.config("enc-s3")
-            let key = try Self.newKey(s3.dir)
-            try Self.useKey(key, in: s3.file)
-            try TestCluster.psql(
-                "drop table if exists enc_s3; create table enc_s3 as select g, md5(g::text) v "
-                    + "from generate_series(1, 20000) g",
-                database: "app2")
-            let taken = try s3.now()
-            try #require(taken.status == 0, "\(taken)")
+            _ = try Self.encryptedBackup(config: s3.file, dir: s3.dir, table: "enc_s3")
             let id = try #require(try S3TestConfig.backupIDs(client).last)
             let objects = try client.list(prefix: "backups/\(id)/").objects.map(\.key).filter {
                 !$0.hasSuffix("/manifest.json") && !$0.hasSuffix("/manifest.sha256")
@@ -150,33 +144,19 @@ extension ClusterTests {
             #expect(verified.stdout.contains("restore-test  OK"), "\(verified)")
 
             // The member's replica method reads the bucket with the same key.
-            let target = try #require(
-                try TestCluster.members().first { $0.role != "leader" && $0.state == "streaming" })
-            let member = TestCluster.lab + "/pgbak/member.yml"
-            try Shell.must("cp -p '\(s3.file)' '\(member)'")
-            defer { _ = try? Shell.must("cp -p '\(TestCluster.lab)/pgbak/pgbak.yml' '\(member)'") }
-            let reseeded = try TestCluster.pgbak(["restore", "--node", target.name, "--config", s3.file])
-            #expect(reseeded.status == 0, "\(reseeded)")
-            #expect(
-                reseeded.stdout.contains("re-seeded \(target.name) from backup \(id) through Patroni"), "\(reseeded)")
+            let target = try TestStore.reseedAReplica(config: s3.file, from: id)
             let want = try content("enc_s3")
             #expect(
                 TestCluster.poll(seconds: 60, every: 0.25) { (try? content("enc_s3", port: target.port)) == want },
                 "enc_s3 on the re-seeded \(target.name)")
 
             // WAL: sealed in the bucket, fetched back byte for byte.
-            let leader = try #require(try TestCluster.members().first { $0.role == "leader" })
-            let data = TestCluster.lab + "/data/" + leader.name
-            try TestCluster.psql("create table if not exists s3_wal_nudge(x int); insert into s3_wal_nudge values (3)")
-            let segment = try TestCluster.psql("select pg_walfile_name(pg_switch_wal())")
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-            let pushed = try TestCluster.pgbak(["wal-push", "--config", s3.file, "\(data)/pg_wal/\(segment)"])
-            #expect(pushed.status == 0, "\(pushed)")
+            let (segment, path) = try TestCluster.pushFinishedSegment(config: s3.file)
             let walKey = try #require(try client.list(prefix: "wal/").objects.first { $0.key.contains(segment) }?.key)
             Self.expectSealed([walKey: try client.get(walKey, range: 0..<8) ?? Data()])
             let fetchedPath = s3.dir + "/fetched"
             #expect(try TestCluster.pgbak(["wal-fetch", "--config", s3.file, segment, fetchedPath]).status == 0)
-            #expect(try Shell.bash("cmp '\(data)/pg_wal/\(segment)' '\(fetchedPath)'").status == 0)
+            #expect(try Shell.bash("cmp '\(path)' '\(fetchedPath)'").status == 0)
         }
 
         @Test func repoCopyEncryptsIntoTheBucketAndDecryptsOutOfIt() throws {

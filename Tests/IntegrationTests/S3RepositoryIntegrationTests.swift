@@ -59,16 +59,8 @@ extension ClusterTests {
 
             try TestCluster.psql(
                 "create table s3_after as select g, now() t from generate_series(1, 5000) g", database: "app2")
-            let target = try #require(
-                try TestCluster.members().first { $0.role != "leader" && $0.state == "streaming" })
             // The members' replica method reads this configuration: it fetches the backup from the bucket itself.
-            let member = TestCluster.lab + "/pgbak/member.yml"
-            try Shell.must("cp -p '\(s3.file)' '\(member)'")
-            defer { _ = try? Shell.must("cp -p '\(TestCluster.lab)/pgbak/pgbak.yml' '\(member)'") }
-            let reseeded = try TestCluster.pgbak(["restore", "--node", target.name, "--config", s3.file])
-            #expect(reseeded.status == 0, "\(reseeded)")
-            #expect(
-                reseeded.stdout.contains("re-seeded \(target.name) from backup \(id) through Patroni"), "\(reseeded)")
+            let target = try TestStore.reseedAReplica(config: s3.file, from: id)
             let results = try client.list(prefix: "requests/").objects.filter { $0.key.hasSuffix(".result.json") }
             let result = try #require(results.first.flatMap { try client.get($0.key) })
             #expect(String(decoding: result, as: UTF8.self).contains("\"backup_id\" : \"\(id)\""))
@@ -79,13 +71,8 @@ extension ClusterTests {
                     "\(table) on the re-seeded \(target.name)")
             }
 
-            let before = try content("s3_before")
-            let restored = try TestCluster.pgbak([
-                "restore", "--database", "app2", "--as", "app2_from_s3", "--config", s3.file,
-            ])
-            #expect(restored.status == 0, "\(restored)")
-            #expect(try content("s3_before", database: "app2_from_s3") == before)
-            try TestCluster.psql("drop database if exists app2_from_s3 with (force)")
+            try TestCluster.expectDatabaseRestored(
+                config: s3.file, as: "app2_from_s3", table: "s3_before", want: try content("s3_before"))
         }
 
         @Test func retentionRemovesEveryObjectOfAPrunedBackup() throws {
@@ -219,12 +206,7 @@ extension ClusterTests {
             let taken = try posix.now()
             try #require(taken.status == 0, "\(taken)")
             let id = try #require(try posix.backupIDs().last)
-            let leader = try #require(try TestCluster.members().first { $0.role == "leader" })
-            try TestCluster.psql("create table if not exists s3_wal_nudge(x int); insert into s3_wal_nudge values (2)")
-            let segment = try TestCluster.psql("select pg_walfile_name(pg_switch_wal())")
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-            let walPath = TestCluster.lab + "/data/" + leader.name + "/pg_wal/" + segment
-            try #require(try TestCluster.pgbak(["wal-push", "--config", posix.file, walPath]).status == 0)
+            let (segment, walPath) = try TestCluster.pushFinishedSegment(config: posix.file)
 
             let (s3, client) = try TestStore.config("copy-s3")
             let copied = try TestCluster.pgbak(["repo-copy", "--to", s3.file, "--config", posix.file])
@@ -313,19 +295,13 @@ extension ClusterTests {
 
         @Test func walPushedToTheBucketIsFetchedBackByteForByte() throws {
             let (s3, client) = try TestStore.config("s3-wal")
-            let leader = try #require(try TestCluster.members().first { $0.role == "leader" })
-            let data = TestCluster.lab + "/data/" + leader.name
             // A finished segment: the one a switch just closed.
-            try TestCluster.psql("create table if not exists s3_wal_nudge(x int); insert into s3_wal_nudge values (1)")
-            let segment = try TestCluster.psql("select pg_walfile_name(pg_switch_wal())")
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-            let pushed = try TestCluster.pgbak(["wal-push", "--config", s3.file, "\(data)/pg_wal/\(segment)"])
-            #expect(pushed.status == 0, "\(pushed)")
+            let (segment, path) = try TestCluster.pushFinishedSegment(config: s3.file)
             #expect(try client.list(prefix: "wal/").objects.contains { $0.key.contains(segment) })
             let target = s3.dir + "/fetched"
             let fetched = try TestCluster.pgbak(["wal-fetch", "--config", s3.file, segment, target])
             #expect(fetched.status == 0, "\(fetched)")
-            let same = try Shell.bash("cmp '\(data)/pg_wal/\(segment)' '\(target)'")
+            let same = try Shell.bash("cmp '\(path)' '\(target)'")
             #expect(same.status == 0, "\(same)")
         }
     }

@@ -58,16 +58,24 @@ public struct ChildOutcome: Sendable {
 }
 
 /// Runs external programs so that they never outlive pgbak: each child runs in its own process group behind a
-/// guard shell that gets a parent-death signal (util-linux `setpriv --pdeathsig`); cancellation sends SIGTERM then
-/// SIGKILL to the whole group; stdout is streamed in chunks to a consumer instead of being buffered whole.
+/// guard shell that gets a parent-death signal (util-linux `setpriv --pdeathsig`) and also watches pgbak's process
+/// itself; cancellation sends SIGTERM then SIGKILL to the whole group; stdout is streamed in chunks to a consumer
+/// instead of being buffered whole.
 public enum ChildProcess {
     static let stderrTailLimit = 8192
     static let setprivPath = "/usr/bin/setpriv"
     /// When pgbak dies, even by SIGKILL, the kernel sends this shell SIGTERM and it kills the child's whole process
     /// group, including what the child forked (pg_basebackup's WAL streamer, pg_restore's workers), which a
-    /// parent-death signal on the child alone would miss. `$!` is reported with its own exit status (128 + signal
-    /// when killed).
-    static let guardScript = #"trap 'trap - TERM; kill -KILL 0' TERM; "$@" 0<&0 & wait $!; exit $?"#
+    /// parent-death signal on the child alone would miss. The kernel ties that signal to the thread that forked, not
+    /// to the process: a pool thread that ends between the fork and `setpriv` setting it leaves the child without
+    /// one. So the shell also checks every second that pgbak (`$1`) is alive and does the same when it is not (the
+    /// watcher holds none of the child's pipes, so the end of the child's output is seen at once).
+    /// `$!` is reported with its own exit status (128 + signal when killed).
+    static let guardScript =
+        #"trap 'trap - TERM; kill -KILL 0' TERM; parent=$1; shift; "$@" 0<&0 & child=$!; "#
+        + #"( while kill -0 "$parent" 2>/dev/null; do sleep 1; done; kill -TERM $$ ) </dev/null >/dev/null 2>&1 & "#
+        + #"watcher=$!; "#
+        + #"wait $child; status=$?; kill $watcher 2>/dev/null; exit $status"#
 
     /// Runs `command`, handing each stdout chunk to `stdout` and each stderr line (split on `\n` and `\r`) to
     /// `stderrLine`. A throwing consumer kills the child and the error is rethrown.
@@ -85,7 +93,10 @@ public enum ChildProcess {
         let result = try await Subprocess.run(
             .path(FilePath(setprivPath)),
             arguments: Arguments(
-                ["--pdeathsig", "TERM", "--", "/bin/bash", "-c", guardScript, "pgbak-guard", command.executable]
+                [
+                    "--pdeathsig", "TERM", "--", "/bin/bash", "-c", guardScript, "pgbak-guard", "\(getpid())",
+                    command.executable,
+                ]
                     + command.arguments),
             environment: .custom(childEnvironment(command.environment)),
             platformOptions: options,

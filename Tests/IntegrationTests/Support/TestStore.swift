@@ -51,6 +51,48 @@ enum TestStore {
     }
 }
 
+extension TestStore {
+    /// Re-seeds a streaming replica through Patroni from backup `id`, the members' replica method reading `file` (a
+    /// repository in the bucket) for the while; expects the run to say so. Returns the member.
+    static func reseedAReplica(config file: String, from id: String) throws -> TestCluster.Member {
+        let target = try #require(
+            try TestCluster.members().first { $0.role != "leader" && $0.state == "streaming" })
+        let member = TestCluster.lab + "/pgbak/member.yml"
+        try Shell.must("cp -p '\(file)' '\(member)'")
+        defer { _ = try? Shell.must("cp -p '\(TestCluster.lab)/pgbak/pgbak.yml' '\(member)'") }
+        let reseeded = try TestCluster.pgbak(["restore", "--node", target.name, "--config", file])
+        #expect(reseeded.status == 0, "\(reseeded)")
+        #expect(
+            reseeded.stdout.contains("re-seeded \(target.name) from backup \(id) through Patroni"), "\(reseeded)")
+        return target
+    }
+}
+
+extension TestCluster {
+    /// Closes a WAL segment on the leader (a switch) and pushes it with `wal-push` into `file`'s repository; returns
+    /// its name and its path in the leader's pg_wal.
+    static func pushFinishedSegment(config file: String) throws -> (segment: String, path: String) {
+        let leader = try #require(try members().first { $0.role == "leader" })
+        try psql("create table if not exists wal_nudge(x int); insert into wal_nudge values (1)")
+        let segment = try psql("select pg_walfile_name(pg_switch_wal())").trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        let path = lab + "/data/" + leader.name + "/pg_wal/" + segment
+        let pushed = try pgbak(["wal-push", "--config", file, path])
+        #expect(pushed.status == 0, "\(pushed)")
+        return (segment, path)
+    }
+
+    /// `restore --database app2 --as NAME` from `file`'s repository; `table` in the copy must match `want` (the restore
+    /// suite's checksum query's answer). The copy is dropped again.
+    static func expectDatabaseRestored(config file: String, as name: String, table: String, want: String) throws {
+        let restored = try pgbak(["restore", "--database", "app2", "--as", name, "--config", file])
+        #expect(restored.status == 0, "\(restored)")
+        #expect(
+            try psql(String(format: ClusterTests.RestoreIntegrationTests.checksumSQL, table), database: name) == want)
+        try psql("drop database if exists \(name) with (force)")
+    }
+}
+
 /// One test's configuration with its repository in the bucket.
 struct S3TestConfig {
     var dir: String
