@@ -204,3 +204,14 @@ public struct EncryptionError: LocalizedError, Sendable {
     public var problem: String
     public var errorDescription: String? { problem }
 }
+
+extension RepositoryKey {
+    /// What the manifest records to tell the right key from a wrong one without holding the key: an HMAC of a fixed
+    /// text under it.
+    var check: String {
+        Data(
+            HMAC<SHA256>.authenticationCode(
+                for: Data("pgbak repository key check v1".utf8), using: SymmetricKey(data: material))
+        ).hexString
+    }
+}
