@@ -253,12 +253,7 @@ extension ClusterTests {
             try WAL.emptyTableAndBackup()
             let lab = TestConfig(dir: TestCluster.lab + "/pgbak")
             let id = try #require(try lab.backupIDs().last)
-            try TestCluster.psql("insert into \(WAL.table) select generate_series(1, 100)")
-            let time1 = try TestCluster.psql("select clock_timestamp()")
-            let hash1 = try WAL.leaderHash()
-            usleep(1_100_000)
-            try TestCluster.psql("insert into \(WAL.table) select generate_series(101, 200)")
-            try WAL.archiveEverything()
+            let (time1, hash1) = try WAL.rowsAroundAMoment()
 
             // The backup and the whole WAL archive into the bucket; the recovery reads both from there only.
             let (s3, client) = try TestStore.config("s3-pitr")

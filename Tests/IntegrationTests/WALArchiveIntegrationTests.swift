@@ -22,6 +22,18 @@ extension ClusterTests {
             try #require(backup.status == 0, "\(backup)")
         }
 
+        /// After `emptyTableAndBackup`: 100 rows, a moment (returned with the table's checksum then), more than a
+        /// second later 100 more rows, all of it archived. A recovery to the moment must bring back the first 100.
+        static func rowsAroundAMoment() throws -> (time: String, hash: String) {
+            try TestCluster.psql("insert into \(table) select generate_series(1, 100)")
+            let time = try TestCluster.psql("select clock_timestamp()")
+            let hash = try leaderHash()
+            usleep(1_100_000)
+            try TestCluster.psql("insert into \(table) select generate_series(101, 200)")
+            try archiveEverything()
+            return (time, hash)
+        }
+
         /// Switches to a new WAL segment and waits until the leader has archived everything finished.
         static func archiveEverything(seconds: Double = 60) throws {
             let switched = try TestCluster.psql("select pg_walfile_name(pg_switch_wal())")
@@ -281,12 +293,7 @@ extension ClusterTests {
         /// every member holds the data of that moment.
         @Test func aLostClusterComesBackFromABackupToATargetTime() throws {
             try Self.emptyTableAndBackup()
-            try TestCluster.psql("insert into \(Self.table) select generate_series(1, 100)")
-            let target = try TestCluster.psql("select clock_timestamp()")
-            let hashAtTarget = try Self.leaderHash()
-            usleep(1_100_000)
-            try TestCluster.psql("insert into \(Self.table) select generate_series(101, 200)")
-            try Self.archiveEverything()
+            let (target, hashAtTarget) = try Self.rowsAroundAMoment()
             let timelineBefore = try TestCluster.leader().timeline ?? 0
 
             let lab = TestCluster.lab

@@ -52,10 +52,12 @@ public struct Preflight: Sendable {
         }
         if let cluster { items.append(guardItem(cluster: cluster, leader: leader)) }
         items += repositoryItems(databaseBytes: databaseBytes)
-        items.append(walArchiveItem())
-        let newest = try? context.repository.newestComplete(detail: .listing)
+        // One listing of the backups for the WAL archive's and the encryption's lines.
+        let listed = Result { try context.repository.backups(detail: .listing).backups }
+        items.append(walArchiveItem(listed))
+        let newest = try? listed.get().last { $0.manifest.status == .complete }
         if let item = Self.encryptionItem(
-            keyFile: config.encryptionKeyFile, key: context.repository.encryptionKey, newest: newest ?? nil)
+            keyFile: config.encryptionKeyFile, key: context.repository.encryptionKey, newest: newest)
         {
             items.append(item)
         }
@@ -264,9 +266,9 @@ public struct Preflight: Sendable {
             "sealed (\(sealed.scheme)) with the key in \(keyFile), which opens the newest backup \(newest.id)")
     }
 
-    private func walArchiveItem() -> CheckItem {
+    private func walArchiveItem(_ listed: Result<[StoredBackup], any Error>) -> CheckItem {
         do {
-            let backups = try context.repository.backups(detail: .listing).backups
+            let backups = try listed.get()
             return WALArchiveSummary.item(
                 try context.walArchive.summary(backups: backups), location: context.repository.location)
         } catch {

@@ -133,9 +133,9 @@ public struct RepositoryCopy: Sendable {
         var bytes: Int64 = 0
         for item in try from.contents() where !have.contains(item.key) {
             guard let data = try source.store.read(item.key) else { continue }
-            _ = try from.content(of: item, stored: data)
-            // Decrypted with the source's key (if any), sealed with the target's (if any).
+            // Decrypted with the source's key (if any), checked, sealed with the target's (if any).
             let compressed = try from.compressed(item, stored: data)
+            _ = try from.content(of: item, compressed: compressed)
             if try to.store(compressed: compressed, key: item.key, modified: item.archived) {
                 count += 1
                 bytes += Int64(compressed.count)

@@ -77,8 +77,15 @@ public struct PostgresTools: Sendable {
         return versions.map { "/usr/lib/postgresql/\($0)/bin" } + ["/usr/bin"]
     }
 
-    /// The tools in `dir` with their version, from `pg_basebackup --version`; nil when there is none.
+    /// The tools in `dir` with their version, from `pg_basebackup --version`; nil when there is none. Asked once per
+    /// directory and process: a backup started early asks while the leader is being confirmed, which asks too.
     static func probe(_ dir: String) async throws -> PostgresTools? {
+        try await probes.answer(for: dir) { try await ask(dir) }
+    }
+
+    private static let probes = OnceEach<PostgresTools?>()
+
+    private static func ask(_ dir: String) async throws -> PostgresTools? {
         guard FileManager.default.isExecutableFile(atPath: dir + "/pg_basebackup") else { return nil }
         let text = try await ChildProcess.capture(
             ChildCommand(executable: dir + "/pg_basebackup", arguments: ["--version"])
@@ -117,5 +124,21 @@ public struct ConnectionTarget: Sendable, Equatable {
             "host": host, "port": String(port), "user": user, "dbname": database,
             "connect_timeout": String(connectTimeout), "application_name": "pgbak",
         ]
+    }
+}
+
+/// One answer per key, computed at most once per process however many callers ask at the same time.
+final class OnceEach<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var tasks: [String: Task<Value, any Error>] = [:]
+
+    func answer(for key: String, _ compute: @escaping @Sendable () async throws -> Value) async throws -> Value {
+        let task = lock.withLock {
+            if let running = tasks[key] { return running }
+            let started = Task { try await compute() }
+            tasks[key] = started
+            return started
+        }
+        return try await task.value
     }
 }

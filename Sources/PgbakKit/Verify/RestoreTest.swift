@@ -41,6 +41,7 @@ struct RestoreTest: Sendable {
             atPath: scratch, withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700])
         let data = scratch + "/data"
+        let files = try context.repository.files(of: backup)
         // The server programs of the backup's own major; pg_restore of the newest client (dumps of a newer pg_dump
         // than the server's are read only by a pg_restore as new).
         let major = manifest.cluster.serverVersionNum / 10000
@@ -51,13 +52,13 @@ struct RestoreTest: Sendable {
             configured: context.config.postgres.binDir, serverMajor: major, configFile: context.config.file)
         context.progress?("restore test: materializing \(backup.id)")
         let materialized = try await steps.run("materialize") {
-            try Materializer(files: context.repository.files(of: backup), manifest: manifest)
+            try Materializer(files: files, manifest: manifest)
                 .materialize(into: data, tablespaces: .remapped(under: scratch + "/tablespaces"))
         }
         context.progress?("restore test: pg_verifybackup")
         let pgManifest = "\(PhysicalPart.directory)/backup_manifest"
         let pgManifestCopy = scratch + "/backup_manifest"
-        guard let pgManifestData = try context.repository.files(of: backup).contents(pgManifest) else {
+        guard let pgManifestData = try files.contents(pgManifest) else {
             throw RestoreError(problem: "backup \(backup.id) has no \(pgManifest)")
         }
         try pgManifestData.write(to: URL(fileURLWithPath: pgManifestCopy))
@@ -105,7 +106,7 @@ struct RestoreTest: Sendable {
                 context.progress?("restore test: restoring the dump of \(db.name)")
                 try await steps.run("restore dump of \(db.name)") {
                     try await restoreAndCompare(
-                        db, backup: backup, server: server, tools: client, scratch: scratch,
+                        db, backup: backup, files: files, server: server, tools: client, scratch: scratch,
                         steps: steps)
                 }
             }
@@ -154,12 +155,12 @@ struct RestoreTest: Sendable {
     }
 
     private func restoreAndCompare(
-        _ db: Manifest.Database, backup: StoredBackup, server: ScratchServer,
+        _ db: Manifest.Database, backup: StoredBackup, files: BackupFiles, server: ScratchServer,
         tools: PostgresTools, scratch: String, steps: StepLog
     ) async throws {
         guard let file = db.file, let record = backup.manifest.files.first(where: { $0.path == file }) else { return }
         let dumpPath = "\(scratch)/\(db.oid).dump"
-        try DumpFile.decompress(context.repository.files(of: backup), record, to: dumpPath)
+        try DumpFile.decompress(files, record, to: dumpPath)
         defer { unlink(dumpPath) }
         let target = "pgbak_restore_test_\(db.oid)"
         try server.connect(database: "postgres").query(DatabaseCreation.sql(name: target, like: db))

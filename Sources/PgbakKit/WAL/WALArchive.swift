@@ -128,14 +128,13 @@ public struct WALArchive: Sendable {
         guard let data = try store.read(archived.key) else {
             throw WALArchiveError(problem: "\(store.location)/\(archived.key) vanished while being read")
         }
-        return try content(of: archived, stored: data)
+        return try content(of: archived, compressed: try compressed(archived, stored: data))
     }
 
-    /// The uncompressed content of `stored`, the bytes of `archived` as read from the store, checked against the
+    /// The uncompressed content of `compressed` (`archived` as read from the store, decrypted), checked against the
     /// checksum in its key.
-    public func content(of archived: ArchivedWAL, stored data: Data) throws -> Data {
+    func content(of archived: ArchivedWAL, compressed: Data) throws -> Data {
         let content: Data
-        let compressed = try compressed(archived, stored: data)
         do {
             content = try ZstdBlock.decompress(compressed, name: "\(store.location)/\(archived.key)")
         } catch {
