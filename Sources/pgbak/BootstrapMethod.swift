@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import PgbakKit
 
-struct BootstrapMethodCommand: ParsableCommand {
+struct BootstrapMethodCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bootstrap-method",
         abstract: "Patroni's custom bootstrap entry point: a new cluster from a backup, recovered to a target.",
@@ -37,10 +37,10 @@ struct BootstrapMethodCommand: ParsableCommand {
     @Option(name: .long, help: "The backup to use; default: the newest consistent before the target.")
     var backup: String?
 
-    func run() throws {
+    func run() async throws {
         do {
             let (context, _) = try options.context(label: "bootstrap-method", progress: false)
-            let (plan, done) = try BootstrapMethod(context: context)
+            let (plan, done) = try await BootstrapMethod(context: context)
                 .execute(dataDirectory: datadir, scope: scope, target: recovery.target ?? .latest, backupID: backup)
             print(
                 "pgbak bootstrap-method: filled \(datadir) from backup \(plan.backupID) (\(done.files) files); "

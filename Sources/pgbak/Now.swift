@@ -14,12 +14,18 @@ struct Now: AsyncParsableCommand {
               pgbak now
               pgbak now --config /etc/pgbak/pgbak.yml --log-level info
               pgbak now --physical-only        # no dumps: faster; restore --database needs another backup
+              pgbak now --full                 # a full base backup even when base_backup.incremental is on
             """)
 
     @OptionGroup var options: GlobalOptions
 
     @Flag(name: .long, help: "Take only the physical backup; the logical part is recorded as skipped.")
     var physicalOnly = false
+
+    @Flag(
+        name: .long,
+        help: "Take a full base backup even when base_backup.incremental would take an incremental one (PostgreSQL 17+).")
+    var full = false
 
     func run() async throws {
         let context: RunContext
@@ -29,7 +35,7 @@ struct Now: AsyncParsableCommand {
         } catch {
             throw fail(error)
         }
-        let run = BackupRun(context: context, physicalOnly: physicalOnly)
+        let run = BackupRun(context: context, physicalOnly: physicalOnly, forceFull: full)
         let task = Task { try await run.execute() }
         let trap = SignalTrap { task.cancel() }
         let started = Date()
@@ -62,7 +68,7 @@ struct Now: AsyncParsableCommand {
             print(
                 "backup \(manifest.backupID) complete: leader \(manifest.leader.name), timeline "
                     + "\(manifest.cluster.timeline), \(manifest.logical.databases.count) databases, "
-                    + "\(manifest.totalBytes) bytes in \(seconds) s"
+                    + "\(manifest.totalBytes) bytes in \(seconds) s" + Self.baseBackupKind(manifest)
                     + (pruned.isEmpty ? "" : "; retention removed \(pruned.joined(separator: ", "))"))
         case .partial(let manifest):
             let failed = manifest.logical.databases.filter { $0.status == .failed }.map(\.name)
@@ -77,6 +83,16 @@ struct Now: AsyncParsableCommand {
                     + (what.isEmpty ? "the globals dump failed" : what.joined(separator: "; ")) + "; retention not run")
             throw ExitCode(ExitStatus.partial.rawValue)
         }
+    }
+}
+
+extension Now {
+    /// "; incremental on <parent>" or "; full base backup: <why>" when incremental backups are on.
+    static func baseBackupKind(_ manifest: Manifest) -> String {
+        if let link = manifest.physical.incremental {
+            return "; base backup incremental on \(link.parent) (chain of full \(link.full), depth \(link.depth))"
+        }
+        return manifest.physical.fullReason.map { "; full base backup: \($0)" } ?? ""
     }
 }
 

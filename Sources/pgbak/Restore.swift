@@ -136,7 +136,7 @@ struct Restore: AsyncParsableCommand {
             } else if let datadir {
                 let restore = DirectRestore(context: context)
                 if standalone {
-                    let report = try restore.standalone(
+                    let report = try await restore.standalone(
                         dataDirectory: datadir, backupID: backupID, wipe: wipe, port: port, force: force)
                     print(
                         "materialized backup \(report.backupID) in \(datadir) as an independent server ("

@@ -29,6 +29,9 @@ if [ -n "${PGBAK_BOOTSTRAP_TO_TIME:-}" ]; then
       recovery_target_action: promote
       recovery_target_timeline: latest"
 fi
+# 17+: the WAL summaries incremental base backups are taken against.
+SUMMARIZE_WAL=
+if [ "$PG_MAJOR" -ge 17 ]; then SUMMARIZE_WAL='    summarize_wal: "on"'; fi
 for i in 1 2 3; do
   P=$(pg_port $i); A=$(api_port $i)
   cat > "$CONF/node$i.yml" <<YAML
@@ -111,6 +114,7 @@ postgresql:
     unix_socket_directories: $RUN
     shared_buffers: 64MB
     password_encryption: scram-sha-256   # 13's default is md5, which the scram-sha-256 lines below refuse
+$SUMMARIZE_WAL
   pg_hba:
     - local   all          all                     trust
     - host    replication  replicator  127.0.0.1/32  scram-sha-256

@@ -38,7 +38,9 @@ retention:
   keep_last: $KEEP
 compression:
   level: 3
-  threads: 2
+  threads: 2$(
+  # 17+: base backups incremental on the previous one (the members run with summarize_wal, see gen-configs.sh).
+  [ "$PG_MAJOR" -ge 17 ] && printf '\nbase_backup:\n  incremental: true'; true)
 YAML
 cp "$P/pgbak.yml" "$P/member.yml"   # what the members' replica method reads (see gen-configs.sh)
 chown postgres:postgres "$P"/pgbak.yml "$P"/member.yml "$P"/*.pgpass "$P"/*.password

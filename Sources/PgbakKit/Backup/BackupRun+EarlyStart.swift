@@ -16,25 +16,29 @@ struct EarlyStart: Sendable {
     /// Where the pg_basebackup it runs is (the newest installed, or postgres.bin_dir).
     var binDir: String
     var run: PhysicalRun
+    /// Full or incremental, as planned from the newest backup's leader.
+    var plan: BaseBackupPlan
 
-    /// Whether the base backup runs against `leader` with `tools`, the ones the backup would use.
-    func matches(_ leader: ConfirmedLeader, tools: PostgresTools) -> Bool {
+    /// Whether the base backup runs against `leader` with `tools`, the ones the backup would use, as `plan` says.
+    func matches(_ leader: ConfirmedLeader, tools: PostgresTools, plan: BaseBackupPlan) -> Bool {
         leader.choice.name == choice.name && leader.choice.host == choice.host && leader.choice.port == choice.port
-            && tools.binDir == binDir && tools.majorVersion >= leader.identity.majorVersion
+            && tools.binDir == binDir && tools.majorVersion >= leader.identity.majorVersion && plan == self.plan
     }
 }
 
 extension BackupRun {
     /// Creates a staging directory under a new id and starts the base backup from `choice` into it.
     func startPhysical(
-        from choice: LeaderChoice, tools: PostgresTools, probe: LeaderProbe, credentials: RunCredentials
+        from choice: LeaderChoice, tools: PostgresTools, probe: LeaderProbe, credentials: RunCredentials,
+        plan: BaseBackupPlan, known: [StoredBackup]
     ) throws -> PhysicalRun {
         let environment = try credentials.environment(for: context.config.postgres.replication)
+        let basis = try incrementalBasis(plan, known: known, credentials: credentials)
         let id = BackupID.next(after: Date(), taken: try context.repository.takenIDs()).id
         let staging = try context.repository.createStaging(id: id)
         let part = PhysicalPart(
             tools: tools, target: probe.replicationTarget(choice), environment: environment, config: context.config,
-            label: "pgbak \(id)", progress: context.progress)
+            label: "pgbak \(id)", progress: context.progress, plan: plan, incrementalBasis: basis)
         return PhysicalRun(id: id, staging: staging, task: Task { try await part.run(staging: staging) })
     }
 
@@ -48,23 +52,33 @@ extension BackupRun {
 
     /// Starts the base backup against `previous`'s leader; nil when there is no earlier backup, this host's member is
     /// another one (a member's cron must not back up from elsewhere), or no pg_basebackup is installed.
-    func startEarly(after previous: StoredBackup?, probe: LeaderProbe, credentials: RunCredentials) -> EarlyStart? {
-        guard let leader = previous?.manifest.leader else { return nil }
+    func startEarly(
+        after previous: StoredBackup?, known: [StoredBackup], probe: LeaderProbe, credentials: RunCredentials
+    ) -> EarlyStart? {
+        guard let previous else { return nil }
+        let leader = previous.manifest.leader
         if let member = context.config.thisHost.member, member != leader.name { return nil }
         // Its version is not waited for: `matches` checks it once `pg_basebackup --version` has answered.
         guard let binDir = PostgresTools.candidates(configured: context.config.postgres.binDir).first,
             FileManager.default.isExecutableFile(atPath: binDir + "/pg_basebackup")
         else { return nil }
         let choice = LeaderChoice(name: leader.name, host: leader.host, port: leader.port, timeline: nil, apiURL: nil)
+        // Planned as if the cluster were as the newest backup found it; `matches` compares with the real plan.
+        let cluster = previous.manifest.cluster
+        let plan = basePlan(
+            for: IncrementalPlanner.Source(
+                serverMajor: cluster.serverVersionNum / 10000, systemIdentifier: cluster.systemIdentifier,
+                timeline: previous.manifest.physical.stopTimeline ?? cluster.timeline),
+            known: known)
         guard
             let run = try? startPhysical(
                 from: choice, tools: PostgresTools(binDir: binDir, majorVersion: 0, versionText: ""), probe: probe,
-                credentials: credentials)
+                credentials: credentials, plan: plan, known: known)
         else { return nil }
         context.logger.debug(
             "base backup started before the leader is confirmed",
             metadata: ["backup.id": "\(run.id)", "from": "\(choice.name)"])
-        return EarlyStart(choice: choice, binDir: binDir, run: run)
+        return EarlyStart(choice: choice, binDir: binDir, run: run, plan: plan)
     }
 }
 

@@ -17,10 +17,13 @@ public struct BackupRun: Sendable {
     public let context: RunContext
     /// No dumps: the logical part is recorded as skipped (`pgbak now --physical-only`).
     public let physicalOnly: Bool
+    /// A full base backup even when an incremental one could be taken (`pgbak now --full`).
+    public let forceFull: Bool
 
-    public init(context: RunContext, physicalOnly: Bool = false) {
+    public init(context: RunContext, physicalOnly: Bool = false, forceFull: Bool = false) {
         self.context = context
         self.physicalOnly = physicalOnly
+        self.forceFull = forceFull
     }
     /// Receives context.progress text (pg_basebackup's context.progress, each dump); the caller decides whether to show it.
 
@@ -38,7 +41,8 @@ public struct BackupRun: Sendable {
         // The newest complete backup sizes the space check and names the member the base backup starts against
         // while Patroni and the database are asked; it is started first, the questions follow at once.
         let previous = try context.repository.newestComplete(detail: .listing)
-        var early = startEarly(after: previous, probe: probe, credentials: credentials)
+        let known = try incrementalCandidates()
+        var early = startEarly(after: previous, known: known, probe: probe, credentials: credentials)
         // The client tools' version is asked for while Patroni and the database are.
         let earlyTools = Task { await PostgresTools.newest(configured: context.config.postgres.binDir) }
         async let discovered = probe.discover()
@@ -63,7 +67,7 @@ public struct BackupRun: Sendable {
                 early = nil
                 return try await attempt(
                     leader: leader, probe: probe, credentials: credentials, earlyTools: await earlyTools.value,
-                    previous: previous, early: handed, lastAttempt: retriesLeft == 0, lock: lock)
+                    previous: previous, known: known, early: handed, lastAttempt: retriesLeft == 0, lock: lock)
             } catch {
                 guard retriesLeft > 0, !Task.isCancelled,
                     let next = try await newLeader(after: leader, probe: probe, cause: error)
@@ -84,7 +88,7 @@ public struct BackupRun: Sendable {
     /// dumps leaves a partial backup (the physical part and the dumps taken before the change); before it, an error.
     private func attempt(
         leader: ConfirmedLeader, probe: LeaderProbe, credentials: RunCredentials, earlyTools: PostgresTools?,
-        previous: StoredBackup?, early: EarlyStart?, lastAttempt: Bool, lock: any RunLock
+        previous: StoredBackup?, known: [StoredBackup], early: EarlyStart?, lastAttempt: Bool, lock: any RunLock
     ) async throws -> BackupOutcome {
         let tools =
             if let earlyTools, earlyTools.majorVersion >= leader.identity.majorVersion {
@@ -95,12 +99,14 @@ public struct BackupRun: Sendable {
                     serverMajor: leader.identity.majorVersion, configFile: context.config.file)
             }
         let started = Date()
+        let plan = basePlan(for: Self.source(of: leader), known: known)
         let run: PhysicalRun
-        if let early, early.matches(leader, tools: tools) {
+        if let early, early.matches(leader, tools: tools, plan: plan) {
             run = early.run
         } else {
             await discard(early?.run)
-            run = try startPhysical(from: leader.choice, tools: tools, probe: probe, credentials: credentials)
+            run = try startPhysical(
+                from: leader.choice, tools: tools, probe: probe, credentials: credentials, plan: plan, known: known)
         }
         let (id, staging) = (run.id, run.staging)
         var log = context.logger
@@ -229,7 +235,7 @@ public struct BackupRun: Sendable {
         let status: Manifest.PartStatus = [.complete, .skipped].contains(logical.section.status) ? .complete : .partial
         let manifest = Manifest(
             format: Manifest.formatName,
-            version: staging.encryption == nil ? Manifest.plaintextVersion : Manifest.currentVersion,
+            version: Manifest.version(encrypted: staging.encryption != nil, incremental: physical.incremental != nil),
             backupID: id, pgbakVersion: pgbakVersion,
             status: status, startedAt: started, finishedAt: Date(),
             cluster: .init(

@@ -3,11 +3,18 @@ import Foundation
 /// The record of one backup, written last into its directory as `manifest.json`. Never holds a secret.
 public struct Manifest: Codable, Sendable, Equatable {
     public static let formatName = "pgbak-manifest"
-    /// 2: files carry CRC-32C (`crc32c`); 1, pgbak 0.1: SHA-256 (`sha256`). Both are read.
-    public static let currentVersion = 3
+    /// 4: an incremental base backup (`physical.incremental`); 3: files stored encrypted (`encryption`); 2: files
+    /// carry CRC-32C (`crc32c`); 1, pgbak 0.1: SHA-256 (`sha256`). All are read.
+    public static let currentVersion = 4
     /// The version written for a backup stored in plaintext (readable by pgbak before encryption).
     public static let plaintextVersion = 2
     public static let readableVersions = 1...currentVersion
+
+    /// The lowest version that describes such a backup, so that a pgbak too old to restore it correctly refuses to
+    /// read it instead of restoring part of it.
+    public static func version(encrypted: Bool, incremental: Bool) -> Int {
+        incremental ? 4 : encrypted ? 3 : plaintextVersion
+    }
     public static let fileName = "manifest.json"
     /// Holds the SHA-256 of `manifest.json` (hex, newline), so an edited manifest is caught.
     public static let checksumFileName = "manifest.sha256"
@@ -57,11 +64,32 @@ public struct Manifest: Codable, Sendable, Equatable {
         /// When pg_basebackup had finished: the backup is consistent no later than this (point-in-time recovery to
         /// an earlier moment needs an older backup). Absent before pgbak 0.3.
         public var stopTime: Date? = nil
+        /// Set for an incremental base backup (PostgreSQL 17+): restoring it needs every backup of its chain.
+        public var incremental: Incremental? = nil
+        /// Why this base backup is a full one although `base_backup.incremental` is on.
+        public var fullReason: String? = nil
 
         enum CodingKeys: String, CodingKey {
-            case status, label, files, seconds
+            case status, label, files, seconds, incremental
             case startLSN = "start_lsn", stopLSN = "stop_lsn", startTimeline = "start_timeline"
             case stopTimeline = "stop_timeline", toolVersion = "tool_version", stopTime = "stop_time"
+            case fullReason = "full_reason"
+        }
+    }
+
+    /// Where an incremental base backup sits in its chain.
+    public struct Incremental: Codable, Sendable, Equatable {
+        /// The backup it was taken against (pg_basebackup --incremental with that backup's backup_manifest).
+        public var parent: String
+        /// The full backup the chain starts with.
+        public var full: String
+        /// 1 for an incremental on a full backup, 2 for the next, and so on.
+        public var depth: Int
+
+        public init(parent: String, full: String, depth: Int) {
+            self.parent = parent
+            self.full = full
+            self.depth = depth
         }
     }
 

@@ -18,13 +18,29 @@ struct PhysicalPart: Sendable {
         var removingTars: Task<Void, any Error>
         /// The tars compressed while pg_basebackup ended (see ClosedTarCompressor), for the debug log.
         var compressedEarly: [String]
+        /// Set when the base backup is incremental.
+        var incremental: Manifest.Incremental? = nil
+        /// Why it is a full one although incremental backups are on.
+        var fullReason: String? = nil
 
         func section(toolVersion: String) -> Manifest.Physical {
             Manifest.Physical(
                 status: .complete, label: label, startLSN: walRange.startLSN, stopLSN: walRange.stopLSN,
                 startTimeline: walRange.startTimeline, stopTimeline: walRange.stopTimeline,
-                toolVersion: toolVersion, files: files.map(\.path), seconds: seconds, stopTime: finished)
+                toolVersion: toolVersion, files: files.map(\.path), seconds: seconds, stopTime: finished,
+                incremental: incremental, fullReason: fullReason)
         }
+    }
+
+    /// An incremental base backup to take: where it sits in its chain and the parent's backup_manifest on disk.
+    struct IncrementalBasis: Sendable {
+        var link: Manifest.Incremental
+        var parentManifest: String
+    }
+
+    /// The server refused the incremental backup when it started; nothing was written.
+    struct IncrementalRefused: Error {
+        var reason: String
     }
 
     var tools: PostgresTools
@@ -34,19 +50,43 @@ struct PhysicalPart: Sendable {
     var label: String
     /// Receives pg_basebackup's progress; nil when nobody watches.
     var progress: (@Sendable (String) -> Void)?
+    /// What the base backup is: full (with the reason when incremental ones are on) or incremental on a parent.
+    var plan: BaseBackupPlan = .full(reason: nil)
+    var incrementalBasis: IncrementalBasis? = nil
 
     static func isCredentialProblem(_ stderr: String) -> Bool {
         ["password authentication failed", "no pg_hba.conf entry", "fe_sendauth: no password supplied"]
             .contains { stderr.contains($0) }
     }
 
+    /// Takes the base backup as planned. An incremental one the server refuses as it starts (WAL summaries off or
+    /// not reaching back to the parent) is taken again as a full one, the refusal recorded as the reason.
     func run(staging: StagingArea) async throws -> Result {
+        guard let basis = incrementalBasis else {
+            var result = try await take(staging: staging, incremental: nil)
+            result.fullReason = plan.fullReason
+            return result
+        }
+        do {
+            var result = try await take(staging: staging, incremental: basis)
+            result.incremental = basis.link
+            return result
+        } catch let refused as IncrementalRefused {
+            progress?("base backup: the server refused an incremental backup (\(refused.reason)); taking a full one")
+            var result = try await take(staging: staging, incremental: nil)
+            result.fullReason = "the server refused an incremental backup: \(refused.reason)"
+            return result
+        }
+    }
+
+    private func take(staging: StagingArea, incremental: IncrementalBasis?) async throws -> Result {
         let started = Date()
         let dir = staging.directory + "/" + Self.directory
-        let basebackup = PgBaseBackup(
+        var basebackup = PgBaseBackup(
             tools: tools, target: target, environment: environment,
             checkpoint: config.checkpoint, maxRate: config.maxRate,
             zstdLevel: config.zstdLevel, zstdThreads: config.zstdThreads, label: label)
+        basebackup.incrementalManifest = incremental?.parentManifest
         let level = config.zstdLevel, threads = config.zstdThreads
         let followers = try ArchiveFollowers(directory: dir, relativeDirectory: Self.directory, staging: staging)
         let closedTars = ClosedTarCompressor(
@@ -57,6 +97,12 @@ struct PhysicalPart: Sendable {
         } catch {
             await followers.finishAll()
             await closedTars.finish()
+            if incremental != nil, let failure = error as? ChildFailure,
+                let reason = PgBaseBackup.incrementalRefusal(failure.stderrTail)
+            {
+                try? FileManager.default.removeItem(atPath: dir)
+                throw IncrementalRefused(reason: reason)
+            }
             throw Self.explained(error, config: config)
         }
         followers.stopWatching()

@@ -43,6 +43,21 @@ public struct PgbakConfig: Sendable, Equatable {
         public var serverBinDirs: [String] = []
     }
 
+    /// When `pgbak now` takes an incremental base backup instead of a full one (see `IncrementalPlanner`).
+    public struct Incremental: Sendable, Equatable {
+        public var enabled: Bool
+        /// A full backup at least this often: an incremental is never based on a full one older than this.
+        public var fullEveryDays: Int
+        /// At most this many incremental backups on one full one.
+        public var maxChain: Int
+
+        public init(enabled: Bool, fullEveryDays: Int = 7, maxChain: Int = 6) {
+            self.enabled = enabled
+            self.fullEveryDays = fullEveryDays
+            self.maxChain = maxChain
+        }
+    }
+
     public enum Checkpoint: String, Sendable, CaseIterable { case fast, spread }
 
     public enum NotLeaderAction: String, Sendable, CaseIterable { case skip, fail }
@@ -69,6 +84,8 @@ public struct PgbakConfig: Sendable, Equatable {
     public var zstdThreads: Int
     public var checkpoint: Checkpoint
     public var maxRate: String?
+    /// `base_backup.incremental` and its limits: PostgreSQL 17+ base backups taken against the previous one.
+    public var incremental: Incremental
     public var lockWaitTimeoutSeconds: Int
     /// Tables larger than this many MiB are not row-counted while dumping.
     public var countRowsMaxTableMB: Int

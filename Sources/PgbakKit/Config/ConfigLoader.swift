@@ -119,6 +119,10 @@ public enum ConfigLoader {
         if let maxRate, maxRate.range(of: #"^[0-9]+[kKmM]?$"#, options: .regularExpression) == nil {
             throw base.error("max_rate", "'\(maxRate)' is not a rate like 32000 (kB/s), 500k or 100M")
         }
+        let incremental = PgbakConfig.Incremental(
+            enabled: try base.bool("incremental") ?? false,
+            fullEveryDays: try base.int("full_every_days", range: 1...3650) ?? 7,
+            maxChain: try base.int("max_incremental_chain", range: 1...1000) ?? 6)
         try base.finish()
 
         var dumps = try root.section("dumps")
@@ -172,7 +176,7 @@ public enum ConfigLoader {
             repositoryPath: repoPath.count > 1 && repoPath.hasSuffix("/") ? String(repoPath.dropLast()) : repoPath,
             repositoryOwner: owner, repositoryS3: s3, encryptionKeyFile: keyFile, retention: retention,
             zstdLevel: level, zstdThreads: threads,
-            checkpoint: checkpoint, maxRate: maxRate, lockWaitTimeoutSeconds: lockWait,
+            checkpoint: checkpoint, maxRate: maxRate, incremental: incremental, lockWaitTimeoutSeconds: lockWait,
             countRowsMaxTableMB: countLimit, scratchDirectory: scratch, restoreTestTimeoutSeconds: restoreTimeout,
             thisHost: thisHost, status: status, metricsDirectory: metricsDirectory, check: check,
             leaderChange: leaderChange)

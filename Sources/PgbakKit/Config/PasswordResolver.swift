@@ -59,6 +59,9 @@ public final class RunCredentials: @unchecked Sendable {
         }
     }
 
+    /// A path in the run's private directory, for a file a child tool reads (removed with the directory).
+    public func privatePath(_ name: String) -> String { directory + "/" + name }
+
     /// Environment for a child tool connecting as `login`.
     public func environment(for login: PostgresLogin) throws -> [String: String] {
         switch login.password {

@@ -12,8 +12,9 @@ public struct BootstrapMethod: Sendable {
 
     public init(context: RunContext) { self.context = context }
 
-    public func execute(dataDirectory: String, scope: String?, target: RecoveryTarget, backupID: String?) throws
-        -> (plan: RecoveryPlan, materialized: Materializer.Result)
+    public func execute(
+        dataDirectory: String, scope: String?, target: RecoveryTarget, backupID: String?
+    ) async throws -> (plan: RecoveryPlan, materialized: Materializer.Result)
     {
         if let scope, scope != context.config.scope {
             throw RestoreError(
@@ -35,8 +36,8 @@ public struct BootstrapMethod: Sendable {
             throw RestoreError(problem: "backup \(plan.backupID) vanished from \(context.repository.location)")
         }
         try RestoreGate(force: false).admit(backup, repository: context.repository, logger: context.logger)
-        let done = try DirectRestore.emptiedOnFailure(dataDirectory) {
-            try ReplicaSeeder(context: context).seed(backup, into: dataDirectory)
+        let done = try await DirectRestore.emptiedOnFailure(dataDirectory) {
+            try await ReplicaSeeder(context: context).seed(backup, into: dataDirectory)
         }
         context.logger.info(
             "bootstrap data directory filled; Patroni recovers it to the target",

@@ -29,8 +29,8 @@ public struct DirectRestore: Sendable {
         let (backup, _, _) = try await seeder.choose(requested: backupID)
         try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
         if wipe { try Self.empty(dataDirectory) }
-        let done = try Self.emptiedOnFailure(dataDirectory) {
-            try seeder.seed(backup, into: dataDirectory, checkContent: !force)
+        let done = try await Self.emptiedOnFailure(dataDirectory) {
+            try await seeder.seed(backup, into: dataDirectory, checkContent: !force)
         }
         return Report(
             backupID: backup.id, files: done.files, bytes: done.bytes, tablespaces: done.tablespaces,
@@ -40,7 +40,7 @@ public struct DirectRestore: Sendable {
     /// `cached`: the files go through the page cache (see `Materializer.cached`).
     public func standalone(
         dataDirectory: String, backupID: String?, wipe: Bool, port: Int, force: Bool = false, cached: Bool = false
-    ) throws -> Report {
+    ) async throws -> Report {
         let started = Date()
         try context.repository.prepare()
         try Self.checkTarget(dataDirectory, wipe: wipe)
@@ -54,12 +54,9 @@ public struct DirectRestore: Sendable {
         if wipe { try Self.empty(dataDirectory) }
         try context.repository.markInUse(id: backup.id)
         defer { context.repository.releaseUse(id: backup.id) }
-        let done = try Self.emptiedOnFailure(dataDirectory) {
-            try Materializer(
-                files: context.repository.files(of: backup), manifest: backup.manifest,
-                checkContent: !force, cached: cached
-            )
-            .materialize(into: dataDirectory, tablespaces: .remapped(under: dataDirectory + "/pgbak_tablespaces"))
+        let done = try await Self.emptiedOnFailure(dataDirectory) {
+            try await Materializer.of(backup, context: context, checkContent: !force, cached: cached)
+                .materialize(into: dataDirectory, tablespaces: .remapped(under: dataDirectory + "/pgbak_tablespaces"))
         }
         try Materializer.rewriteTablespaceMap(dataDirectory, done.tablespaces)
         try Self.writeStandaloneConfiguration(dataDirectory, port: port)
@@ -128,9 +125,9 @@ public struct DirectRestore: Sendable {
     }
 
     /// Runs `body`; when it fails, what it wrote into `dir` is removed, so no half-filled data directory remains.
-    static func emptiedOnFailure<T>(_ dir: String, _ body: () throws -> T) throws -> T {
+    static func emptiedOnFailure<T>(_ dir: String, _ body: () async throws -> T) async throws -> T {
         do {
-            return try body()
+            return try await body()
         } catch {
             try? empty(dir)
             throw error

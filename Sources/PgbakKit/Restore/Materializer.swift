@@ -17,10 +17,15 @@ public struct TablespaceMapping: Sendable, Equatable {
 }
 
 /// Turns a physical backup into a stopped, complete PGDATA: base archive into the data directory, WAL into
-/// `pg_wal/`, each tablespace where the placement says, every file owned by the user running pgbak.
+/// `pg_wal/`, each tablespace where the placement says, every file owned by the user running pgbak. An incremental
+/// backup is materialized with the backups it depends on and combined by pg_combinebackup (Materializer+Chain).
 public struct Materializer: Sendable {
     public var files: BackupFiles
     public var manifest: Manifest
+    /// For an incremental backup: the backups of its chain before it, its full backup first.
+    public var earlier: [ChainLink] = []
+    /// The backup's own major's programs (pg_combinebackup), needed when `earlier` is not empty.
+    public var serverTools: PostgresTools? = nil
     /// Check each archive against its checksum while reading it (off only for `restore --force`).
     public var checkContent: Bool
     /// Write every file through the page cache: the server replays a long stretch of WAL over the files right
@@ -40,11 +45,25 @@ public struct Materializer: Sendable {
         public var bytes: Int64
         public var tablespaces: [TablespaceMapping]
         public var seconds: Double
+        /// Set when backups of a chain were combined: the combined directory's backup_manifest (pg_combinebackup's),
+        /// the one to verify it against instead of the backup's own.
+        public var combinedManifest: String? = nil
     }
 
     /// `dataDirectory` must be empty or absent. Tablespace symlinks are made in `pg_tblspc/` so that
-    /// `pg_verifybackup` can read the result; `tablespace_map` is rewritten only by `finishRemap`.
-    public func materialize(into dataDirectory: String, tablespaces placement: TablespacePlacement) throws -> Result {
+    /// `pg_verifybackup` can read the result; `tablespace_map` is rewritten only by `rewriteTablespaceMap`.
+    public func materialize(
+        into dataDirectory: String, tablespaces placement: TablespacePlacement
+    ) async throws -> Result {
+        guard earlier.isEmpty else { return try await combine(into: dataDirectory, tablespaces: placement) }
+        return try extract(ChainLink(files: files, manifest: manifest), into: dataDirectory, tablespaces: placement)
+    }
+
+    /// One backup's archives into `dataDirectory`; its WAL only with `wal`.
+    func extract(
+        _ backup: ChainLink, into dataDirectory: String, tablespaces placement: TablespacePlacement, wal: Bool = true
+    ) throws -> Result {
+        let (files, manifest) = (backup.files, backup.manifest)
         let started = Date()
         try Self.prepareEmpty(dataDirectory, what: "data directory")
         let physical = manifest.files.filter { $0.path.hasPrefix(PhysicalPart.directory + "/") }
@@ -54,7 +73,7 @@ public struct Materializer: Sendable {
         }
         var total = try TarExtractor.extract(
             files, archive: base, checkContent: checkContent, into: dataDirectory, cached: cached)
-        if let wal = physical.first(where: { $0.path == "\(PhysicalPart.directory)/pg_wal.tar.zst" }) {
+        if wal, let wal = physical.first(where: { $0.path == "\(PhysicalPart.directory)/pg_wal.tar.zst" }) {
             // base.tar brings pg_wal/ with only archive_status/ in it.
             guard mkdir(dataDirectory + "/pg_wal", 0o700) == 0 || errno == EEXIST else {
                 throw RestoreError(problem: "cannot create \(dataDirectory)/pg_wal: \(Errno.text())")

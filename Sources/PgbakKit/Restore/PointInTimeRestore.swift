@@ -35,7 +35,7 @@ public struct PointInTimeRestore: Sendable {
         _ plan: RecoveryPlan, dataDirectory: String, wipe: Bool, port: Int, action: RecoveryTarget.Action,
         force: Bool, start: Bool, timeout: Double
     ) async throws -> Report {
-        let materialized = try DirectRestore(context: context).standalone(
+        let materialized = try await DirectRestore(context: context).standalone(
             dataDirectory: dataDirectory, backupID: plan.backupID, wipe: wipe, port: port, force: force,
             cached: true)
         let version =

@@ -66,10 +66,12 @@ public struct PreparedSeed: Sendable {
 
     /// Writes `backup` into the seed (anything left there by an earlier run is removed first). Call with the lock
     /// held; on failure nothing is left.
-    public func write(_ backup: StoredBackup, seeder: ReplicaSeeder, checkContent: Bool) throws -> Materializer.Result {
+    public func write(
+        _ backup: StoredBackup, seeder: ReplicaSeeder, checkContent: Bool
+    ) async throws -> Materializer.Result {
         clear()
         do {
-            let result = try seeder.seed(backup, into: path, checkContent: checkContent)
+            let result = try await seeder.seed(backup, into: path, checkContent: checkContent)
             let record = Record(backupID: backup.id, files: result.files, bytes: result.bytes)
             try PgbakJSON.encoder().encode(record).write(to: URL(fileURLWithPath: donePath))
             return result
@@ -126,14 +128,14 @@ public struct PreparedSeed: Sendable {
         public func start(_ backup: StoredBackup, seeder: ReplicaSeeder, checkContent: Bool) {
             started = true
             let (seed, lock, logger) = (seed, lock, logger)
-            Thread {
+            Task.detached {
                 defer { lock.release() }
                 do {
-                    _ = try seed.write(backup, seeder: seeder, checkContent: checkContent)
+                    _ = try await seed.write(backup, seeder: seeder, checkContent: checkContent)
                 } catch {
                     logger.debug("writing the seed failed", metadata: ["error": "\(error.localizedDescription)"])
                 }
-            }.start()
+            }
         }
 
         /// Taking the lock again waits for the writer; the replica method has renamed a seed it used.

@@ -59,16 +59,12 @@ public struct ReplicaMethod: Sendable {
         guard let requested = request?.backupID, let backup = stored.first(where: { $0.id == requested }) else {
             let (backup, _, _) = try await seeder.choose(requested: request?.backupID, among: stored)
             try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
-            return (backup, try seeder.seed(backup, into: dataDirectory, checkContent: !force), false)
+            return (backup, try await seeder.seed(backup, into: dataDirectory, checkContent: !force), false)
         }
         try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
         let seedPath = request?.seedDirectory
-        async let seeding = Blocking.run {
-            // restore --node may have written the backup beside the data directory while Patroni removed it.
-            let seed = PreparedSeed(dataDirectory: dataDirectory)
-            if seedPath == seed.path, let adopted = try seed.adopt(backupID: backup.id) { return (adopted, true) }
-            return (try seeder.seed(backup, into: dataDirectory, checkContent: !force), false)
-        }
+        async let seeding = Self.seed(
+            backup, into: dataDirectory, seeder: seeder, preparedSeed: seedPath, checkContent: !force)
         do {
             // With a request, the choice is that backup or an error naming why it no longer qualifies.
             _ = try await seeder.choose(requested: requested, among: stored)
@@ -79,5 +75,18 @@ public struct ReplicaMethod: Sendable {
         }
         let (done, prepared) = try await seeding
         return (backup, done, prepared)
+    }
+
+    /// Fills `dataDirectory` with `backup`: by adopting the seed `restore --node` wrote beside it while Patroni
+    /// removed it (`preparedSeed`), else from the repository. Also says whether the seed was adopted.
+    private static func seed(
+        _ backup: StoredBackup, into dataDirectory: String, seeder: ReplicaSeeder, preparedSeed: String?,
+        checkContent: Bool
+    ) async throws -> (Materializer.Result, Bool) {
+        let seed = PreparedSeed(dataDirectory: dataDirectory)
+        if preparedSeed == seed.path, let adopted = try await Blocking.run({ try seed.adopt(backupID: backup.id) }) {
+            return (adopted, true)
+        }
+        return (try await seeder.seed(backup, into: dataDirectory, checkContent: checkContent), false)
     }
 }

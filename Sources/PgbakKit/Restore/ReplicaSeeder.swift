@@ -64,15 +64,12 @@ public struct ReplicaSeeder: Sendable {
 
     /// Materializes `backup` into `dataDirectory` with tablespaces at their recorded paths; the result is a stopped,
     /// complete PGDATA (backup_label, WAL in pg_wal/) owned by this OS user.
-    public func seed(_ backup: StoredBackup, into dataDirectory: String, checkContent: Bool = true) throws
+    public func seed(_ backup: StoredBackup, into dataDirectory: String, checkContent: Bool = true) async throws
         -> Materializer.Result
     {
         try context.repository.markInUse(id: backup.id)
         defer { context.repository.releaseUse(id: backup.id) }
-        return try Materializer(
-            files: context.repository.files(of: backup), manifest: backup.manifest,
-            checkContent: checkContent
-        )
-        .materialize(into: dataDirectory, tablespaces: .asRecorded)
+        return try await Materializer.of(backup, context: context, checkContent: checkContent)
+            .materialize(into: dataDirectory, tablespaces: .asRecorded)
     }
 }

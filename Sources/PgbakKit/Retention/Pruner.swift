@@ -20,7 +20,7 @@ public struct Pruner: Sendable {
         let candidates = stored.map {
             RetentionCandidate(
                 id: $0.id, complete: $0.manifest.status == .complete,
-                verified: $0.verifications.last?.ok == true)
+                verified: $0.verifications.last?.ok == true, parent: $0.manifest.physical.incremental?.parent)
         }
         let inUse = repository.backupsInUse()
         let plan = RetentionPlanner.plan(backups: candidates, policy: policy, protected: protected.union(inUse))

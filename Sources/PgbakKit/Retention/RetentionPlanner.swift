@@ -6,11 +6,14 @@ public struct RetentionCandidate: Sendable, Equatable {
     public var complete: Bool
     /// Its last verification passed.
     public var verified: Bool
+    /// For an incremental backup: the backup it was taken against.
+    public var parent: String?
 
-    public init(id: String, complete: Bool, verified: Bool = false) {
+    public init(id: String, complete: Bool, verified: Bool = false, parent: String? = nil) {
         self.id = id
         self.complete = complete
         self.verified = verified
+        self.parent = parent
     }
 }
 
@@ -31,7 +34,8 @@ public struct RetentionPlan: Sendable, Equatable {
 /// Pure retention planning. Complete backups are kept by any rule that wants them: the newest one always, the last
 /// N, the newest of each of the last D days / W ISO weeks / M months that have backups (extra backups on one day
 /// never use up more than that day's slot), and the newest `minVerified` verified ones. Partial backups older than
-/// every kept complete backup go; newer ones stay. `protected` backups (just taken, in use) are never deleted.
+/// every kept complete backup go; newer ones stay. `protected` backups (just taken, in use) are never deleted. A
+/// backup an incremental one that stays depends on (its parent, the parent's parent, … its full backup) stays too.
 public enum RetentionPlanner {
     public static func plan(
         backups: [RetentionCandidate], policy: RetentionPolicy,
@@ -61,7 +65,7 @@ public enum RetentionPlanner {
         }
         let oldestKept = complete.last { reasons[$0.id] != nil }?.id
 
-        let decisions = newestFirst.map { backup -> RetentionPlan.Decision in
+        let planned = newestFirst.map { backup -> RetentionPlan.Decision in
             if protected.contains(backup.id) {
                 return .init(id: backup.id, keep: true, reason: "in use")
             }
@@ -76,7 +80,26 @@ public enum RetentionPlanner {
             }
             return .init(id: backup.id, keep: false, reason: "complete, kept by no rule (\(policy.summary))")
         }
-        return RetentionPlan(decisions: decisions)
+        return RetentionPlan(decisions: keepingChains(planned, of: backups))
+    }
+
+    /// `decisions` with every backup a kept incremental backup depends on kept, naming the newest that needs it.
+    static func keepingChains(
+        _ decisions: [RetentionPlan.Decision], of backups: [RetentionCandidate]
+    ) -> [RetentionPlan.Decision] {
+        let parents = Dictionary(
+            backups.compactMap { b in b.parent.map { (b.id, $0) } }, uniquingKeysWith: { a, _ in a })
+        var neededBy: [String: String] = [:]
+        // Newest first: an ancestor is named after the newest kept backup that needs it.
+        for decision in decisions where decision.keep {
+            for ancestor in BackupChain.ancestors(of: decision.id, parents: parents) where neededBy[ancestor] == nil {
+                neededBy[ancestor] = decision.id
+            }
+        }
+        return decisions.map { decision in
+            guard !decision.keep, let child = neededBy[decision.id] else { return decision }
+            return .init(id: decision.id, keep: true, reason: "incremental backup \(child) depends on it")
+        }
     }
 
     /// Calendar periods of backup ids (UTC).

@@ -16,6 +16,11 @@ public struct BackupSummary: Codable, Sendable, Equatable {
     public var physicalStatus: String
     public var logicalStatus: String
     public var databases: [String]
+    /// `full`, or `incremental` with the backup it was taken against.
+    public var baseBackup: String
+    public var parent: String?
+    /// 1 for an incremental backup on a full one, 2 on that one, and so on.
+    public var depth: Int?
     /// The newest verification: when, which level, whether it passed.
     public var lastVerification: Verification?
 
@@ -47,6 +52,9 @@ public struct BackupSummary: Codable, Sendable, Equatable {
         physicalStatus = m.physical.status.rawValue
         logicalStatus = m.logical.status.rawValue
         databases = m.logical.databases.filter { $0.status == .complete }.map(\.name)
+        baseBackup = m.physical.incremental == nil ? "full" : "incremental"
+        parent = m.physical.incremental?.parent
+        depth = m.physical.incremental?.depth
     }
 }
 
@@ -54,7 +62,7 @@ public struct BackupSummary: Codable, Sendable, Equatable {
 public enum Listing {
     public static func table(_ rows: [BackupSummary]) -> String {
         let header = [
-            "ID", "FINISHED (UTC)", "LEADER", "TL", "PHYSICAL", "LOGICAL", "TOTAL", "DBS", "STATUS",
+            "ID", "FINISHED (UTC)", "LEADER", "TL", "TYPE", "PHYSICAL", "LOGICAL", "TOTAL", "DBS", "STATUS",
             "VERIFIED",
         ]
         let formatter = DateFormatter()
@@ -64,6 +72,7 @@ public enum Listing {
         let body = rows.map { r in
             [
                 r.id, formatter.string(from: r.finishedAt), r.leader, String(r.timeline),
+                r.depth.map { "incr \($0)" } ?? "full",
                 ByteFormat.text(r.physicalBytes), ByteFormat.text(r.logicalBytes), ByteFormat.text(r.totalBytes),
                 String(r.databases.count), r.status,
                 r.lastVerification.map { "\($0.ok ? "ok" : "FAILED") \(formatter.string(from: $0.at)) (\($0.level))" }

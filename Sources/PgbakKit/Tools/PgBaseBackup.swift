@@ -57,6 +57,8 @@ public struct PgBaseBackup: Sendable {
     public var zstdLevel: Int
     public var zstdThreads: Int
     public var label: String
+    /// The backup_manifest of the backup to take an incremental one against (`--incremental`, PostgreSQL 17+).
+    public var incrementalManifest: String? = nil
 
     /// `--progress` makes the server size the data directory before it sends anything: asked for only when
     /// someone watches.
@@ -73,6 +75,7 @@ public struct PgBaseBackup: Sendable {
         }
         args.append("--dbname=\(target.conninfo(replication: true))")
         if let maxRate { args.append("--max-rate=\(maxRate)") }
+        if let incrementalManifest { args.append("--incremental=\(incrementalManifest)") }
         if progress { args.append("--progress") }
         return args
     }
@@ -80,6 +83,22 @@ public struct PgBaseBackup: Sendable {
     /// What pg_basebackup prints at --verbose once it has received everything: its WAL receiver has exited, the
     /// server connection is closed, and it goes on to fsync what it wrote (children run with LC_MESSAGES=C).
     static let receivedLine = "syncing data to disk ..."
+
+    /// The server's refusal of an incremental backup (no WAL summaries, summaries not reaching back to the earlier
+    /// backup, a manifest of another cluster or timeline), from pg_basebackup's stderr; nil for other failures. These
+    /// are raised when the backup starts, before any file is sent.
+    static func incrementalRefusal(_ stderr: String) -> String? {
+        let markers = [
+            "WAL summar", "summarize_wal", "incremental backup", "backup manifest", "manifest requires WAL",
+            "system identifier in backup manifest",
+        ]
+        let lines = stderr.split(separator: "\n").map(String.init)
+        guard let line = lines.first(where: { line in line.contains("error") && markers.contains { line.contains($0) } })
+        else { return nil }
+        // "pg_basebackup: error: could not initiate base backup: ERROR:  <the server's reason>"
+        let reason = line.range(of: "ERROR:").map { line[$0.upperBound...] } ?? Substring(line)
+        return reason.trimmingCharacters(in: .whitespaces)
+    }
 
     /// Backs up into `directory` (which must not exist yet). `progress`, when given, receives pg_basebackup's
     /// progress and --verbose lines; `received` is called once every file is complete and written, before

@@ -11,7 +11,11 @@ public struct BackupVerifier: Sendable {
         self.repository = repository
     }
 
-    public func verify(_ backup: StoredBackup) async -> VerificationRecord {
+    /// `among`: the repository's backups, to find an incremental backup's chain; `verdicts`: outcomes of this run's
+    /// verifications so far (backup id → passed), which take the place of the recorded ones.
+    public func verify(
+        _ backup: StoredBackup, among: [StoredBackup] = [], verdicts: [String: Bool] = [:]
+    ) async -> VerificationRecord {
         let started = Date()
         var problems: [String] = []
         var steps: [VerificationRecord.Step] = []
@@ -36,6 +40,9 @@ public struct BackupVerifier: Sendable {
                 problems: ["\(backup.id): \(error.localizedDescription)"],
                 steps: [.init(name: "encryption key", seconds: Date().timeIntervalSince(started), ok: false)])
         }
+        if backup.manifest.physical.incremental != nil {
+            await step("chain") { try Self.checkChain(backup, among: among, verdicts: verdicts) }
+        }
         var actual: [String: Int64] = [:]
         await step("file list") {
             let list = try Self.fileList(backup, repository: repository)
@@ -54,6 +61,20 @@ public struct BackupVerifier: Sendable {
         return VerificationRecord(
             backupID: backup.id, level: .standard, startedAt: started, finishedAt: Date(),
             ok: problems.isEmpty, problems: problems.map { "\(backup.id): \($0)" }, steps: steps)
+    }
+
+    /// An incremental backup is restorable only with every backup it depends on: each is there, of the same
+    /// cluster, with a complete physical part, and none failed its last verification.
+    static func checkChain(
+        _ backup: StoredBackup, among: [StoredBackup], verdicts: [String: Bool]
+    ) throws -> [String] {
+        let chain = try BackupChain.of(backup, among: among)
+        return chain.dropLast().compactMap { earlier in
+            let passed = verdicts[earlier.id] ?? earlier.verifications.last?.ok
+            guard passed == false else { return nil }
+            return "depends on backup \(earlier.id) (incremental chain of full \(chain[0].id)), which failed its last "
+                + "verification: this backup cannot be restored until that one is; take a full backup (pgbak now --full)"
+        }
     }
 
     /// What is on disk (relative path → size) and what is wrong with it without reading any file's content: the

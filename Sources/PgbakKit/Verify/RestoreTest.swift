@@ -51,17 +51,25 @@ struct RestoreTest: Sendable {
         let client = try await PostgresTools.locate(
             configured: context.config.postgres.binDir, serverMajor: major, configFile: context.config.file)
         context.progress?("restore test: materializing \(backup.id)")
-        let materialized = try await steps.run("materialize") {
-            try Materializer(files: files, manifest: manifest)
-                .materialize(into: data, tablespaces: .remapped(under: scratch + "/tablespaces"))
+        let materializer = try await Materializer.of(backup, context: context)
+        let materialized = try await steps.run(
+            materializer.earlier.isEmpty
+                ? "materialize" : "materialize and combine a chain of \(materializer.earlier.count + 1) backups"
+        ) {
+            try await materializer.materialize(into: data, tablespaces: .remapped(under: scratch + "/tablespaces"))
         }
         context.progress?("restore test: pg_verifybackup")
-        let pgManifest = "\(PhysicalPart.directory)/backup_manifest"
+        // A combined chain is checked against pg_combinebackup's manifest (the backup's own lists its increments).
         let pgManifestCopy = scratch + "/backup_manifest"
-        guard let pgManifestData = try files.contents(pgManifest) else {
-            throw RestoreError(problem: "backup \(backup.id) has no \(pgManifest)")
+        if let combined = materialized.combinedManifest {
+            try FileManager.default.moveItem(atPath: combined, toPath: pgManifestCopy)
+        } else {
+            let pgManifest = "\(PhysicalPart.directory)/backup_manifest"
+            guard let pgManifestData = try files.contents(pgManifest) else {
+                throw RestoreError(problem: "backup \(backup.id) has no \(pgManifest)")
+            }
+            try pgManifestData.write(to: URL(fileURLWithPath: pgManifestCopy))
         }
-        try pgManifestData.write(to: URL(fileURLWithPath: pgManifestCopy))
         try await steps.run("pg_verifybackup") {
             let outcome = try await ChildProcess.run(
                 ChildCommand(

@@ -65,7 +65,8 @@ public struct VerifyRun: Sendable {
             defer { context.repository.releaseUse(id: backup.id) }
             context.progress?("verifying \(backup.id)")
             let verifier = BackupVerifier(repository: context.repository)
-            var record = await verifier.verify(backup)
+            var record = await verifier.verify(
+                backup, among: backups, verdicts: Dictionary(records.map { ($0.backupID, $0.ok) }) { _, b in b })
             if restoreTest && record.ok {
                 record = await RestoreTest(context: context).run(backup, after: record)
             }
