@@ -43,6 +43,14 @@ import Testing
         #expect(config.thisHost.member == nil)
     }
 
+    @Test func incrementalBaseBackupsAreOffUntilAskedForWithTheirLimits() throws {
+        #expect(try parse(Self.minimal).incremental == .init(enabled: false, fullEveryDays: 7, maxChain: 6))
+        let on = try parse(
+            Self.minimal + "\nbase_backup:\n  incremental: true\n  full_every_days: 3\n  max_incremental_chain: 2\n")
+        #expect(on.incremental == .init(enabled: true, fullEveryDays: 3, maxChain: 2))
+        #expect(problem(Self.minimal + "\nbase_backup:\n  max_incremental_chain: 0\n")?.keyPath == "base_backup.max_incremental_chain")
+    }
+
     @Test func unknownKeyNamesItsPath() {
         let error = problem(Self.minimal + "\ncompression:\n  levle: 5\n")
         #expect(error?.keyPath == "compression.levle")

@@ -155,3 +155,34 @@ struct SeededGenerator: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+@Suite struct RetentionChainTests {
+    @Test func aKeptIncrementalKeepsEveryBackupItDependsOn() {
+        // full1 ← incr (kept by keep_last 1); full0 is kept by nothing.
+        let candidates = [
+            RetentionCandidate(id: "20260101T000000Z", complete: true),
+            RetentionCandidate(id: "20260102T000000Z", complete: true),
+            RetentionCandidate(id: "20260103T000000Z", complete: true, parent: "20260102T000000Z"),
+            RetentionCandidate(id: "20260104T000000Z", complete: true, parent: "20260103T000000Z"),
+        ]
+        let plan = RetentionPlanner.plan(backups: candidates, policy: RetentionPolicy(keepLast: 1))
+        #expect(plan.deletions == ["20260101T000000Z"])
+        let reasons = Dictionary(uniqueKeysWithValues: plan.decisions.map { ($0.id, $0.reason) })
+        #expect(reasons["20260102T000000Z"] == "incremental backup 20260104T000000Z depends on it")
+        #expect(reasons["20260103T000000Z"] == "incremental backup 20260104T000000Z depends on it")
+    }
+
+    @Test func anIncrementalInUseKeepsItsChainAndADroppedOneDoesNot() {
+        let candidates = [
+            RetentionCandidate(id: "20260101T000000Z", complete: true),
+            RetentionCandidate(id: "20260102T000000Z", complete: true, parent: "20260101T000000Z"),
+            RetentionCandidate(id: "20260103T000000Z", complete: true),
+            RetentionCandidate(id: "20260104T000000Z", complete: true, parent: "20260103T000000Z"),
+        ]
+        let dropped = RetentionPlanner.plan(backups: candidates, policy: RetentionPolicy(keepLast: 1))
+        #expect(Set(dropped.deletions) == ["20260101T000000Z", "20260102T000000Z"])
+        let inUse = RetentionPlanner.plan(
+            backups: candidates, policy: RetentionPolicy(keepLast: 1), protected: ["20260102T000000Z"])
+        #expect(dropped.deletions.count == 2 && inUse.deletions.isEmpty)
+    }
+}

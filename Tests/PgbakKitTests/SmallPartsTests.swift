@@ -66,6 +66,36 @@ import Testing
         #expect(backup.arguments(directory: "/d", progress: false, clientZstd: false).contains("--format=tar"))
     }
 
+    @Test func incrementalBaseBackupsNameTheParentsManifestAndKnowTheServersRefusals() {
+        var backup = PgBaseBackup(
+            tools: PostgresTools(binDir: "/b", majorVersion: 17, versionText: ""),
+            target: ConnectionTarget(host: "h", port: 5432, user: "r", connectTimeout: 5), environment: [:],
+            checkpoint: .fast, maxRate: nil, zstdLevel: 3, zstdThreads: 2, label: "l")
+        #expect(!backup.arguments(directory: "/d", progress: false).contains { $0.hasPrefix("--incremental") })
+        backup.incrementalManifest = "/run/parent.backup_manifest"
+        #expect(backup.arguments(directory: "/d", progress: false).contains("--incremental=/run/parent.backup_manifest"))
+        let off = """
+            pg_basebackup: initiating base backup, waiting for checkpoint to complete
+            pg_basebackup: error: could not initiate base backup: ERROR:  incremental backups cannot be taken unless \
+            WAL summarization is enabled
+            pg_basebackup: removing data directory "inc2"
+            """
+        #expect(
+            PgBaseBackup.incrementalRefusal(off)
+                == "incremental backups cannot be taken unless WAL summarization is enabled")
+        let other = "pg_basebackup: error: could not upload manifest: ERROR:  system identifier in backup manifest is 1, "
+            + "but database system identifier is 2"
+        #expect(PgBaseBackup.incrementalRefusal(other)?.hasPrefix("system identifier in backup manifest") == true)
+        #expect(PgBaseBackup.incrementalRefusal("pg_basebackup: error: connection to server failed") == nil)
+    }
+
+    @Test func manifestVersionIsTheLowestThatDescribesTheBackup() {
+        #expect(Manifest.version(encrypted: false, incremental: false) == 2)
+        #expect(Manifest.version(encrypted: true, incremental: false) == 3)
+        #expect(Manifest.version(encrypted: false, incremental: true) == 4)
+        #expect(Manifest.readableVersions.contains(4))
+    }
+
     @Test func passfileLinesEscapeSeparators() {
         #expect(PasswordResolver.passfileLine(user: "u", password: #"a:b\c"#) == #"*:*:*:u:a\:b\\c"# + "\n")
     }

@@ -168,9 +168,11 @@ public struct Manifest: Codable, Sendable, Equatable {
         }
 
         init(key: RepositoryKey) {
-            scheme = Self.aes256GCM
-            chunkBytes = SealedFile.defaultChunkSize
-            keyCheck = key.check
+            self.init(scheme: Self.aes256GCM, chunkBytes: SealedFile.defaultChunkSize, keyCheck: key.check)
+        }
+
+        init(scheme: String, chunkBytes: Int, keyCheck: String) {
+            (self.scheme, self.chunkBytes, self.keyCheck) = (scheme, chunkBytes, keyCheck)
         }
 
         /// The size of a file of `plaintext` bytes as stored.
