@@ -128,6 +128,22 @@ import Testing
         #expect(throws: CompressionError.self) { try ZstdReader.decompress(path: dir + "/flip.zst") }
     }
 
+    /// A frame that ends exactly as the decoder's output buffer (1 MiB) fills up is whole: the call made to drain
+    /// the buffer answers for the next frame and once read as "the last frame ends early" (seen on an incremental
+    /// base backup of exactly 6 MiB).
+    @Test(arguments: [1, 2, 6])
+    func zstdFileOfWholeMebibytesReadsToItsEnd(mebibytes: Int) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pgbak-zstd-mib-\(getpid())-\(mebibytes)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/\(mebibytes).zst"
+        let input = [UInt8](repeating: 0, count: mebibytes << 20)
+        let writer = try ZstdWriter(sink: try FileSink(path: path), relativePath: "x.zst", level: 3, threads: 0)
+        try input.withUnsafeBytes { try writer.write($0) }
+        _ = try writer.finish()
+        #expect(try ZstdReader.decompress(path: path) == Int64(mebibytes << 20))
+    }
+
     @Test func exitCodesAreStable() {
         #expect(ExitStatus.of(ConfigError(file: "f", keyPath: "k", problem: "p")) == .config)
         #expect(ExitStatus.of(RepositoryLocked(lockFile: "l", holderPID: 1)) == .locked)

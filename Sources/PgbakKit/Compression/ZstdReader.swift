@@ -32,13 +32,18 @@ public final class ZstdStreamDecoder {
         var inBuffer = ZSTD_inBuffer(src: base, size: input.count, pos: 0)
         while true {
             var outBuffer = ZSTD_outBuffer(dst: output.baseAddress, size: output.count, pos: 0)
-            lastResult = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
-            if ZSTD_isError(lastResult) != 0 {
+            let consumedBefore = inBuffer.pos
+            let result = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
+            if ZSTD_isError(result) != 0 {
                 throw CompressionError(
                     path: source,
                     problem: "corrupt zstd data after \(decompressedBytes) "
-                        + "decompressed bytes: " + String(cString: ZSTD_getErrorName(lastResult)))
+                        + "decompressed bytes: " + String(cString: ZSTD_getErrorName(result)))
             }
+            // A call that neither read nor wrote anything says nothing about the frame: after a frame that ended
+            // exactly as the output buffer filled up, the extra call made to drain it answers with the size of the
+            // next frame's header, which must not read as "the last frame ends early".
+            if inBuffer.pos > consumedBefore || outBuffer.pos > 0 { lastResult = result }
             if outBuffer.pos > 0 {
                 try consume(UnsafeRawBufferPointer(rebasing: output[0..<outBuffer.pos]))
                 decompressedBytes += Int64(outBuffer.pos)
