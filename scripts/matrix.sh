@@ -2,6 +2,8 @@
 # The core end to end on each PostgreSQL major / Patroni version pair, on the local 3-node cluster (as root):
 # `pgbak now`, `verify --restore-test`, `restore --node` through Patroni (the re-seeded member's rows compared with the
 # leader's), `restore --database` (rows compared with the backup's), a switchover then `now` from the new leader.
+# On PostgreSQL 17+ also: an incremental backup on the first one, restore-tested (its chain combined), the re-seed
+# from it, a full one after the switchover (the timeline changed), and the Swift suite IncrementalIntegrationTests.
 # Prints a table (also $LAB/matrix.md); exits 1 if any step failed.
 # Usage: scripts/matrix.sh [PG:PATRONI ...]   (default: every pair of the README's version table)
 # Needs scripts/install-deps.sh done and pgbak built (it installs $LAB/bin/pgbak from the release build if missing,
@@ -17,6 +19,11 @@ if [ ! -x "$LAB/bin/pgbak" ]; then
   swift build -c release --static-swift-stdlib >/dev/null
   install -d -m 0755 "$LAB" "$LAB/bin"
   install -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/pgbak" "$LAB/bin/pgbak"
+fi
+# The Swift suite run on 17+ (a no-op when scripts/test.sh has built it).
+if printf '%s\n' "${PAIRS[@]}" | grep -qE '^(1[7-9]|[2-9][0-9]):'; then
+  command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
+  swift build --build-tests >/dev/null || exit 1
 fi
 OUT="$LAB/matrix"; mkdir -p "$OUT"
 ROWS=()
@@ -45,7 +52,7 @@ backup() {
   pgbak now --config "$CONFIG" && [ "$(pgbak list --config "$CONFIG" | grep -c ' complete ')" -ge 1 ]
 }
 restore_test() {
-  pgbak verify --restore-test --config "$CONFIG" | tee /dev/stderr | grep -q 'restore-test  OK'
+  pgbak verify --restore-test --config "$CONFIG" | tee -a /dev/stderr | grep -q 'restore-test  OK'
 }
 reseed() {
   local leader replica port want
@@ -62,6 +69,19 @@ restore_database() {
   pgbak restore --database app --as app_copy --config "$CONFIG" || return 1
   [ "$(sql "$leader" app_copy "$CONTENT")" = "$AT_BACKUP" ] || { echo "app_copy differs from the backup" >&2; return 1; }
 }
+newest_manifest() { jq "$1" "$LAB/pgbak/repo/backups/$(pgbak list --config "$CONFIG" --json | jq -r '.[-1].id')/manifest.json"; }
+incremental() {
+  local leader; leader=$(member '.role=="leader"' port)
+  sql "$leader" app "update t set v = 'changed' where g <= 1000"
+  AT_BACKUP=$(sql "$leader" app "$CONTENT")   # what restore --database must bring back from now on
+  pgbak now --config "$CONFIG" | tee -a /dev/stderr | grep -q 'base backup incremental on' || return 1
+  [ "$(newest_manifest .physical.incremental.depth)" = 1 ] || { echo "the newest backup is not incremental" >&2; return 1; }
+  pgbak verify --restore-test --latest --config "$CONFIG" | tee -a /dev/stderr | grep -q 'combine a chain of 2 backups'
+}
+incremental_suite() {
+  PGBAK_BIN="$LAB/bin/pgbak" PGBAK_LAB="$LAB" PGBAK_REQUIRE_CLUSTER=1 \
+    swift test --skip-build --filter IncrementalIntegrationTests 2>&1 | tee -a /dev/stderr | grep -q '^✔ Test aChainRestoresReseedsAndIsKeptWhole() passed'
+}
 switchover_then_backup() {
   local before after newest
   before=$(member '.role=="leader"' name)
@@ -71,6 +91,10 @@ switchover_then_backup() {
   pgbak now --config "$CONFIG" || return 1
   newest=$(pgbak list --config "$CONFIG" --json | jq -r '.[-1].leader')
   [ "$newest" = "$after" ] || { echo "the newest backup is from $newest, not $after" >&2; return 1; }
+  if [ "$PG_MAJOR" -ge 17 ]; then
+    newest_manifest .physical.full_reason | grep -q 'the timeline changed' \
+      || { echo "the backup after the switchover is not a full one for the new timeline" >&2; return 1; }
+  fi
   pgbak verify --latest --config "$CONFIG"
 }
 
@@ -92,20 +116,22 @@ for pair in "${PAIRS[@]}"; do
       "create table t as select g, md5(g::text) v from generate_series(1, 50000) g" >> "$LOG" 2>&1
     AT_BACKUP=$(sql "$(member '.role=="leader"' port)" app "$CONTENT")
     step now backup && step verify restore_test
+    if [ "$PG_MAJOR" -ge 17 ]; then step incremental incremental; else CELLS+=("–"); fi
     step reseed reseed
     step database restore_database
     step switchover switchover_then_backup
+    if [ "$PG_MAJOR" -ge 17 ]; then step "incremental suite" incremental_suite; else CELLS+=("–"); fi
   else
     VERSION="$PG_MAJOR (not started)"
   fi
-  while [ ${#CELLS[@]} -lt 6 ]; do CELLS+=("–"); done
-  ROWS+=("| $VERSION | $("$VENV/bin/patroni" --version 2>/dev/null | cut -d' ' -f2) | ${CELLS[0]} | ${CELLS[1]} | ${CELLS[2]} | ${CELLS[3]} | ${CELLS[4]} | ${CELLS[5]} | $(( $(date +%s) - T0 ))s |")
+  while [ ${#CELLS[@]} -lt 8 ]; do CELLS+=("–"); done
+  ROWS+=("| $VERSION | $("$VENV/bin/patroni" --version 2>/dev/null | cut -d' ' -f2) | $(printf '%s | ' "${CELLS[@]}")$(( $(date +%s) - T0 ))s |")
   bash scripts/cluster/stop.sh >> "$LOG" 2>&1 || true
 done
 
 {
-  echo "| PostgreSQL | Patroni | cluster start | now | verify --restore-test | restore --node | restore --database | switchover, now | total |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| PostgreSQL | Patroni | cluster start | now | verify --restore-test | incremental, restore test | restore --node | restore --database | switchover, now | incremental suite | total |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
 } | tee "$OUT/matrix.md"
 exit "$FAILED"

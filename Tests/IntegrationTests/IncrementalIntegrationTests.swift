@@ -79,7 +79,7 @@ extension ClusterTests {
             #expect(dryRun.stdout.contains("keep   \(full)  (incremental backup \(incr2) depends on it)"), "\(dryRun)")
 
             let verified = try TestCluster.pgbak(["verify", "--restore-test", incr2, "--config", config.file])
-            #expect(verified.status == 0, "\(verified)")
+            try #require(verified.status == 0, "\(verified)")
             #expect(verified.stdout.contains("materialize and combine a chain of 3 backups"), "\(verified)")
 
             // The middle of the chain, restored standalone: exactly the rows of its moment.
