@@ -4,7 +4,9 @@
 # Environment: PROD_MB=1024 (size of the production-like data set), SCALES="25 50 100 200" (cost growth; empty: skip),
 #   SKIP_TOOLS=1 (no pgBackRest/Barman), SKIP_RESEED=1, SKIP_PROD=1, HISTORY=1000 (backups for list/prune timing),
 #   SKIP_WAL=1 (no WAL archive benchmark), WAL_ONLY=1 (only it; needs the tools), WAL_SECONDS=60 (load per run),
-#   SKIP_S3=1 (no S3 repository benchmark, see bench/s3.sh), S3_ONLY=1 (only it, on pgbench at SCALE).
+#   SKIP_S3=1 (no S3 repository benchmark, see bench/s3.sh), S3_ONLY=1 (only it, on pgbench at SCALE),
+#   INCREMENTAL_ONLY=1 (only incremental base backups on a PostgreSQL 17+ cluster, see bench/incremental.sh;
+#   CHANGE_PCT=1: the share of pgbench_accounts updated between the full and the incremental backup).
 #
 # Two data sets, each contender RUNS times in alternation: pgbench at SCALE plus a small database; then a database
 # of about PROD_MB that compresses like production data. For each: backups (pgbak now --physical-only and full; raw
@@ -21,6 +23,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"; cd "$ROOT"
 . scripts/cluster/env.sh; . scripts/cluster/lib.sh; . scripts/bench/lib.sh; . scripts/bench/tools.sh
 . scripts/bench/wal.sh
 . scripts/bench/s3.sh
+. scripts/bench/incremental.sh
 SCALE=${1:-100}; RUNS=${2:-3}; PROD_MB=${PROD_MB:-1024}; SCALES=${SCALES-25 50 100 200}; HISTORY=${HISTORY:-1000}
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
@@ -176,6 +179,10 @@ if [ "${WAL_ONLY:-0}" = 1 ]; then
   exit 0
 fi
 load_pgbench "$SCALE"
+if [ "${INCREMENTAL_ONLY:-0}" = 1 ]; then
+  incremental_bench
+  exit 0
+fi
 if [ "${S3_ONLY:-0}" = 1 ]; then
   s3_bench
   exit 0
