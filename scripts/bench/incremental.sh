@@ -1,6 +1,7 @@
 # Incremental base backups, for scripts/bench.sh on a PostgreSQL 17+ cluster (PGBAK_PG=17 scripts/cluster/start.sh):
 # on the pgbench data set, each run takes a full base backup (pgbak now --physical-only --full), updates CHANGE_PCT %
-# of pgbench_accounts' rows (scattered, so most of the table's 1 GB segments change a little), then takes the
+# of pgbench_accounts' rows, a range of keys as an OLTP day changes its recent rows (CHANGE=scattered: every
+# 100/CHANGE_PCT-th row instead, which touches most of the table's pages), then takes the
 # incremental one on it two ways: pgbak now --physical-only and raw pg_basebackup --incremental with the full
 # backup's backup_manifest (client zstd 3, 2 workers), in alternating order; then materializes a data directory from
 # the full backup and from the incremental one (its chain combined by pg_combinebackup). Prints time, bytes and peak
@@ -42,14 +43,15 @@ incr_materialize_incremental() { incr_materialize "$INCR_ID" materialize-increme
 
 incremental_bench() {
   DS="incremental-pgbench-$SCALE"
-  local i major
+  local i major where
   major=$(psql_leader -c "show server_version_num"); major=$((major / 10000))
   [ "$major" -ge 17 ] || { echo "bench: incremental backups need PostgreSQL 17+ (the cluster runs $major)" >&2; return 1; }
   for i in $(seq 1 "$RUNS"); do
     echo "$DS: full, $INCR_CHANGE_PCT % of the accounts updated, incremental, run $i/$RUNS ..." >&2
     incr_full
-    psql_leader -d bench -c "update pgbench_accounts set abalance = abalance + 1
-                             where aid % $((100 / INCR_CHANGE_PCT)) = $i" -c checkpoint >/dev/null
+    if [ "${CHANGE:-range}" = scattered ]; then where="aid % $((100 / INCR_CHANGE_PCT)) = $i"
+    else where="aid > $((SCALE * 100000 * (i - 1) * INCR_CHANGE_PCT / 100)) and aid <= $((SCALE * 100000 * i * INCR_CHANGE_PCT / 100))"; fi
+    psql_leader -d bench -c "update pgbench_accounts set abalance = abalance + 1 where $where" -c checkpoint >/dev/null
     wait_caught_up
     in_order "$i" incr_pgbak incr_raw
     in_order "$i" incr_materialize_full incr_materialize_incremental
@@ -58,12 +60,12 @@ incremental_bench() {
 }
 
 incremental_report() {
-  python3 - "$OUT/results.tsv" "$DS" "$INCR_CHANGE_PCT" <<'PY' | tee "$OUT/incremental.md"
+  python3 - "$OUT/results.tsv" "$DS" "$INCR_CHANGE_PCT" "${CHANGE:-range}" <<'PY' | tee "$OUT/incremental.md"
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.startswith(sys.argv[2] + "\t")]
 med = lambda op, i: statistics.median(float(r[i]) for r in rows if r[1] == op)
 t, rss, size = (lambda op: med(op, 2)), (lambda op: med(op, 3) / 1024), (lambda op: med(op, 4) / 2**20)
-print(f"## {sys.argv[2]}: incremental base backups after {sys.argv[3]} % of the accounts changed (medians)\n")
+print(f"## {sys.argv[2]}: incremental base backups after {sys.argv[3]} % of the accounts changed ({sys.argv[4]}; medians)\n")
 print("| operation | seconds | MiB stored | peak RSS MB |")
 print("|---|---|---|---|")
 ops = ["pgbak-full-physical", "pgbak-incremental-physical", "raw-basebackup-incremental", "materialize-full",

@@ -45,26 +45,30 @@ extension Materializer {
         }
         defer { try? FileManager.default.removeItem(atPath: work) }
         let links = earlier + [ChainLink(files: files, manifest: manifest)]
+        // The inputs are read once by pg_combinebackup right after and then removed: through the page cache.
+        var reader = self
+        reader.cached = true
         var inputs: [String] = []
         var last: Result?
         var total = (files: 0, bytes: Int64(0))
         for (index, link) in links.enumerated() {
-            let input = "\(work)/\(link.manifest.backupID)"
+            let directory = "\(work)/\(link.manifest.backupID)"
             let isLast = index == links.count - 1
-            let result = try extract(
-                link, into: input + "/data", tablespaces: .remapped(under: input + "/tablespaces"), wal: isLast)
+            let result = try reader.extract(
+                link, into: directory + "/data", tablespaces: .remapped(under: directory + "/tablespaces"), wal: isLast)
             let name = "\(PhysicalPart.directory)/backup_manifest"
             guard let pgManifest = try link.files.contents(name) else {
                 throw RestoreError(problem: "backup \(link.manifest.backupID) has no \(name)")
             }
-            try pgManifest.write(to: URL(fileURLWithPath: input + "/data/backup_manifest"))
-            inputs.append(input + "/data")
+            try pgManifest.write(to: URL(fileURLWithPath: directory + "/data/backup_manifest"))
+            inputs.append(directory + "/data")
             total.files += result.files
             total.bytes += result.bytes
             if isLast { last = result }
         }
         var mappings: [TablespaceMapping] = []
-        var arguments = ["--output", dataDirectory]
+        // No fsync of its own: PostgreSQL syncs the data directory when it starts from a backup (as for every restore).
+        var arguments = ["--output", dataDirectory, "--no-sync"]
         for extracted in last?.tablespaces ?? [] {
             let target: String
             switch placement {

@@ -67,6 +67,7 @@ public struct VerifyRun: Sendable {
             let verifier = BackupVerifier(repository: context.repository)
             var record = await verifier.verify(
                 backup, among: backups, verdicts: Dictionary(records.map { ($0.backupID, $0.ok) }) { _, b in b })
+            await TarFormatCheck(context: context).run(backup, into: &record)
             if restoreTest && record.ok {
                 record = await RestoreTest(context: context).run(backup, after: record)
             }
