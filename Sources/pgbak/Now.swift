@@ -24,7 +24,8 @@ struct Now: AsyncParsableCommand {
 
     @Flag(
         name: .long,
-        help: "Take a full base backup even when base_backup.incremental would take an incremental one (PostgreSQL 17+).")
+        help:
+            "Take a full base backup even when base_backup.incremental would take an incremental one (PostgreSQL 17+).")
     var full = false
 
     func run() async throws {

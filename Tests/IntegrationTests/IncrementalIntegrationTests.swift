@@ -32,6 +32,8 @@ extension ClusterTests {
             }
             let id = try #require(try config.backupIDs().last)
             #expect(try physical(config, id)["incremental"] == nil)
+            let check = try TestCluster.pgbak(["check", "--config", config.file])
+            #expect(check.stdout.contains("takes no incremental backups"), "\(check)")
             #expect(
                 (try physical(config, id)["full_reason"] as? String)
                     == "PostgreSQL \(Self.serverMajor) takes no incremental backups (17 and later do)")
@@ -40,6 +42,10 @@ extension ClusterTests {
         @Test(.enabled(if: serverMajor >= 17))
         func aChainRestoresReseedsAndIsKeptWhole() throws {
             let config = try config(keepLast: 2)
+            let check = try TestCluster.pgbak(["check", "--config", config.file, "--json"])
+            #expect(
+                check.stdout.contains(#""name" : "incremental""#) && check.stdout.contains("summarize_wal is on"),
+                "\(check)")
             try TestCluster.psql(
                 "drop table if exists incr_t; create table incr_t(id int primary key, v text); "
                     + "insert into incr_t select g, repeat('x', 200) from generate_series(1, 20000) g")
@@ -48,14 +54,16 @@ extension ClusterTests {
             #expect(first.stdout.contains("full base backup: no earlier base backup"), "\(first)")
             let full = try #require(try config.backupIDs().last)
 
-            try TestCluster.psql("update incr_t set v = 'changed' where id <= 100; insert into incr_t values (20001, 'new')")
+            try TestCluster.psql(
+                "update incr_t set v = 'changed' where id <= 100; insert into incr_t values (20001, 'new')")
             let atFirstIncrement = try TestCluster.psql(Self.checksum)
             let second = try config.now()
             try #require(second.status == 0, "\(second)")
             let incr1 = try #require(try config.backupIDs().last)
             #expect(second.stdout.contains("base backup incremental on \(full)"), "\(second)")
             let link1 = try #require(try physical(config, incr1)["incremental"] as? [String: Any])
-            #expect(link1["parent"] as? String == full && link1["full"] as? String == full && link1["depth"] as? Int == 1)
+            #expect(
+                link1["parent"] as? String == full && link1["full"] as? String == full && link1["depth"] as? Int == 1)
             #expect(try config.manifest(incr1)["version"] as? Int == 4)
             // The increment holds the changed blocks, not the whole cluster.
             let sizes = try [full, incr1].map { id in
@@ -69,7 +77,8 @@ extension ClusterTests {
             try #require(third.status == 0, "\(third)")
             let incr2 = try #require(try config.backupIDs().last)
             let link2 = try #require(try physical(config, incr2)["incremental"] as? [String: Any])
-            #expect(link2["parent"] as? String == incr1 && link2["full"] as? String == full && link2["depth"] as? Int == 2)
+            #expect(
+                link2["parent"] as? String == incr1 && link2["full"] as? String == full && link2["depth"] as? Int == 2)
             let atSecondIncrement = try TestCluster.psql(Self.checksum)
             try TestCluster.psql("insert into incr_t values (30000, 'after every backup')")
 

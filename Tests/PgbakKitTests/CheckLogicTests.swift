@@ -139,4 +139,12 @@ import Testing
         #expect(local.contains("localhost"))
         #expect(!local.contains("192.0.2.77"), "TEST-NET-1 is never assigned to a host")
     }
+
+    @Test func incrementalLineSaysWhyBackupsWouldBeFull() {
+        #expect(Preflight.incrementalItem(serverMajor: 17, summarizeWAL: "on", leader: "node1").status == .ok)
+        let off = Preflight.incrementalItem(serverMajor: 18, summarizeWAL: "off", leader: "node1")
+        #expect(off.status == .warn && off.detail.contains("summarize_wal is off on node1"))
+        let old = Preflight.incrementalItem(serverMajor: 16, summarizeWAL: nil, leader: "node1")
+        #expect(old.status == .warn && old.detail.contains("PostgreSQL 16 takes no incremental backups"))
+    }
 }

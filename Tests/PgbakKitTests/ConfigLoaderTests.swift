@@ -48,7 +48,9 @@ import Testing
         let on = try parse(
             Self.minimal + "\nbase_backup:\n  incremental: true\n  full_every_days: 3\n  max_incremental_chain: 2\n")
         #expect(on.incremental == .init(enabled: true, fullEveryDays: 3, maxChain: 2))
-        #expect(problem(Self.minimal + "\nbase_backup:\n  max_incremental_chain: 0\n")?.keyPath == "base_backup.max_incremental_chain")
+        #expect(
+            problem(Self.minimal + "\nbase_backup:\n  max_incremental_chain: 0\n")?.keyPath
+                == "base_backup.max_incremental_chain")
     }
 
     @Test func unknownKeyNamesItsPath() {

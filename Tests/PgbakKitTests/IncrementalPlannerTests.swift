@@ -22,7 +22,9 @@ import Testing
         manifest.cluster.timeline = timeline
         manifest.physical.stopTimeline = timeline
         manifest.physical.status = physical
-        manifest.physical.incremental = parent.map { Manifest.Incremental(parent: $0.id, full: $0.full, depth: $0.depth) }
+        manifest.physical.incremental = parent.map {
+            Manifest.Incremental(parent: $0.id, full: $0.full, depth: $0.depth)
+        }
         if let keyCheck {
             manifest.encryption = Manifest.Encryption(scheme: "aes-256-gcm", chunkBytes: 1 << 20, keyCheck: keyCheck)
         }
@@ -73,7 +75,8 @@ import Testing
         case "timeline":
             result = plan([full], source: .init(serverMajor: 17, systemIdentifier: Self.system, timeline: 4))
         case "other cluster": result = plan([Self.backup("20261206T010000Z", system: "1")])
-        case "other major": result = plan([full], source: .init(serverMajor: 18, systemIdentifier: Self.system, timeline: 3))
+        case "other major":
+            result = plan([full], source: .init(serverMajor: 18, systemIdentifier: Self.system, timeline: 3))
         case "key": result = plan([full], keyCheck: "abc")
         case "failed": result = plan([Self.backup("20261206T010000Z", lastVerified: false)])
         default: result = plan([Self.backup("20261206T010000Z", physical: .failed)])
@@ -119,7 +122,10 @@ import Testing
         let first = Self.backup("20261206T020000Z", parent: (full.id, full.id, 1))
         let second = Self.backup("20261206T030000Z", parent: (first.id, full.id, 2))
         let unrelated = Self.backup("20261206T025000Z")
-        #expect(try BackupChain.of(second, among: [unrelated, second, full, first]).map(\.id) == [full.id, first.id, second.id])
+        #expect(
+            try BackupChain.of(second, among: [unrelated, second, full, first]).map(\.id) == [
+                full.id, first.id, second.id,
+            ])
         #expect(try BackupChain.of(full, among: [full]).map(\.id) == [full.id])
         #expect(throws: ChainError.self) { try BackupChain.of(second, among: [second, full]) }
         let otherCluster = Self.backup("20261206T020000Z", system: "42")

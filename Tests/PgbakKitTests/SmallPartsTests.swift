@@ -73,7 +73,8 @@ import Testing
             checkpoint: .fast, maxRate: nil, zstdLevel: 3, zstdThreads: 2, label: "l")
         #expect(!backup.arguments(directory: "/d", progress: false).contains { $0.hasPrefix("--incremental") })
         backup.incrementalManifest = "/run/parent.backup_manifest"
-        #expect(backup.arguments(directory: "/d", progress: false).contains("--incremental=/run/parent.backup_manifest"))
+        #expect(
+            backup.arguments(directory: "/d", progress: false).contains("--incremental=/run/parent.backup_manifest"))
         let off = """
             pg_basebackup: initiating base backup, waiting for checkpoint to complete
             pg_basebackup: error: could not initiate base backup: ERROR:  incremental backups cannot be taken unless \
@@ -83,7 +84,8 @@ import Testing
         #expect(
             PgBaseBackup.incrementalRefusal(off)
                 == "incremental backups cannot be taken unless WAL summarization is enabled")
-        let other = "pg_basebackup: error: could not upload manifest: ERROR:  system identifier in backup manifest is 1, "
+        let other =
+            "pg_basebackup: error: could not upload manifest: ERROR:  system identifier in backup manifest is 1, "
             + "but database system identifier is 2"
         #expect(PgBaseBackup.incrementalRefusal(other)?.hasPrefix("system identifier in backup manifest") == true)
         #expect(PgBaseBackup.incrementalRefusal("pg_basebackup: error: connection to server failed") == nil)
@@ -133,7 +135,9 @@ import Testing
     /// base backup of exactly 6 MiB).
     @Test(arguments: [1, 2, 6])
     func zstdFileOfWholeMebibytesReadsToItsEnd(mebibytes: Int) throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pgbak-zstd-mib-\(getpid())-\(mebibytes)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "pgbak-zstd-mib-\(getpid())-\(mebibytes)"
+        ).path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/\(mebibytes).zst"

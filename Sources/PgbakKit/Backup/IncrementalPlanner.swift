@@ -77,7 +77,8 @@ public enum IncrementalPlanner {
             return .full(reason: "backup \(parent.id) cannot be built on: \(error.localizedDescription)")
         }
         if let failed = chain.first(where: { $0.verifications.last?.ok == false }) {
-            return .full(reason: "backup \(failed.id), which backup \(parent.id) depends on, failed its last verification")
+            return .full(
+                reason: "backup \(failed.id), which backup \(parent.id) depends on, failed its last verification")
         }
         let full = chain[0]
         let depth = chain.count

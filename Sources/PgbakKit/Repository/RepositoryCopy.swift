@@ -49,7 +49,8 @@ public struct RepositoryCopy: Sendable {
         // An incremental backup is copied with the backups it depends on, oldest first.
         var expanded: [StoredBackup] = []
         for backup in wanted {
-            for needed in try BackupChain.of(backup, among: stored) where !expanded.contains(where: { $0.id == needed.id }) {
+            for needed in try BackupChain.of(backup, among: stored)
+            where !expanded.contains(where: { $0.id == needed.id }) {
                 expanded.append(needed)
             }
         }

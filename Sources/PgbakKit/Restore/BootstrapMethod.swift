@@ -14,8 +14,7 @@ public struct BootstrapMethod: Sendable {
 
     public func execute(
         dataDirectory: String, scope: String?, target: RecoveryTarget, backupID: String?
-    ) async throws -> (plan: RecoveryPlan, materialized: Materializer.Result)
-    {
+    ) async throws -> (plan: RecoveryPlan, materialized: Materializer.Result) {
         if let scope, scope != context.config.scope {
             throw RestoreError(
                 problem: "Patroni bootstraps scope \(scope), but \(context.config.file) is for scope "

@@ -93,7 +93,8 @@ public struct PgBaseBackup: Sendable {
             "system identifier in backup manifest",
         ]
         let lines = stderr.split(separator: "\n").map(String.init)
-        guard let line = lines.first(where: { line in line.contains("error") && markers.contains { line.contains($0) } })
+        guard
+            let line = lines.first(where: { line in line.contains("error") && markers.contains { line.contains($0) } })
         else { return nil }
         // "pg_basebackup: error: could not initiate base backup: ERROR:  <the server's reason>"
         let reason = line.range(of: "ERROR:").map { line[$0.upperBound...] } ?? Substring(line)
