@@ -85,12 +85,6 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var full: String
         /// 1 for an incremental on a full backup, 2 for the next, and so on.
         public var depth: Int
-
-        public init(parent: String, full: String, depth: Int) {
-            self.parent = parent
-            self.full = full
-            self.depth = depth
-        }
     }
 
     public struct Database: Codable, Sendable, Equatable {
