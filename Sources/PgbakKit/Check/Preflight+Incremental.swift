@@ -1,6 +1,15 @@
 import Foundation
 
 extension Preflight {
+    /// The `incremental` line for `leader`, reading its `summarize_wal` on 17 and later.
+    func incrementalItem(_ leader: LeaderChoice, probe: LeaderProbe, major: Int) -> CheckItem {
+        let summarizeWAL =
+            major >= 17
+            ? (try? probe.connect(leader, database: "postgres").query("show summarize_wal").first?.first) ?? nil
+            : nil
+        return Self.incrementalItem(serverMajor: major, summarizeWAL: summarizeWAL, leader: leader.name)
+    }
+
     /// With `base_backup.incremental` on: whether the leader can give incremental base backups (PostgreSQL 17+ with
     /// `summarize_wal = on`). Without it every base backup is a full one, which is safe but not what was asked for.
     static func incrementalItem(serverMajor: Int, summarizeWAL: String?, leader: String) -> CheckItem {

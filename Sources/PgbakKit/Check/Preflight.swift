@@ -122,13 +122,7 @@ public struct Preflight: Sendable {
             }
         }
         if config.incremental.enabled {
-            let summarizeWAL =
-                identity.majorVersion >= 17
-                ? (try? probe.connect(leader, database: "postgres").query("show summarize_wal").first?.first) ?? nil
-                : nil
-            items.append(
-                Self.incrementalItem(
-                    serverMajor: identity.majorVersion, summarizeWAL: summarizeWAL, leader: leader.name))
+            items.append(incrementalItem(leader, probe: probe, major: identity.majorVersion))
         }
         items.append(await toolsItem(serverMajor: identity.majorVersion, serverVersion: identity.version))
         return (items, databases.reduce(0) { $0 + $1.sizeBytes })
