@@ -116,6 +116,17 @@ extension ClusterTests {
             #expect(TestCluster.waitFor(Self.checksum, try TestCluster.psql(Self.checksum), seconds: 30))
             #expect(try TestCluster.members().first { $0.name == member.name }?.state == "streaming")
 
+            // A damaged backup of the chain stops a restore of the newest before it touches anything.
+            try Shell.must("truncate -s -1 '\(config.repository)/backups/\(full)/logical/globals.sql.zst'")
+            let target = "\(TestCluster.lab)/it/incremental-refused"
+            try Shell.must("rm -rf '\(target)' && install -d -o postgres -g postgres -m 0700 '\(target)'")
+            let refused = try TestCluster.pgbak([
+                "restore", "--datadir", target + "/data", "--standalone", "--backup", incr2, "--config", config.file,
+            ])
+            #expect(refused.status != 0, "\(refused)")
+            #expect(refused.stderr.contains("backup \(full), which it depends on:"), "\(refused)")
+            #expect(try Shell.must("ls -A '\(target)'").isEmpty)
+
             // A forced full one starts a new chain; once its first increment is kept, the old chain goes whole.
             let forced = try TestCluster.pgbak(["now", "--full", "--config", config.file])
             try #require(forced.status == 0, "\(forced)")

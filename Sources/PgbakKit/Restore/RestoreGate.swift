@@ -25,19 +25,29 @@ public struct RestoreGate: Sendable {
 
     /// Throws, naming every problem, unless `force`; then the problems are logged as warnings.
     /// A missing or wrong encryption key is refused even with `force`: nothing could be read.
+    /// An incremental backup is judged with every backup it depends on; a broken chain is refused even with `force`.
     public func admit(_ backup: StoredBackup, repository: any BackupRepository, logger: Logger) throws {
+        var chain = [backup]
         do {
-            _ = try repository.files(of: backup)
+            if backup.manifest.physical.incremental != nil {
+                chain = try BackupChain.of(backup, among: repository.backups(detail: .listing).backups)
+            }
+            for member in chain { _ = try repository.files(of: member) }
         } catch {
             throw RestoreError(problem: "\(error.localizedDescription); nothing was touched")
         }
-        let structural: [String]
-        do {
-            structural = try BackupVerifier.fileList(backup, repository: repository).problems
-        } catch {
-            structural = [error.localizedDescription]
+        var problems: [String] = []
+        for member in chain.reversed() {
+            let structural: [String]
+            do {
+                structural = try BackupVerifier.fileList(member, repository: repository).problems
+            } catch {
+                structural = [error.localizedDescription]
+            }
+            problems += Self.problems(of: member, structural: structural).map {
+                member.id == backup.id ? $0 : "backup \(member.id), which it depends on: \($0)"
+            }
         }
-        let problems = Self.problems(of: backup, structural: structural)
         guard !problems.isEmpty else { return }
         if force {
             for problem in problems {
