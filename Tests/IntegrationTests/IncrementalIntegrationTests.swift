@@ -126,6 +126,13 @@ extension ClusterTests {
             #expect(refused.status != 0, "\(refused)")
             #expect(refused.stderr.contains("backup \(full), which it depends on:"), "\(refused)")
             #expect(try Shell.must("ls -A '\(target)'").isEmpty)
+            // A database comes back from the dumps of the incremental backup alone: the chain is not read.
+            let database = try TestCluster.pgbak([
+                "restore", "--database", "postgres", "--as", "incr_copy", "--backup", incr2, "--config", config.file,
+            ])
+            #expect(database.status == 0, "\(database)")
+            #expect(try TestCluster.psql(Self.checksum, database: "incr_copy") == atSecondIncrement)
+            try TestCluster.psql("drop database if exists incr_copy with (force)")
 
             // A forced full one starts a new chain; once its first increment is kept, the old chain goes whole.
             let forced = try TestCluster.pgbak(["now", "--full", "--config", config.file])

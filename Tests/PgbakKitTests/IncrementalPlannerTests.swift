@@ -123,10 +123,10 @@ import Testing
         let second = Self.backup("20261206T030000Z", parent: (first.id, full.id, 2))
         let unrelated = Self.backup("20261206T025000Z")
         #expect(
-            try BackupChain.of(second, among: [unrelated, second, full, first]).map(\.id) == [
+            try BackupChain.of(second, among: [unrelated, second, full, first]).backups.map(\.id) == [
                 full.id, first.id, second.id,
             ])
-        #expect(try BackupChain.of(full, among: [full]).map(\.id) == [full.id])
+        #expect(try BackupChain.of(full, among: [full]).backups.map(\.id) == [full.id])
         #expect(throws: ChainError.self) { try BackupChain.of(second, among: [second, full]) }
         let otherCluster = Self.backup("20261206T020000Z", system: "42")
         #expect(throws: ChainError.self) { try BackupChain.of(second, among: [second, otherCluster, full]) }

@@ -72,7 +72,7 @@ public enum IncrementalPlanner {
         }
         let chain: [StoredBackup]
         do {
-            chain = try BackupChain.of(parent, among: backups)
+            chain = try BackupChain.of(parent, among: backups).backups
         } catch {
             return .full(reason: "backup \(parent.id) cannot be built on: \(error.localizedDescription)")
         }

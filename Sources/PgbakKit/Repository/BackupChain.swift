@@ -8,10 +8,18 @@ public struct ChainError: LocalizedError, Sendable {
 
 /// An incremental base backup with the backups it was taken against: its full backup first, itself last. A full
 /// backup is a chain of one. Restoring, verifying or copying an incremental backup needs every backup of its chain.
-public enum BackupChain {
-    /// The chain of `backup` among `stored` (any order), oldest first. Throws when a backup it depends on is missing,
-    /// has no complete physical part, or is of another cluster.
-    public static func of(_ backup: StoredBackup, among stored: [StoredBackup]) throws -> [StoredBackup] {
+public struct BackupChain: Sendable {
+    /// Oldest first; never empty, the backup the chain is of last.
+    public let backups: [StoredBackup]
+
+    /// The backup the chain is of.
+    public var backup: StoredBackup { backups[backups.count - 1] }
+    /// The backups it depends on, its full backup first; none for a full backup.
+    public var earlier: ArraySlice<StoredBackup> { backups.dropLast() }
+
+    /// The chain of `backup` among `stored` (any order). Throws when a backup it depends on is missing, has no
+    /// complete physical part, or is of another cluster.
+    public static func of(_ backup: StoredBackup, among stored: [StoredBackup]) throws -> BackupChain {
         let byID = Dictionary(stored.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var chain = [backup]
         var current = backup
@@ -38,7 +46,7 @@ public enum BackupChain {
             chain.append(parent)
             current = parent
         }
-        return chain.reversed()
+        return BackupChain(backups: chain.reversed())
     }
 
     /// The ids of the backups `id` depends on (its parent, the parent's parent, … the full one), by walking
@@ -51,5 +59,14 @@ public enum BackupChain {
             current = parent
         }
         return found
+    }
+}
+
+extension BackupRepository {
+    /// What a physical restore of `backup` reads: its chain (a chain of one for a full backup, with nothing listed).
+    /// `listed`: the repository's backups when the caller has them already, so they are not read again.
+    public func chain(of backup: StoredBackup, among listed: [StoredBackup]? = nil) throws -> BackupChain {
+        guard backup.manifest.physical.incremental != nil else { return BackupChain(backups: [backup]) }
+        return try BackupChain.of(backup, among: listed ?? backups(detail: .listing).backups)
     }
 }

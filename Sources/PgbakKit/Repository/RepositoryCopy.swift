@@ -31,12 +31,12 @@ public struct RepositoryCopy: Sendable {
         public var walBytes: Int64
     }
 
-    /// Copies `ids` (nil: every complete backup) with the backups incremental ones among them depend on, then the WAL archive's files the target lacks. Take the target's
-    /// lock first.
+    /// Copies `ids` (nil: every complete backup) with the backups incremental ones among them depend on, then the WAL
+    /// archive's files the target lacks. Take the target's lock first.
     public func run(ids: [String]?) throws -> Outcome {
         let (stored, problems) = try source.backups(detail: .full)
         for problem in problems { logger.warning("\(problem)") }
-        var wanted =
+        let requested =
             try ids.map { ids in
                 try ids.map { id in
                     guard let backup = stored.first(where: { $0.id == id }) else {
@@ -47,14 +47,9 @@ public struct RepositoryCopy: Sendable {
             } ?? stored.filter { $0.manifest.status == .complete }
         let present = try target.takenIDs()
         // An incremental backup is copied with the backups it depends on, oldest first.
-        var expanded: [StoredBackup] = []
-        for backup in wanted {
-            for needed in try BackupChain.of(backup, among: stored)
-            where !expanded.contains(where: { $0.id == needed.id }) {
-                expanded.append(needed)
-            }
-        }
-        wanted = expanded.sorted { $0.id < $1.id }
+        var seen: Set<String> = []
+        let wanted = try requested.flatMap { try source.chain(of: $0, among: stored).backups }
+            .filter { seen.insert($0.id).inserted }.sorted { $0.id < $1.id }
         var outcome = Outcome(copied: [], skipped: [], walFiles: 0, walBytes: 0)
         for backup in wanted {
             if present.contains(backup.id) {

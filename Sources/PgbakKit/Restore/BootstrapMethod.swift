@@ -27,16 +27,14 @@ public struct BootstrapMethod: Sendable {
             }
         }
         try DirectRestore.checkTarget(dataDirectory, wipe: false)
-        guard
-            let backup = try context.repository.backups(detail: .listing).backups.first(where: {
-                $0.id == plan.backupID
-            })
-        else {
+        let stored = try context.repository.backups(detail: .listing).backups
+        guard let backup = stored.first(where: { $0.id == plan.backupID }) else {
             throw RestoreError(problem: "backup \(plan.backupID) vanished from \(context.repository.location)")
         }
-        try RestoreGate(force: false).admit(backup, repository: context.repository, logger: context.logger)
+        let chain = try context.repository.chain(of: backup, among: stored)
+        try RestoreGate(force: false).admit(chain, repository: context.repository, logger: context.logger)
         let done = try await DirectRestore.emptiedOnFailure(dataDirectory) {
-            try await ReplicaSeeder(context: context).seed(backup, into: dataDirectory)
+            try await ReplicaSeeder(context: context).seed(chain, into: dataDirectory)
         }
         context.logger.info(
             "bootstrap data directory filled; Patroni recovers it to the target",

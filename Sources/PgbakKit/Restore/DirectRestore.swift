@@ -26,11 +26,13 @@ public struct DirectRestore: Sendable {
         try context.repository.prepare()
         try Self.checkTarget(dataDirectory, wipe: wipe)
         let seeder = ReplicaSeeder(context: context)
-        let (backup, _, _) = try await seeder.choose(requested: backupID)
-        try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
+        let stored = try context.repository.backups(detail: .listing).backups
+        let (backup, _, _) = try await seeder.choose(requested: backupID, among: stored)
+        let chain = try context.repository.chain(of: backup, among: stored)
+        try RestoreGate(force: force).admit(chain, repository: context.repository, logger: context.logger)
         if wipe { try Self.empty(dataDirectory) }
         let done = try await Self.emptiedOnFailure(dataDirectory) {
-            try await seeder.seed(backup, into: dataDirectory, checkContent: !force)
+            try await seeder.seed(chain, into: dataDirectory, checkContent: !force)
         }
         return Report(
             backupID: backup.id, files: done.files, bytes: done.bytes, tablespaces: done.tablespaces,
@@ -50,12 +52,13 @@ public struct DirectRestore: Sendable {
                 problem: backupID.map { "backup \($0) is not in \(context.repository.location) (see pgbak list)" }
                     ?? "\(context.repository.location) holds no backup with a complete physical part")
         }
-        try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
+        let chain = try context.repository.chain(of: backup, among: backups)
+        try RestoreGate(force: force).admit(chain, repository: context.repository, logger: context.logger)
         if wipe { try Self.empty(dataDirectory) }
         try context.repository.markInUse(id: backup.id)
         defer { context.repository.releaseUse(id: backup.id) }
         let done = try await Self.emptiedOnFailure(dataDirectory) {
-            try await Materializer.of(backup, context: context, checkContent: !force, cached: cached)
+            try await Materializer.of(chain, context: context, checkContent: !force, cached: cached)
                 .materialize(into: dataDirectory, tablespaces: .remapped(under: dataDirectory + "/pgbak_tablespaces"))
         }
         try Materializer.rewriteTablespaceMap(dataDirectory, done.tablespaces)

@@ -7,17 +7,18 @@ public struct ChainLink: Sendable {
 }
 
 extension Materializer {
-    /// The materializer of `backup` in `context`'s repository: for an incremental backup, with every backup of its
-    /// chain (each checked against the configured key) and the backup's own major's pg_combinebackup.
+    /// The materializer of `chain`'s backup in `context`'s repository (`repository.chain(of:)`): for an incremental
+    /// backup, with every backup it depends on (each checked against the configured key) and the backup's own
+    /// major's pg_combinebackup.
     public static func of(
-        _ backup: StoredBackup, context: RunContext, checkContent: Bool = true, cached: Bool = false
+        _ chain: BackupChain, context: RunContext, checkContent: Bool = true, cached: Bool = false
     ) async throws -> Materializer {
+        let backup = chain.backup
         var materializer = Materializer(
             files: try context.repository.files(of: backup), manifest: backup.manifest, checkContent: checkContent,
             cached: cached)
-        guard backup.manifest.physical.incremental != nil else { return materializer }
-        let chain = try BackupChain.of(backup, among: context.repository.backups(detail: .listing).backups)
-        materializer.earlier = try chain.dropLast().map {
+        guard !chain.earlier.isEmpty else { return materializer }
+        materializer.earlier = try chain.earlier.map {
             ChainLink(files: try context.repository.files(of: $0), manifest: $0.manifest)
         }
         materializer.serverTools = try await PostgresTools.server(

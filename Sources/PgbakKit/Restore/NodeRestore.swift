@@ -42,7 +42,8 @@ public struct NodeRestore: Sendable {
         }
         let seeder = ReplicaSeeder(context: context)
         let (backup, _, _) = try await seeder.choose(requested: backupID)
-        try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
+        let chain = try context.repository.chain(of: backup)
+        try RestoreGate(force: force).admit(chain, repository: context.repository, logger: context.logger)
         try context.repository.markInUse(id: backup.id)
         defer { context.repository.releaseUse(id: backup.id) }
 
@@ -79,7 +80,7 @@ public struct NodeRestore: Sendable {
             throw RestoreError(
                 problem: "Patroni at \(base) refused POST /reinitialize (HTTP \(response.status)): \(body)")
         }
-        writer?.start(backup, seeder: seeder, checkContent: !force)
+        writer?.start(chain, seeder: seeder, checkContent: !force)
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             // A quarter second between looks. Done when the member's own API shows a new postmaster that runs and

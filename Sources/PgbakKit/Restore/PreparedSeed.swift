@@ -64,15 +64,15 @@ public struct PreparedSeed: Sendable {
         return Lock(fd: fd)
     }
 
-    /// Writes `backup` into the seed (anything left there by an earlier run is removed first). Call with the lock
-    /// held; on failure nothing is left.
+    /// Writes `chain`'s backup into the seed (anything left there by an earlier run is removed first). Call with the
+    /// lock held; on failure nothing is left.
     public func write(
-        _ backup: StoredBackup, seeder: ReplicaSeeder, checkContent: Bool
+        _ chain: BackupChain, seeder: ReplicaSeeder, checkContent: Bool
     ) async throws -> Materializer.Result {
         clear()
         do {
-            let result = try await seeder.seed(backup, into: path, checkContent: checkContent)
-            let record = Record(backupID: backup.id, files: result.files, bytes: result.bytes)
+            let result = try await seeder.seed(chain, into: path, checkContent: checkContent)
+            let record = Record(backupID: chain.backup.id, files: result.files, bytes: result.bytes)
             try PgbakJSON.encoder().encode(record).write(to: URL(fileURLWithPath: donePath))
             return result
         } catch {
@@ -123,15 +123,15 @@ public struct PreparedSeed: Sendable {
             (self.seed, self.lock, self.logger) = (seed, lock, logger)
         }
 
-        /// Writes `backup` into the seed; the lock is released when it is written (or has failed: the replica
-        /// method then writes the backup itself).
-        public func start(_ backup: StoredBackup, seeder: ReplicaSeeder, checkContent: Bool) {
+        /// Writes `chain`'s backup into the seed; the lock is released when it is written (or has failed: the
+        /// replica method then writes the backup itself).
+        public func start(_ chain: BackupChain, seeder: ReplicaSeeder, checkContent: Bool) {
             started = true
             let (seed, lock, logger) = (seed, lock, logger)
             Task.detached {
                 defer { lock.release() }
                 do {
-                    _ = try await seed.write(backup, seeder: seeder, checkContent: checkContent)
+                    _ = try await seed.write(chain, seeder: seeder, checkContent: checkContent)
                 } catch {
                     logger.debug("writing the seed failed", metadata: ["error": "\(error.localizedDescription)"])
                 }

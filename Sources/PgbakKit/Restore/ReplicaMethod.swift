@@ -58,13 +58,15 @@ public struct ReplicaMethod: Sendable {
         let stored = try context.repository.backups(detail: .listing).backups
         guard let requested = request?.backupID, let backup = stored.first(where: { $0.id == requested }) else {
             let (backup, _, _) = try await seeder.choose(requested: request?.backupID, among: stored)
-            try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
-            return (backup, try await seeder.seed(backup, into: dataDirectory, checkContent: !force), false)
+            let chain = try context.repository.chain(of: backup, among: stored)
+            try RestoreGate(force: force).admit(chain, repository: context.repository, logger: context.logger)
+            return (backup, try await seeder.seed(chain, into: dataDirectory, checkContent: !force), false)
         }
-        try RestoreGate(force: force).admit(backup, repository: context.repository, logger: context.logger)
+        let chain = try context.repository.chain(of: backup, among: stored)
+        try RestoreGate(force: force).admit(chain, repository: context.repository, logger: context.logger)
         let seedPath = request?.seedDirectory
         async let seeding = Self.seed(
-            backup, into: dataDirectory, seeder: seeder, preparedSeed: seedPath, checkContent: !force)
+            chain, into: dataDirectory, seeder: seeder, preparedSeed: seedPath, checkContent: !force)
         do {
             // With a request, the choice is that backup or an error naming why it no longer qualifies.
             _ = try await seeder.choose(requested: requested, among: stored)
@@ -77,16 +79,17 @@ public struct ReplicaMethod: Sendable {
         return (backup, done, prepared)
     }
 
-    /// Fills `dataDirectory` with `backup`: by adopting the seed `restore --node` wrote beside it while Patroni
-    /// removed it (`preparedSeed`), else from the repository. Also says whether the seed was adopted.
+    /// Fills `dataDirectory` with `chain`'s backup: by adopting the seed `restore --node` wrote beside it while
+    /// Patroni removed it (`preparedSeed`), else from the repository. Also says whether the seed was adopted.
     private static func seed(
-        _ backup: StoredBackup, into dataDirectory: String, seeder: ReplicaSeeder, preparedSeed: String?,
+        _ chain: BackupChain, into dataDirectory: String, seeder: ReplicaSeeder, preparedSeed: String?,
         checkContent: Bool
     ) async throws -> (Materializer.Result, Bool) {
         let seed = PreparedSeed(dataDirectory: dataDirectory)
-        if preparedSeed == seed.path, let adopted = try await Blocking.run({ try seed.adopt(backupID: backup.id) }) {
+        let id = chain.backup.id
+        if preparedSeed == seed.path, let adopted = try await Blocking.run({ try seed.adopt(backupID: id) }) {
             return (adopted, true)
         }
-        return (try await seeder.seed(backup, into: dataDirectory, checkContent: checkContent), false)
+        return (try await seeder.seed(chain, into: dataDirectory, checkContent: checkContent), false)
     }
 }

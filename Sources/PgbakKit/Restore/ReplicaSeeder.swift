@@ -64,12 +64,12 @@ public struct ReplicaSeeder: Sendable {
 
     /// Materializes `backup` into `dataDirectory` with tablespaces at their recorded paths; the result is a stopped,
     /// complete PGDATA (backup_label, WAL in pg_wal/) owned by this OS user.
-    public func seed(_ backup: StoredBackup, into dataDirectory: String, checkContent: Bool = true) async throws
+    public func seed(_ chain: BackupChain, into dataDirectory: String, checkContent: Bool = true) async throws
         -> Materializer.Result
     {
-        try context.repository.markInUse(id: backup.id)
-        defer { context.repository.releaseUse(id: backup.id) }
-        return try await Materializer.of(backup, context: context, checkContent: checkContent)
+        try context.repository.markInUse(id: chain.backup.id)
+        defer { context.repository.releaseUse(id: chain.backup.id) }
+        return try await Materializer.of(chain, context: context, checkContent: checkContent)
             .materialize(into: dataDirectory, tablespaces: .asRecorded)
     }
 }

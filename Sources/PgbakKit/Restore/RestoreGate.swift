@@ -25,19 +25,22 @@ public struct RestoreGate: Sendable {
 
     /// Throws, naming every problem, unless `force`; then the problems are logged as warnings.
     /// A missing or wrong encryption key is refused even with `force`: nothing could be read.
-    /// An incremental backup is judged with every backup it depends on; a broken chain is refused even with `force`.
+    /// For what a restore reads of `backup` alone (its dumps).
     public func admit(_ backup: StoredBackup, repository: any BackupRepository, logger: Logger) throws {
-        var chain = [backup]
+        try admit(BackupChain(backups: [backup]), repository: repository, logger: logger)
+    }
+
+    /// For a physical restore: every backup of `chain` (`repository.chain(of:)`), a problem of one the restored
+    /// backup depends on named as such.
+    public func admit(_ chain: BackupChain, repository: any BackupRepository, logger: Logger) throws {
+        let backup = chain.backup
         do {
-            if backup.manifest.physical.incremental != nil {
-                chain = try BackupChain.of(backup, among: repository.backups(detail: .listing).backups)
-            }
-            for member in chain { _ = try repository.files(of: member) }
+            for member in chain.backups { _ = try repository.files(of: member) }
         } catch {
             throw RestoreError(problem: "\(error.localizedDescription); nothing was touched")
         }
         var problems: [String] = []
-        for member in chain.reversed() {
+        for member in chain.backups.reversed() {
             let structural: [String]
             do {
                 structural = try BackupVerifier.fileList(member, repository: repository).problems

@@ -69,10 +69,11 @@ public struct BackupVerifier: Sendable {
         _ backup: StoredBackup, among: [StoredBackup], verdicts: [String: Bool]
     ) throws -> [String] {
         let chain = try BackupChain.of(backup, among: among)
-        return chain.dropLast().compactMap { earlier in
+        return chain.earlier.compactMap { earlier in
             let passed = verdicts[earlier.id] ?? earlier.verifications.last?.ok
             guard passed == false else { return nil }
-            return "depends on backup \(earlier.id) (incremental chain of full \(chain[0].id)), which failed its last "
+            return
+                "depends on backup \(earlier.id) (incremental chain of full \(chain.backups[0].id)), which failed its last "
                 + "verification: this backup cannot be restored until that one is; take a full backup (pgbak now --full)"
         }
     }

@@ -12,7 +12,10 @@ struct RestoreTest: Sendable {
         self.context = context
     }
 
-    func run(_ backup: StoredBackup, after standard: VerificationRecord) async -> VerificationRecord {
+    /// `stored`: the repository's backups, where an incremental backup's chain is found.
+    func run(
+        _ backup: StoredBackup, among stored: [StoredBackup], after standard: VerificationRecord
+    ) async -> VerificationRecord {
         var record = standard
         record.level = .restoreTest
         let scratch = "\(context.config.scratchDirectory)/\(getpid())-\(backup.id)"
@@ -21,7 +24,8 @@ struct RestoreTest: Sendable {
             try await withTimeout(
                 seconds: Double(context.config.restoreTestTimeoutSeconds), limit: "verify.restore_test_timeout_seconds"
             ) {
-                try await exercise(backup, scratch: scratch, steps: steps)
+                try await exercise(
+                    context.repository.chain(of: backup, among: stored), scratch: scratch, steps: steps)
             }
         } catch  where !(error is StepFailed) {
             steps.fail(error.localizedDescription)
@@ -35,13 +39,15 @@ struct RestoreTest: Sendable {
         return record
     }
 
-    private func exercise(_ backup: StoredBackup, scratch: String, steps: StepLog) async throws {
+    private func exercise(_ chain: BackupChain, scratch: String, steps: StepLog) async throws {
+        let backup = chain.backup
         let manifest = backup.manifest
         try FileManager.default.createDirectory(
             atPath: scratch, withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700])
         let data = scratch + "/data"
-        let files = try context.repository.files(of: backup)
+        let materializer = try await Materializer.of(chain, context: context)
+        let files = materializer.files
         // The server programs of the backup's own major; pg_restore of the newest client (dumps of a newer pg_dump
         // than the server's are read only by a pg_restore as new).
         let major = manifest.cluster.serverVersionNum / 10000
@@ -51,7 +57,6 @@ struct RestoreTest: Sendable {
         let client = try await PostgresTools.locate(
             configured: context.config.postgres.binDir, serverMajor: major, configFile: context.config.file)
         context.progress?("restore test: materializing \(backup.id)")
-        let materializer = try await Materializer.of(backup, context: context)
         let materialized = try await steps.run(
             materializer.earlier.isEmpty
                 ? "materialize" : "materialize and combine a chain of \(materializer.earlier.count + 1) backups"

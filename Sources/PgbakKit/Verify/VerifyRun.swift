@@ -69,7 +69,7 @@ public struct VerifyRun: Sendable {
                 backup, among: backups, verdicts: Dictionary(records.map { ($0.backupID, $0.ok) }) { _, b in b })
             await TarFormatCheck(context: context).run(backup, into: &record)
             if restoreTest && record.ok {
-                record = await RestoreTest(context: context).run(backup, after: record)
+                record = await RestoreTest(context: context).run(backup, among: backups, after: record)
             }
             try context.repository.record(record)
             records.append(record)
