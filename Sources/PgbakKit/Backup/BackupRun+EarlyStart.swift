@@ -33,12 +33,13 @@ extension BackupRun {
         plan: BaseBackupPlan, known: [StoredBackup]
     ) throws -> PhysicalRun {
         let environment = try credentials.environment(for: context.config.postgres.replication)
-        let basis = try incrementalBasis(plan, known: known, credentials: credentials)
+        let parentManifest = try parentManifest(for: plan, known: known, credentials: credentials)
         let id = BackupID.next(after: Date(), taken: try context.repository.takenIDs()).id
         let staging = try context.repository.createStaging(id: id)
         let part = PhysicalPart(
             tools: tools, target: probe.replicationTarget(choice), environment: environment, config: context.config,
-            label: "pgbak \(id)", progress: context.progress, plan: plan, incrementalBasis: basis)
+            label: "pgbak \(id)", progress: context.progress, plan: plan,
+            parentManifest: parentManifest)
         return PhysicalRun(id: id, staging: staging, task: Task { try await part.run(staging: staging) })
     }
 

@@ -23,9 +23,9 @@ extension BackupRun {
 
     /// For an incremental plan: the parent's backup_manifest, written into the run's private directory for
     /// pg_basebackup --incremental (decrypted when the repository is encrypted).
-    func incrementalBasis(
-        _ plan: BaseBackupPlan, known: [StoredBackup], credentials: RunCredentials
-    ) throws -> PhysicalPart.IncrementalBasis? {
+    func parentManifest(
+        for plan: BaseBackupPlan, known: [StoredBackup], credentials: RunCredentials
+    ) throws -> String? {
         guard let link = plan.incremental else { return nil }
         guard let parent = known.first(where: { $0.id == link.parent }) else {
             throw BackupError(problem: "backup \(link.parent) vanished from \(context.repository.location)")
@@ -39,6 +39,6 @@ extension BackupRun {
         let path = credentials.privatePath("parent-\(parent.id).backup_manifest")
         guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600])
         else { throw BackupError(problem: "cannot write \(path): \(Errno.text())") }
-        return PhysicalPart.IncrementalBasis(link: link, parentManifest: path)
+        return path
     }
 }

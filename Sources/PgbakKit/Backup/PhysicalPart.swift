@@ -32,12 +32,6 @@ struct PhysicalPart: Sendable {
         }
     }
 
-    /// An incremental base backup to take: where it sits in its chain and the parent's backup_manifest on disk.
-    struct IncrementalBasis: Sendable {
-        var link: Manifest.Incremental
-        var parentManifest: String
-    }
-
     /// The server refused the incremental backup when it started; nothing was written.
     struct IncrementalRefused: Error {
         var reason: String
@@ -52,7 +46,8 @@ struct PhysicalPart: Sendable {
     var progress: (@Sendable (String) -> Void)?
     /// What the base backup is: full (with the reason when incremental ones are on) or incremental on a parent.
     var plan: BaseBackupPlan = .full(reason: nil)
-    var incrementalBasis: IncrementalBasis? = nil
+    /// For an incremental plan: the parent's backup_manifest on this host.
+    var parentManifest: String? = nil
 
     static func isCredentialProblem(_ stderr: String) -> Bool {
         ["password authentication failed", "no pg_hba.conf entry", "fe_sendauth: no password supplied"]
@@ -62,31 +57,32 @@ struct PhysicalPart: Sendable {
     /// Takes the base backup as planned. An incremental one the server refuses as it starts (WAL summaries off or
     /// not reaching back to the parent) is taken again as a full one, the refusal recorded as the reason.
     func run(staging: StagingArea) async throws -> Result {
-        guard let basis = incrementalBasis else {
-            var result = try await take(staging: staging, incremental: nil)
+        guard let link = plan.incremental, let parentManifest else {
+            var result = try await take(staging: staging, incrementalOn: nil)
             result.fullReason = plan.fullReason
             return result
         }
         do {
-            var result = try await take(staging: staging, incremental: basis)
-            result.incremental = basis.link
+            var result = try await take(staging: staging, incrementalOn: parentManifest)
+            result.incremental = link
             return result
         } catch let refused as IncrementalRefused {
             progress?("base backup: the server refused an incremental backup (\(refused.reason)); taking a full one")
-            var result = try await take(staging: staging, incremental: nil)
+            var result = try await take(staging: staging, incrementalOn: nil)
             result.fullReason = "the server refused an incremental backup: \(refused.reason)"
             return result
         }
     }
 
-    private func take(staging: StagingArea, incremental: IncrementalBasis?) async throws -> Result {
+    /// `parentManifest`: the backup_manifest an incremental backup is taken against; nil for a full one.
+    private func take(staging: StagingArea, incrementalOn parentManifest: String?) async throws -> Result {
         let started = Date()
         let dir = staging.directory + "/" + Self.directory
         var basebackup = PgBaseBackup(
             tools: tools, target: target, environment: environment,
             checkpoint: config.checkpoint, maxRate: config.maxRate,
             zstdLevel: config.zstdLevel, zstdThreads: config.zstdThreads, label: label)
-        basebackup.incrementalManifest = incremental?.parentManifest
+        basebackup.incrementalManifest = parentManifest
         let level = config.zstdLevel, threads = config.zstdThreads
         let followers = try ArchiveFollowers(directory: dir, relativeDirectory: Self.directory, staging: staging)
         let closedTars = ClosedTarCompressor(
@@ -97,7 +93,7 @@ struct PhysicalPart: Sendable {
         } catch {
             await followers.finishAll()
             await closedTars.finish()
-            if incremental != nil, let failure = error as? ChildFailure,
+            if parentManifest != nil, let failure = error as? ChildFailure,
                 let reason = PgBaseBackup.incrementalRefusal(failure.stderrTail)
             {
                 try? FileManager.default.removeItem(atPath: dir)
