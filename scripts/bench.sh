@@ -101,12 +101,7 @@ verify_raw() {
     find '$d' -type f -not -path '*/verification/*' -print0 | xargs -0 sha256sum >/dev/null"
   record "$DS" verify-raw "$T" "$M" "$(du -sb "$d" | cut -f1)"
 }
-materialize_pgbak() {
-  local d="$OUT/materialized"; rm -rf "$d"; install -d -o postgres -m 0700 "$d"
-  timed_pgbak restore --datadir "$d" --backup "$(newest)" --config "$CONFIG"
-  record "$DS" materialize-pgbak "$T" "$M" "$(du -sb "$d" | cut -f1)"
-  rm -rf "$d"
-}
+materialize_pgbak() { materialize_backup "$CONFIG" "$(newest)" materialize-pgbak; }
 restore_pgbackrest() {
   local d="$OUT/pgbackrest-restore"; rm -rf "$d" "$OUT/pgbackrest-ts"; install -d -o postgres -m 0700 "$d"
   install -d -o postgres -m 0700 "$OUT/pgbackrest-ts"

@@ -102,12 +102,8 @@ extension ClusterTests {
             ])
             try #require(restored.status == 0, "\(restored)")
             #expect(!FileManager.default.fileExists(atPath: dir + "/.data.pgbak-chain"))
-            let bin = try TestCluster.psql("select setting from pg_config where name = 'BINDIR'")
-            let pgctl = "setpriv --reuid=postgres --regid=postgres --init-groups \(bin)/pg_ctl"
-            try Shell.must(
-                ". '\(TestCluster.scripts)/lib.sh'; close_inherited_fds; \(pgctl) -D '\(dir)/data' -l '\(dir)/log' -w -t 120 start >/dev/null"
-            )
-            defer { _ = try? Shell.bash("\(pgctl) -D '\(dir)/data' -m fast -w stop >/dev/null") }
+            let stop = try TestCluster.startStandalone(in: dir)
+            defer { stop() }
             #expect(try TestCluster.psql(Self.checksum, port: 5497) == atFirstIncrement)
             #expect(atFirstIncrement != atSecondIncrement)
 

@@ -300,12 +300,8 @@ extension ClusterTests {
                 "--config", lab.file,
             ])
             #expect(result.status == 0, "\(result)")
-            let pgctl = "setpriv --reuid=postgres --regid=postgres --init-groups /usr/lib/postgresql/15/bin/pg_ctl"
-            // The daemon must not inherit the test harness's descriptors (see close_inherited_fds).
-            try Shell.must(
-                ". '\(TestCluster.scripts)/lib.sh'; close_inherited_fds; \(pgctl) -D '\(dir)/data' -l '\(dir)/log' -w -t 120 start >/dev/null"
-            )
-            defer { _ = try? Shell.bash("\(pgctl) -D '\(dir)/data' -m fast -w stop >/dev/null") }
+            let stop = try TestCluster.startStandalone(in: dir)
+            defer { stop() }
             #expect(try TestCluster.psql("select count(*) from sa_check", database: "app2", port: 5499) == "4242")
             #expect(try TestCluster.psql("show archive_mode", port: 5499) == "off")
             #expect(try TestCluster.psql("select pg_is_in_recovery()", port: 5499) == "f")

@@ -53,11 +53,16 @@ import Testing
         #expect(!target.conninfo(replication: true).contains("dbname"))
     }
 
-    @Test func pgBaseBackup13And14CompressNothingThemselves() {
-        let backup = PgBaseBackup(
-            tools: PostgresTools(binDir: "/b", majorVersion: 13, versionText: ""),
+    /// pg_basebackup of `major` against a host `h`, zstd level 3 with 2 workers.
+    func pgBaseBackup(major: Int) -> PgBaseBackup {
+        PgBaseBackup(
+            tools: PostgresTools(binDir: "/b", majorVersion: major, versionText: ""),
             target: ConnectionTarget(host: "h", port: 5432, user: "r", connectTimeout: 5), environment: [:],
             checkpoint: .fast, maxRate: nil, zstdLevel: 3, zstdThreads: 2, label: "l")
+    }
+
+    @Test func pgBaseBackup13And14CompressNothingThemselves() {
+        let backup = pgBaseBackup(major: 13)
         #expect(backup.arguments(directory: "/d", progress: false).contains("--compress=client-zstd:level=3,workers=2"))
         #expect(
             !backup.arguments(directory: "/d", progress: false, clientZstd: false).contains {
@@ -67,10 +72,7 @@ import Testing
     }
 
     @Test func incrementalBaseBackupsNameTheParentsManifestAndKnowTheServersRefusals() {
-        var backup = PgBaseBackup(
-            tools: PostgresTools(binDir: "/b", majorVersion: 17, versionText: ""),
-            target: ConnectionTarget(host: "h", port: 5432, user: "r", connectTimeout: 5), environment: [:],
-            checkpoint: .fast, maxRate: nil, zstdLevel: 3, zstdThreads: 2, label: "l")
+        var backup = pgBaseBackup(major: 17)
         #expect(!backup.arguments(directory: "/d", progress: false).contains { $0.hasPrefix("--incremental") })
         backup.incrementalManifest = "/run/parent.backup_manifest"
         #expect(

@@ -30,16 +30,8 @@ incr_raw() {
   record "$DS" raw-basebackup-incremental "$T" "$M" "$(du -sb "$d" | cut -f1)"
   rm -rf "$d"
 }
-# incr_materialize ID OP: restore --datadir of backup ID, recorded as OP.
-incr_materialize() {
-  local d="$OUT/incr-materialized"; rm -rf "$d" "$OUT/.incr-materialized.pgbak-chain"
-  install -d -o postgres -m 0700 "$d"
-  timed_pgbak restore --datadir "$d" --backup "$1" --config "$NOW_CONFIG"
-  record "$DS" "$2" "$T" "$M" "$(du -sb "$d" | cut -f1)"
-  rm -rf "$d"
-}
-incr_materialize_full() { incr_materialize "$INCR_FULL" materialize-full; }
-incr_materialize_incremental() { incr_materialize "$INCR_ID" materialize-incremental; }
+incr_materialize_full() { materialize_backup "$NOW_CONFIG" "$INCR_FULL" materialize-full; }
+incr_materialize_incremental() { materialize_backup "$NOW_CONFIG" "$INCR_ID" materialize-incremental; }
 
 incremental_bench() {
   DS="incremental-pgbench-$SCALE"

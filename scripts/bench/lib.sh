@@ -58,6 +58,15 @@ timed_pgbak() {
   [ -n "$M" ] || { echo "no peak_rss_kb in pgbak's log:" >&2; tail -5 "$OUT/last.out" >&2; return 1; }
 }
 
+# materialize_backup CONFIG ID OP: pgbak restore --datadir of backup ID into an empty directory, recorded as OP
+# with the size of what it wrote; the directory is removed again.
+materialize_backup() {
+  local d="$OUT/materialized"; rm -rf "$d"; install -d -o postgres -m 0700 "$d"
+  timed_pgbak restore --datadir "$d" --backup "$2" --config "$1"
+  record "$DS" "$3" "$T" "$M" "$(du -sb "$d" | cut -f1)"
+  rm -rf "$d"
+}
+
 # The member's postmaster start time (its own REST API): a re-seed has happened once it changes.
 started_at() { api_get "${1#node}" /patroni | jq -r .postmaster_start_time; }
 # wait_streaming MEMBER BEFORE: until MEMBER's own REST API shows a postmaster started after BEFORE that runs and

@@ -77,12 +77,7 @@ enc_s3_now() {
   record "$DS" pgbak-s3-full-encrypted "$T" "$M" 0
 }
 # materialize_from CONFIG OP: restore --datadir of CONFIG's newest backup, recorded as OP.
-materialize_from() {
-  local d="$OUT/s3-materialized"; rm -rf "$d"; install -d -o postgres -m 0700 "$d"
-  timed_pgbak restore --datadir "$d" --backup "$(s3_newest "$1")" --config "$1"
-  record "$DS" "$2" "$T" "$M" "$(du -sb "$d" | cut -f1)"
-  rm -rf "$d"
-}
+materialize_from() { materialize_backup "$1" "$(s3_newest "$1")" "$2"; }
 materialize_posix() { materialize_from "$NOW_CONFIG" materialize-pgbak-posix; }
 materialize_posix_encrypted() { materialize_from "$ENC_POSIX_CONFIG" materialize-pgbak-posix-encrypted; }
 materialize_s3_encrypted() { materialize_from "$ENC_S3_CONFIG" materialize-pgbak-s3-encrypted; }

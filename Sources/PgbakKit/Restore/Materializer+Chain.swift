@@ -71,11 +71,7 @@ extension Materializer {
         // No fsync of its own: PostgreSQL syncs the data directory when it starts from a backup (as for every restore).
         var arguments = ["--output", dataDirectory, "--no-sync"]
         for extracted in last?.tablespaces ?? [] {
-            let target: String
-            switch placement {
-            case .asRecorded: target = extracted.originalPath
-            case .remapped(let dir): target = dir + "/" + extracted.oid
-            }
+            let target = placement.target(oid: extracted.oid, recordedAt: extracted.originalPath)
             // pg_combinebackup creates it (the data directory must still be empty when it starts).
             try Self.refuseNonEmpty(target, what: "tablespace directory")
             arguments.append("--tablespace-mapping=\(extracted.path)=\(target)")

@@ -7,6 +7,14 @@ public enum TablespacePlacement: Sendable, Equatable {
     /// Under this directory as `<dir>/<oid>`, with `tablespace_map` rewritten (a scratch copy, a standalone copy):
     /// never at the source's paths, which may be live on this host.
     case remapped(under: String)
+
+    /// Where tablespace `oid`, recorded at `path`, goes.
+    func target(oid: String, recordedAt path: String) -> String {
+        switch self {
+        case .asRecorded: return path
+        case .remapped(let dir): return dir + "/" + oid
+        }
+    }
 }
 
 /// One tablespace of a backup: its OID, where it was, where it goes.
@@ -90,11 +98,7 @@ public struct Materializer: Sendable {
                 throw RestoreError(
                     problem: "tablespace_map names tablespace \(entry.oid), but the backup has no \(archive)")
             }
-            let target: String
-            switch placement {
-            case .asRecorded: target = entry.path
-            case .remapped(let dir): target = dir + "/" + entry.oid
-            }
+            let target = placement.target(oid: entry.oid, recordedAt: entry.path)
             try Self.prepareEmpty(target, what: "tablespace directory", allowExisting: true)
             let r = try TarExtractor.extract(
                 files, archive: record, checkContent: checkContent, into: target, cached: cached)

@@ -10,10 +10,10 @@ struct TarFormatCheck {
 
     /// The stored physical directory of `backup` when pg_verifybackup can read it in place; nil otherwise.
     func directory(of backup: StoredBackup) -> String? {
-        guard backup.manifest.cluster.serverVersionNum / 10000 >= 18, context.config.repositoryS3 == nil,
-            backup.manifest.encryption == nil
+        guard backup.manifest.cluster.serverVersionNum / 10000 >= 18, backup.manifest.encryption == nil,
+            let local = context.repository.files(of: backup.id).localDirectory
         else { return nil }
-        return "\(context.config.repositoryPath)/backups/\(backup.id)/\(PhysicalPart.directory)"
+        return local + "/" + PhysicalPart.directory
     }
 
     /// Runs pg_verifybackup (the backup's own major's) on the stored archives, adding its step (and its problems, or

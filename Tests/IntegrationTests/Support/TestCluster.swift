@@ -147,6 +147,18 @@ enum TestCluster {
 
     static let testEnvironment = ["PGBAK_DUMP_PASSWORD": superuserPassword]
 
+    /// Starts the server `restore --standalone` wrote into `dir`/data (log in `dir`/log) with the running cluster's
+    /// own pg_ctl, as postgres; returns what stops it.
+    static func startStandalone(in dir: String) throws -> () -> Void {
+        let bin = try psql("select setting from pg_config where name = 'BINDIR'")
+        let pgctl = "setpriv --reuid=postgres --regid=postgres --init-groups \(bin)/pg_ctl"
+        // The daemon must not inherit the test harness's descriptors (see close_inherited_fds).
+        try Shell.must(
+            ". '\(scripts)/lib.sh'; close_inherited_fds; \(pgctl) -D '\(dir)/data' -l '\(dir)/log' -w -t 120 start >/dev/null"
+        )
+        return { _ = try? Shell.bash("\(pgctl) -D '\(dir)/data' -m fast -w stop >/dev/null") }
+    }
+
     /// A fresh configuration and empty repository under `$LAB/it/<name>`; `extra` is appended to the YAML.
     static func config(_ name: String, keepLast: Int = 7, extra: String = "") throws -> TestConfig {
         let dir = "\(lab)/it/\(name)"
