@@ -1,9 +1,9 @@
 import Foundation
 
 extension BackupRun {
-    /// The repository's backups, for planning an incremental base backup; none when incremental ones are off.
-    func incrementalCandidates() throws -> [StoredBackup] {
-        guard context.config.incremental.enabled, !forceFull else { return [] }
+    /// The repository's backups, for planning an incremental base backup; nil when incremental ones are off.
+    func incrementalCandidates() throws -> [StoredBackup]? {
+        guard context.config.incremental.enabled, !forceFull else { return nil }
         return try context.repository.backups(detail: .listing).backups
     }
 

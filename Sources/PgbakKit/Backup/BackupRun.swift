@@ -41,11 +41,14 @@ public struct BackupRun: Sendable {
         // The newest complete backup sizes the space check and names the member the base backup starts against
         // while Patroni and the database are asked; it is started first, the questions follow at once.
         // With incremental backups on, one listing of the repository serves both.
-        let known = try incrementalCandidates()
+        let candidates = try incrementalCandidates()
         let previous =
-            context.config.incremental.enabled && !forceFull
-            ? known.last { $0.manifest.status == .complete }
-            : try context.repository.newestComplete(detail: .listing)
+            if let candidates {
+                candidates.last { $0.manifest.status == .complete }
+            } else {
+                try context.repository.newestComplete(detail: .listing)
+            }
+        let known = candidates ?? []
         var early = startEarly(after: previous, known: known, probe: probe, credentials: credentials)
         // The client tools' version is asked for while Patroni and the database are.
         let earlyTools = Task { await PostgresTools.newest(configured: context.config.postgres.binDir) }

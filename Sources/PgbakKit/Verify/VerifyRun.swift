@@ -43,6 +43,8 @@ public struct VerifyRun: Sendable {
         try context.repository.prepare()
         let (backups, problems) = try context.repository.backups()
         var records: [VerificationRecord] = []
+        // This run's outcomes so far, which an incremental backup's chain check reads before the recorded ones.
+        var verdicts: [String: Bool] = [:]
         if case .id(let id) = selection, let problem = problems.first(where: { $0.contains("/\(id)/") }) {
             // A backup whose manifest cannot be read fails verification with that reason.
             let now = Date()
@@ -65,14 +67,14 @@ public struct VerifyRun: Sendable {
             defer { context.repository.releaseUse(id: backup.id) }
             context.progress?("verifying \(backup.id)")
             let verifier = BackupVerifier(repository: context.repository)
-            var record = await verifier.verify(
-                backup, among: backups, verdicts: Dictionary(records.map { ($0.backupID, $0.ok) }) { _, b in b })
+            var record = await verifier.verify(backup, among: backups, verdicts: verdicts)
             await TarFormatCheck(context: context).run(backup, into: &record)
             if restoreTest && record.ok {
                 record = await RestoreTest(context: context).run(backup, among: backups, after: record)
             }
             try context.repository.record(record)
             records.append(record)
+            verdicts[record.backupID] = record.ok
         }
         return records
     }
